@@ -1,0 +1,1848 @@
+"""A small fake of the Stripe HTTP API, for tests and benchmarks.
+
+The connector talks to Stripe only through the real ``stripe`` SDK. Tests must
+not mock anything inside Odoo, so the one stand-in is Stripe itself, at the
+HTTP boundary: :class:`FakeStripe` is a plain :mod:`http.server` running in a
+daemon thread on ``127.0.0.1`` (ephemeral port) that answers the read-only
+``/v1`` endpoints the connector uses, with the object shapes, list envelope,
+cursor pagination, ``expand[]``, error envelopes and status codes that Stripe
+documents. Point the account's ``api_base`` at :attr:`FakeStripe.api_base` and
+the SDK cannot tell the difference.
+
+This module imports nothing from Odoo and nothing outside the standard library
+(``stripe`` is imported lazily by :func:`fast_sdk_retries` only).
+
+Usage::
+
+    from odoo.addons.stripe_connector.tests.fake_stripe import FakeStripe
+
+    fake = FakeStripe(api_keys={"sk_test_123"}).start()   # or ``with FakeStripe():``
+    charge = fake.add_charge(1000, "eur", metadata={"odoo_invoice": "INV/1"})
+    fake.add_refund(charge["id"], 400)
+    payout = fake.add_payout()                # pays out every available transaction
+    account.api_base = fake.api_base          # the code under test builds its client
+    ...
+    assert fake.balance("eur") == expected_journal_balance
+    assert all(q.get("limit") == "100" for _m, _p, q in fake.requests_for(
+        "/v1/balance_transactions"))
+    fake.stop()
+
+Endpoints (GET; unknown ids answer 404 ``resource_missing``, unknown
+parameters 400 ``parameter_unknown``, ``limit`` is 1..100, default 10)::
+
+    /v1/balance
+    /v1/balance_transactions   payout, type, source, currency, created[...]
+    /v1/charges                payment_intent, customer, created[...]
+    /v1/customers              email, created[...]
+    /v1/disputes               charge, payment_intent, created[...]
+    /v1/events                 type (``charge.*`` wildcard), types[],
+                               created[...], delivery_success
+    /v1/payment_intents        customer, created[...]
+    /v1/payouts                status, destination, created[...], arrival_date[...]
+    /v1/refunds                charge, payment_intent, created[...]
+    /v1/<one of the above>/<id>
+
+Lists take ``starting_after`` / ``ending_before`` and ``expand[]=data.<field>``;
+retrieves take ``expand[]=<field>``. Any id-valued field (``source``,
+``balance_transaction``, ``latest_charge``, ``customer``, ``payment_intent``,
+``charge``...) expands, dotted paths too (``latest_charge.balance_transaction``),
+and ``refunds`` expands on a charge.
+
+Objects are plain dicts in Stripe's shapes (API version 2022-11-15 and later:
+PaymentIntent has ``latest_charge`` and no ``charges`` list, Charge carries no
+``refunds`` unless expanded). The builder methods (``add_*``) return the stored
+dict itself; changing a non-indexed field of it (``metadata``, ``description``)
+shows in the next response. Amounts are integers in the smallest currency unit.
+
+Listing and ordering: lists are newest first by ``created``, ties broken by
+insertion order (the later-built object comes first; Stripe's own tie-break
+within a second is not documented). Listing
+``/v1/balance_transactions?payout=po_...`` returns the payout's own
+``type=payout`` transaction too (negative amount), as Stripe does, so the nets
+of such a list sum to zero; filtering on a manual payout answers 400, and on an
+automatic payout whose ``reconciliation_status`` is still ``in_progress`` the
+fake answers an empty list.
+
+Every request is recorded in :attr:`FakeStripe.requests`, failed ones
+included (injected faults, 401, 404), so tests can count pages and retries.
+
+Retries: stripe-python 16.1.0 retries when ``max_network_retries`` allows it,
+on connection errors, 409, any 5xx, and on any status carrying
+``Stripe-Should-Retry: true`` (``false`` forbids the retry). A 429 *without*
+that header is not retried. The delay does not look at ``Retry-After`` at all:
+it is ``min(INITIAL_DELAY * 2 ** (n - 1), MAX_DELAY)`` with jitter, and never
+below ``INITIAL_DELAY`` (0.5 s), both read from the class
+``stripe._http_client.HTTPClient`` (exported as ``stripe.HTTPClient``). Tests
+make retries instant by patching those SDK constants, not Odoo::
+
+    with fast_sdk_retries():                  # INITIAL_DELAY = MAX_DELAY = 0
+        fake.fail_next(2, status=429)
+        ...  # code under test; the SDK retries twice without sleeping
+
+(or ``unittest.mock.patch.object(stripe.HTTPClient, "INITIAL_DELAY", 0)``).
+Patching a subclass has no effect: the SDK reads ``HTTPClient.INITIAL_DELAY``.
+
+``tests/fake_stripe_selftest.py`` drives this fake through the real SDK and
+documents the call forms that work.
+"""
+
+# pylint: disable=too-many-lines
+# One file on purpose: tests import a single module; most lines are the
+# object shapes Stripe documents, spelled out field by field.
+
+import base64
+import bisect
+import contextlib
+import json
+import logging
+import random
+import re
+import socket
+import string
+import threading
+import time
+from collections import namedtuple
+from decimal import ROUND_HALF_UP, Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlsplit
+
+#: API version the fake stamps on events and echoes when the client sends none
+#: (the version pinned by stripe-python 16.1.0).
+DEFAULT_API_VERSION = "2026-10-28.endive"
+
+#: Stripe's bounds for the ``limit`` list parameter.
+DEFAULT_LIMIT = 10
+MAX_LIMIT = 100
+
+#: Id prefix of each object kind the fake stores.
+ID_PREFIXES = {
+    "balance_transaction": "txn",
+    "charge": "ch",
+    "customer": "cus",
+    "dispute": "dp",
+    "event": "evt",
+    "payment_intent": "pi",
+    "payout": "po",
+    "refund": "re",
+}
+
+#: Default processing fee when a test gives none: 1.5 % + 25 (EEA card rate).
+DEFAULT_FEE_PERCENT = Decimal("1.5")
+DEFAULT_FEE_FIXED = 25
+
+_ALPHANUM = string.ascii_letters + string.digits
+_DECLINE = {
+    "code": "card_declined",
+    "decline_code": "generic_decline",
+    "message": "Your card was declined.",
+    "type": "card_error",
+}
+_DAY = 86400
+
+_logger = logging.getLogger(__name__)
+
+RecordedRequest = namedtuple("RecordedRequest", "method path query")
+RecordedRequest.__doc__ = """One request received by the fake.
+
+:param method: ``"GET"``, ``"POST"``...
+:param path: URL path without the query string, e.g. ``/v1/charges/ch_...``
+:param query: decoded parameters (query string, or form body for POST):
+    ``{"limit": "100", "expand": ["data.source"], "created": {"gte": "17..."}}``;
+    values stay strings as sent.
+"""
+
+
+class StripeApiError(Exception):
+    """An error answer of the fake API, rendered in Stripe's error envelope.
+
+    :param status: HTTP status code
+    :param message: ``error.message``
+    :param error_type: ``error.type`` (``invalid_request_error``, ``api_error``...)
+    :param code: ``error.code`` or None
+    :param param: ``error.param`` or None
+    """
+
+    def __init__(
+        self, status, message, error_type="invalid_request_error", code=None, param=None
+    ):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.type = error_type
+        self.code = code
+        self.param = param
+
+    def body(self):
+        """:return: the JSON-ready error envelope"""
+        error = {"message": self.message, "type": self.type}
+        if self.code:
+            error["code"] = self.code
+            error["doc_url"] = "https://stripe.com/docs/error-codes/" + (
+                self.code.replace("_", "-")
+            )
+        if self.param:
+            error["param"] = self.param
+        return {"error": error}
+
+
+@contextlib.contextmanager
+def fast_sdk_retries():
+    """Make the stripe SDK retry without sleeping, for the duration of the block.
+
+    Sets ``stripe.HTTPClient.INITIAL_DELAY`` and ``MAX_DELAY`` to 0 (the SDK
+    ignores ``Retry-After``, see the module docstring) and restores them.
+    """
+    # Imported here: the fake itself needs nothing beyond the standard library.
+    import stripe  # pylint: disable=import-outside-toplevel
+
+    client_class = stripe.HTTPClient
+    saved = client_class.INITIAL_DELAY, client_class.MAX_DELAY
+    client_class.INITIAL_DELAY = client_class.MAX_DELAY = 0
+    try:
+        yield
+    finally:
+        client_class.INITIAL_DELAY, client_class.MAX_DELAY = saved
+
+
+def parse_params(pairs):
+    """Decode Stripe's form encoding (``a[b]=1``, ``expand[0]=x``, ``types[]=y``).
+
+    :param pairs: iterable of ``(key, value)`` strings, in order
+    :return: dict; bracketed keys become nested dicts, or lists when the
+        bracket is empty or an index
+    """
+    params = {}
+    for key, value in pairs:
+        match = re.fullmatch(r"([^\[\]]+)\[([^\[\]]*)\]", key)
+        if not match:
+            params[key] = value
+            continue
+        name, sub = match.groups()
+        if sub == "" or sub.isdigit():
+            container = params.setdefault(name, [])
+            if isinstance(container, list):
+                container.append(value)
+        else:
+            container = params.setdefault(name, {})
+            if isinstance(container, dict):
+                container[sub] = value
+    return params
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Hands every request to :meth:`FakeStripe._dispatch`; HTTP/1.1 keep-alive."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "FakeStripe/1.0"
+    # Headers and body leave in one segment: with keep-alive, Nagle plus the
+    # client's delayed ACK would otherwise cost ~40 ms per request.
+    disable_nagle_algorithm = True
+    wbufsize = -1
+    timeout = 60  # idle keep-alive connections are dropped after a minute
+
+    def do_GET(self):  # pylint: disable=invalid-name
+        self._respond("GET")
+
+    def do_POST(self):  # pylint: disable=invalid-name
+        self._respond("POST")
+
+    def do_DELETE(self):  # pylint: disable=invalid-name
+        self._respond("DELETE")
+
+    def log_message(self, format, *args):  # pylint: disable=redefined-builtin
+        """Stay quiet: tests and benchmarks read the request log instead."""
+
+    def _respond(self, method):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        status, payload, headers = self.server.fake._dispatch(
+            method, self.path, self.headers, body
+        )
+        if status is None:  # injected network failure: hang up without answer
+            self.close_connection = True
+            return
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+        self.wfile.flush()
+
+
+class _Server(ThreadingHTTPServer):
+    """Threaded server that can also drop its open keep-alive connections."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, fake):
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.fake = fake
+        self._connections = set()
+
+    def process_request(self, request, client_address):
+        self._connections.add(request)
+        return super().process_request(request, client_address)
+
+    def shutdown_request(self, request):
+        self._connections.discard(request)
+        return super().shutdown_request(request)
+
+    def close_connections(self):
+        """Hang up on every client, so that nothing is served after a stop."""
+        for connection in list(self._connections):
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+
+class FakeStripe:
+    """In-memory Stripe account served over HTTP for the real SDK.
+
+    :param api_keys: secret keys accepted in ``Authorization: Bearer ...``;
+        None accepts any key starting with ``sk_`` or ``rk_``
+    :param seed: seed of the id generator, for reproducible ids
+    :param livemode: ``livemode`` flag of every built object
+    """
+
+    # === LIFECYCLE === #
+
+    def __init__(self, api_keys=None, seed=None, livemode=False):
+        self.api_keys = set(api_keys) if api_keys is not None else None
+        self.livemode = livemode
+        self._rng = random.Random(seed)  # object ids only: reproducible with a seed
+        self._request_ids = random.Random()
+        self._lock = threading.RLock()
+        self._server = None
+        self._thread = None
+        self.reset()
+
+    def start(self):
+        """Start serving on an ephemeral port of 127.0.0.1.
+
+        :return: self, so ``fake = FakeStripe().start()`` reads well
+        """
+        if self._server is None:
+            self._server = _Server(self)
+            self._thread = threading.Thread(
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name="fake-stripe",
+                daemon=True,
+            )
+            self._thread.start()
+        return self
+
+    def stop(self):
+        """Stop serving and close the socket (the store is kept)."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server.close_connections()
+            self._thread.join(5)
+            self._server = self._thread = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+    @property
+    def api_base(self):
+        """:return: ``http://127.0.0.1:<port>``, for ``base_addresses["api"]``"""
+        if self._server is None:
+            raise RuntimeError("FakeStripe is not started")
+        return "http://127.0.0.1:%d" % self._server.server_address[1]
+
+    def reset(self):
+        """Forget every object, recorded request and pending fault."""
+        with self._lock:
+            self._objects = {}  # id -> object, all kinds
+            self._by_kind = {kind: [] for kind in ID_PREFIXES}
+            self._seq = {}  # id -> insertion number, the ordering tie-break
+            self._next_seq = 0
+            self._version = 0  # bumped by every change; keys the list cache
+            self._paid_out = {}  # balance transaction id -> payout id
+            self._payout_txns = {}  # payout id -> [balance transaction ids]
+            self._undelivered = set()  # ids of events with failed webhooks
+            self._list_cache = {}
+            self._faults = []
+            self.requests = []
+
+    # === BUILDERS === #
+
+    def add_customer(self, email=None, name=None, metadata=None, created=None):
+        """Create a Customer.
+
+        :return: the stored customer dict
+        """
+        with self._lock:
+            customer = {
+                "id": self._new_id("customer"),
+                "object": "customer",
+                "address": None,
+                "balance": 0,
+                "created": self._time(created),
+                "currency": None,
+                "default_source": None,
+                "delinquent": False,
+                "description": None,
+                "email": email,
+                "invoice_prefix": None,
+                "invoice_settings": {
+                    "custom_fields": None,
+                    "default_payment_method": None,
+                    "footer": None,
+                    "rendering_options": None,
+                },
+                "livemode": self.livemode,
+                "metadata": dict(metadata or {}),
+                "name": name,
+                "phone": None,
+                "preferred_locales": [],
+                "shipping": None,
+                "tax_exempt": "none",
+                "test_clock": None,
+            }
+            return self._store(customer)
+
+    def add_payment_intent(
+        self,
+        amount,
+        currency,
+        *,
+        status="requires_payment_method",
+        customer=None,
+        metadata=None,
+        description=None,
+        created=None,
+    ):
+        """Create a PaymentIntent without charge (pending or failed payment).
+
+        :param status: ``requires_payment_method`` (with a
+            ``last_payment_error``, as after a decline), ``processing``,
+            ``canceled``...; :meth:`add_charge` with ``payment_intent=<id>``
+            later makes it ``succeeded``
+        :return: the stored payment intent dict
+        """
+        with self._lock:
+            intent = self._build_payment_intent(
+                amount, currency, status, customer, metadata, description, created
+            )
+            if status == "requires_payment_method":
+                intent["last_payment_error"] = dict(_DECLINE)
+            return self._store(intent)
+
+    def add_charge(  # pylint: disable=too-many-arguments
+        self,
+        amount,
+        currency,
+        *,
+        fee=None,
+        metadata=None,
+        customer=None,
+        payment_intent=True,
+        exchange_rate=None,
+        settlement_currency=None,
+        created=None,
+        available_on=None,
+        description=None,
+        billing_details=None,
+        status="succeeded",
+    ):
+        """Create a captured card Charge with its balance transaction.
+
+        The balance transaction has type and reporting category ``charge`` and
+        a ``stripe_fee`` fee detail. With ``exchange_rate`` it is in
+        ``settlement_currency``: ``amount = round_half_up(amount * rate)``.
+
+        :param amount: charged amount, in ``currency`` minor units
+        :param fee: Stripe fee in settlement minor units; default
+            1.5 % + 25 of the settled amount
+        :param metadata: charge metadata (and its new PaymentIntent's)
+        :param customer: customer id, or None
+        :param payment_intent: True creates a succeeded PaymentIntent (its
+            ``latest_charge`` is this charge), a ``pi_`` id completes that
+            existing intent, False makes a legacy charge without intent
+        :param exchange_rate: rate from ``currency`` to ``settlement_currency``
+        :param created: unix time, default now
+        :param available_on: unix time the funds become available, default
+            ``created`` (status ``available``); a future time gives ``pending``
+        :param billing_details: overrides of ``billing_details`` keys
+        :param status: ``succeeded``, or ``failed`` (declined: no balance
+            transaction, intent left in ``requires_payment_method``)
+        :return: the stored charge dict
+        """
+        succeeded = status == "succeeded"
+        with self._lock:
+            created = self._time(created)
+            metadata = dict(metadata or {})
+            intent = None
+            if payment_intent is True:
+                intent = self._store(
+                    self._build_payment_intent(
+                        amount,
+                        currency,
+                        "requires_payment_method",
+                        customer,
+                        metadata,
+                        description,
+                        created,
+                    )
+                )
+            elif payment_intent:
+                intent = self._get("payment_intent", payment_intent)
+                metadata = {**intent["metadata"], **metadata}
+                customer = customer or intent["customer"]
+            charge = self._store(
+                self._build_charge(
+                    amount, currency, status, customer, metadata, created
+                )
+            )
+            charge["description"] = description
+            charge["billing_details"].update(billing_details or {})
+            if intent is not None:
+                charge["payment_intent"] = intent["id"]
+                intent["latest_charge"] = charge["id"]
+                intent["payment_method"] = charge["payment_method"]
+            if not succeeded:
+                if intent is not None:
+                    intent["last_payment_error"] = dict(_DECLINE)
+                return charge
+            settled = self._convert(amount, exchange_rate)
+            txn = self._add_balance_transaction(
+                settled,
+                settlement_currency or currency,
+                "charge",
+                "charge",
+                charge["id"],
+                created,
+                fee=self._default_fee(settled) if fee is None else fee,
+                fee_description="Stripe processing fees",
+                exchange_rate=exchange_rate,
+                available_on=available_on,
+                description=description,
+            )
+            charge["balance_transaction"] = txn["id"]
+            if intent is not None:
+                intent.update(
+                    status="succeeded", amount_received=amount, last_payment_error=None
+                )
+            return charge
+
+    def add_many_charges(
+        self,
+        n,
+        amount=1000,
+        currency="eur",
+        *,
+        created=None,
+        interval=0,
+        metadata=None,
+        **options,
+    ):
+        """Create ``n`` charges quickly (benchmarks); nothing is sorted here.
+
+        10,000 charges build in a fraction of a second (without intents).
+
+        :param amount: amount of every charge, or a callable ``i -> amount``
+        :param created: unix time of the first charge, default now
+        :param interval: seconds between two consecutive charges
+        :param metadata: dict copied on every charge, or callable ``i -> dict``
+        :param options: other :meth:`add_charge` options; ``payment_intent``
+            defaults to False here
+        :return: list of the stored charge dicts
+        """
+        options.setdefault("payment_intent", False)
+        start = self._time(created)
+        with self._lock:
+            return [
+                self.add_charge(
+                    amount(i) if callable(amount) else amount,
+                    currency,
+                    created=start + i * interval,
+                    metadata=metadata(i) if callable(metadata) else metadata,
+                    **options,
+                )
+                for i in range(n)
+            ]
+
+    def add_refund(
+        self,
+        charge_id,
+        amount=None,
+        *,
+        status="succeeded",
+        reason=None,
+        metadata=None,
+        created=None,
+        exchange_rate=None,
+    ):
+        """Refund (part of) a charge, with its balance transaction.
+
+        The balance transaction has type and reporting category ``refund``, a
+        negative amount in the charge's settlement currency and no fee. A
+        ``failed`` refund also gets its ``refund_failure`` reversal (see
+        :meth:`set_refund_status`).
+
+        :param amount: refunded amount in the charge currency; default the
+            amount still refundable
+        :param status: ``succeeded``, ``pending`` or ``failed``
+        :param exchange_rate: default the charge's own rate
+        :return: the stored refund dict
+        :raise ValueError: if more than the refundable amount is asked
+        """
+        with self._lock:
+            charge = self._get("charge", charge_id)
+            refundable = charge["amount_captured"] - charge["amount_refunded"]
+            amount = refundable if amount is None else amount
+            if not 0 < amount <= refundable:
+                raise ValueError(
+                    "Refund of %s on %s: only %s refundable"
+                    % (amount, charge_id, refundable)
+                )
+            refund = {
+                "id": self._new_id("refund"),
+                "object": "refund",
+                "amount": amount,
+                "balance_transaction": None,
+                "charge": charge_id,
+                "created": self._time(created),
+                "currency": charge["currency"],
+                "destination_details": {
+                    "card": {
+                        "reference_status": "pending",
+                        "reference_type": "acquirer_reference_number",
+                        "type": "refund",
+                    },
+                    "type": "card",
+                },
+                "metadata": dict(metadata or {}),
+                "payment_intent": charge["payment_intent"],
+                "reason": reason,
+                "receipt_number": None,
+                "source_transfer_reversal": None,
+                "status": "pending" if status == "failed" else status,
+                "transfer_reversal": None,
+            }
+            self._store(refund)
+            source_txn = self._objects[charge["balance_transaction"]]
+            rate = exchange_rate or source_txn["exchange_rate"]
+            txn = self._add_balance_transaction(
+                -self._convert(amount, rate),
+                source_txn["currency"],
+                "refund",
+                "refund",
+                refund["id"],
+                refund["created"],
+                exchange_rate=rate,
+                description="REFUND FOR CHARGE",
+            )
+            refund["balance_transaction"] = txn["id"]
+            charge["amount_refunded"] += amount
+            charge["refunded"] = charge["amount_refunded"] == charge["amount_captured"]
+            if status == "failed":
+                self._set_refund_status(refund, "failed", "lost_or_stolen_card")
+            self._touch()
+            return refund
+
+    def add_dispute(
+        self,
+        charge_id,
+        amount=None,
+        *,
+        fee=1500,
+        status="needs_response",
+        reason="fraudulent",
+        created=None,
+    ):
+        """Open a dispute on a charge: funds and dispute fee are withdrawn.
+
+        Creates one balance transaction of type ``adjustment``, reporting
+        category ``dispute``: ``amount = -disputed amount`` (settlement
+        currency), ``fee = fee`` (``stripe_fee`` detail "Dispute fee"),
+        ``net = amount - fee``; it is embedded in ``balance_transactions``.
+
+        :param amount: disputed amount in the charge currency, default all of it
+        :param fee: dispute fee in settlement minor units
+        :return: the stored dispute dict
+        """
+        with self._lock:
+            charge = self._get("charge", charge_id)
+            amount = charge["amount"] if amount is None else amount
+            source_txn = self._objects[charge["balance_transaction"]]
+            created = self._time(created)
+            dispute = {
+                "id": self._new_id("dispute"),
+                "object": "dispute",
+                "amount": amount,
+                "balance_transactions": [],
+                "charge": charge_id,
+                "created": created,
+                "currency": charge["currency"],
+                "evidence": {
+                    "customer_email_address": None,
+                    "product_description": None,
+                    "uncategorized_text": None,
+                },
+                "evidence_details": {
+                    "due_by": created + 7 * _DAY,
+                    "has_evidence": False,
+                    "past_due": False,
+                    "submission_count": 0,
+                },
+                "is_charge_refundable": False,
+                "livemode": self.livemode,
+                "metadata": {},
+                "payment_intent": charge["payment_intent"],
+                "reason": reason,
+                "status": status,
+            }
+            self._store(dispute)
+            txn = self._add_balance_transaction(
+                -self._convert(amount, source_txn["exchange_rate"]),
+                source_txn["currency"],
+                "adjustment",
+                "dispute",
+                dispute["id"],
+                created,
+                fee=fee,
+                fee_description="Dispute fee",
+                exchange_rate=source_txn["exchange_rate"],
+                description="Chargeback withdrawal for %s" % charge_id,
+            )
+            dispute["balance_transactions"].append(txn)
+            charge["disputed"] = True
+            self._touch()
+            return dispute
+
+    def add_adjustment(
+        self,
+        amount,
+        currency,
+        description=None,
+        *,
+        reporting_category="other_adjustment",
+        created=None,
+    ):
+        """Create a balance adjustment (type ``adjustment``), e.g. a correction.
+
+        :param amount: signed amount; ``net == amount``, no fee
+        :return: the stored balance transaction dict
+        """
+        with self._lock:
+            return self._add_balance_transaction(
+                amount,
+                currency,
+                "adjustment",
+                reporting_category,
+                None,
+                self._time(created),
+                description=description,
+            )
+
+    def add_stripe_fee(self, amount, currency, description="Billing fee", created=None):
+        """Create a standalone Stripe fee (type ``stripe_fee``, category ``fee``).
+
+        :param amount: positive fee; the transaction amount is ``-amount``
+        :return: the stored balance transaction dict
+        """
+        with self._lock:
+            return self._add_balance_transaction(
+                -amount,
+                currency,
+                "stripe_fee",
+                "fee",
+                None,
+                self._time(created),
+                description=description,
+            )
+
+    def add_payout(  # pylint: disable=too-many-arguments
+        self,
+        transactions=None,
+        *,
+        amount=None,
+        automatic=True,
+        status="paid",
+        currency=None,
+        arrival_date=None,
+        created=None,
+        reconciliation_status=None,
+        method="standard",
+        description=None,
+        metadata=None,
+    ):
+        """Pay out balance transactions to the bank.
+
+        The payout takes the given transactions, or every available
+        transaction of the currency not yet paid out; its amount is the sum of
+        their nets. It gets its own balance transaction (type and category
+        ``payout``, ``amount = -payout amount``), listed with the others under
+        ``?payout=``. A manual payout (``automatic=False``) has
+        ``reconciliation_status`` ``not_applicable``: Stripe cannot list its
+        transactions (400), yet they count as paid out here.
+
+        :param transactions: balance transaction ids or dicts, or None
+        :param amount: payout amount, default the sum of the nets
+        :param status: ``paid``, ``pending``, ``in_transit``, ``failed``...
+            (for ``failed`` prefer :meth:`fail_payout`)
+        :param currency: needed only when nothing else tells it
+        :param arrival_date: unix time, default midnight UTC two days after
+            ``created``
+        :param created: unix time, default now or just after the newest
+            included transaction
+        :param reconciliation_status: default ``completed`` (automatic) or
+            ``not_applicable`` (manual); with ``in_progress`` the
+            ``?payout=`` list is empty until :meth:`set_payout_status`
+        :return: the stored payout dict
+        :raise ValueError: on a transaction already paid out, mixed
+            currencies, or a payout amount that is not positive
+        """
+        with self._lock:
+            txns = self._payout_candidates(transactions, currency)
+            currencies = {txn["currency"] for txn in txns}
+            if len(currencies) > 1 or (currency and currencies - {currency}):
+                raise ValueError("Payout mixes currencies %s" % sorted(currencies))
+            currency = currency or (currencies.pop() if currencies else None)
+            if not currency:
+                raise ValueError("Nothing to pay out: give a currency and amount")
+            amount = sum(txn["net"] for txn in txns) if amount is None else amount
+            if amount <= 0:
+                raise ValueError("Payout amount must be positive, got %s" % amount)
+            latest = max((txn["created"] for txn in txns), default=0)
+            created = self._time(created) if created else max(self._time(), latest + 1)
+            if arrival_date is None:
+                arrival_date = created - created % _DAY + 2 * _DAY
+            if reconciliation_status is None:
+                reconciliation_status = "completed" if automatic else "not_applicable"
+            payout = {
+                "id": self._new_id("payout"),
+                "object": "payout",
+                "amount": amount,
+                "application_fee": None,
+                "application_fee_amount": None,
+                "arrival_date": arrival_date,
+                "automatic": automatic,
+                "balance_transaction": None,
+                "created": created,
+                "currency": currency,
+                "description": description or ("STRIPE PAYOUT" if automatic else None),
+                "destination": "ba_" + self._random(24),
+                "failure_balance_transaction": None,
+                "failure_code": None,
+                "failure_message": None,
+                "livemode": self.livemode,
+                "metadata": dict(metadata or {}),
+                "method": method,
+                "original_payout": None,
+                "reconciliation_status": reconciliation_status,
+                "reversed_by": None,
+                "source_type": "card",
+                "statement_descriptor": None,
+                "status": status,
+                "trace_id": {
+                    "status": "supported" if status == "paid" else "pending",
+                    "value": None,
+                },
+                "type": "bank_account",
+            }
+            self._store(payout)
+            own = self._add_balance_transaction(
+                -amount,
+                currency,
+                "payout",
+                "payout",
+                payout["id"],
+                created,
+                description="STRIPE PAYOUT",
+            )
+            payout["balance_transaction"] = own["id"]
+            self._payout_txns[payout["id"]] = [txn["id"] for txn in txns] + [own["id"]]
+            for txn in txns:
+                self._paid_out[txn["id"]] = payout["id"]
+            self._paid_out[own["id"]] = payout["id"]
+            self._touch()
+            return payout
+
+    def event(  # pylint: disable=redefined-builtin
+        self,
+        type,
+        obj,
+        *,
+        previous_attributes=None,
+        livemode=None,
+        api_version=DEFAULT_API_VERSION,
+        created=None,
+        delivered=True,
+        store=True,
+    ):
+        """Build an Event about ``obj`` (a snapshot of it, taken now).
+
+        :param type: e.g. ``payment_intent.succeeded``
+        :param obj: the object dict (stored or not)
+        :param previous_attributes: for ``*.updated`` events
+        :param livemode: default the object's
+        :param delivered: False makes the event count as not delivered
+            (``pending_webhooks`` 1, listed with ``delivery_success=false``)
+        :param store: False builds the event without making it listable
+        :return: the event dict (``json.dumps`` it to get a webhook payload)
+        """
+        if livemode is None:
+            livemode = obj.get("livemode", self.livemode)
+        with self._lock:
+            data = {"object": json.loads(json.dumps(obj))}
+            if previous_attributes is not None:
+                data["previous_attributes"] = previous_attributes
+            event = {
+                "id": self._new_id("event"),
+                "object": "event",
+                "api_version": api_version,
+                "created": self._time(created),
+                "data": data,
+                "livemode": livemode,
+                "pending_webhooks": 0 if delivered else 1,
+                "request": {"id": None, "idempotency_key": None},
+                "type": type,
+            }
+            if store:
+                self._store(event)
+                if not delivered:
+                    self._undelivered.add(event["id"])
+            return event
+
+    # === STATE CHANGES === #
+
+    def set_refund_status(self, refund_id, status, failure_reason="declined"):
+        """Move a refund to ``succeeded``, ``failed`` or ``canceled``.
+
+        ``failed`` returns the money: a ``refund_failure`` balance transaction
+        (reporting category ``refund_failure``, positive amount) becomes the
+        refund's ``failure_balance_transaction`` and the charge's
+        ``amount_refunded`` goes down.
+
+        :return: the refund dict
+        """
+        with self._lock:
+            refund = self._get("refund", refund_id)
+            self._set_refund_status(refund, status, failure_reason)
+            self._touch()
+            return refund
+
+    def win_dispute(self, dispute_id, refund_fee=True):
+        """Close a dispute as won: the funds (and, by default, the fee) return.
+
+        Adds a balance transaction of type ``adjustment``, reporting category
+        ``dispute_reversal``: ``amount = +disputed``, ``fee = -fee`` when
+        ``refund_fee`` (0 otherwise), ``net = amount - fee``.
+
+        :return: the dispute dict
+        """
+        with self._lock:
+            dispute = self._get("dispute", dispute_id)
+            withdrawal = dispute["balance_transactions"][0]
+            fee = withdrawal["fee"] if refund_fee else 0
+            txn = self._add_balance_transaction(
+                -withdrawal["amount"],
+                withdrawal["currency"],
+                "adjustment",
+                "dispute_reversal",
+                dispute_id,
+                self._time(),
+                fee=-fee,
+                fee_description="Dispute fee refund",
+                exchange_rate=withdrawal["exchange_rate"],
+                description="Chargeback reversal for %s" % dispute["charge"],
+            )
+            dispute["balance_transactions"].append(txn)
+            dispute["status"] = "won"
+            self._touch()
+            return dispute
+
+    def lose_dispute(self, dispute_id):
+        """Close a dispute as lost (the withdrawal stays; no new transaction).
+
+        :return: the dispute dict
+        """
+        with self._lock:
+            dispute = self._get("dispute", dispute_id)
+            dispute["status"] = "lost"
+            self._touch()
+            return dispute
+
+    def set_payout_status(self, payout_id, status, reconciliation_status=None):
+        """Move a payout along (``pending`` -> ``in_transit`` -> ``paid``).
+
+        :param reconciliation_status: e.g. ``completed`` to make the
+            ``?payout=`` list available after ``in_progress``
+        :return: the payout dict
+        """
+        with self._lock:
+            payout = self._get("payout", payout_id)
+            payout["status"] = status
+            if status == "paid":
+                payout["trace_id"]["status"] = "supported"
+            if reconciliation_status:
+                payout["reconciliation_status"] = reconciliation_status
+            self._touch()
+            return payout
+
+    def fail_payout(self, payout_id, failure_code="account_closed", message=None):
+        """Fail a payout: the bank returned the money.
+
+        Adds a ``payout_failure`` balance transaction (reporting category
+        ``payout_reversal``, ``amount = +payout amount``), not paid out yet so
+        the next payout takes it, as the payout's
+        ``failure_balance_transaction``.
+
+        :return: the payout dict
+        """
+        with self._lock:
+            payout = self._get("payout", payout_id)
+            txn = self._add_balance_transaction(
+                payout["amount"],
+                payout["currency"],
+                "payout_failure",
+                "payout_reversal",
+                payout_id,
+                self._time(),
+                description="Payout failure",
+            )
+            payout.update(
+                status="failed",
+                failure_balance_transaction=txn["id"],
+                failure_code=failure_code,
+                failure_message=message or "The bank account has been closed.",
+            )
+            self._touch()
+            return payout
+
+    def settle(self, until=None):
+        """Make pending balance transactions available once ``available_on``.
+
+        :param until: unix time, default now
+        :return: number of transactions that became available
+        """
+        until = self._time(until)
+        count = 0
+        with self._lock:
+            for txn in self._by_kind["balance_transaction"]:
+                if txn["status"] == "pending" and txn["available_on"] <= until:
+                    txn["status"] = "available"
+                    count += 1
+            self._touch()
+        return count
+
+    # === QUERIES === #
+
+    def get(self, obj_id):
+        """:return: the stored object with this id (live dict), or None"""
+        return self._objects.get(obj_id)
+
+    def objects(self, kind):
+        """:return: the stored objects of a kind (``"charge"``...), built order"""
+        with self._lock:
+            return list(self._by_kind[kind])
+
+    def payout_transactions(self, payout_id):
+        """:return: the balance transactions of a payout, its own one last"""
+        with self._lock:
+            return [self._objects[i] for i in self._payout_txns.get(payout_id, [])]
+
+    def balance(self, currency):
+        """Balance of the account in a currency: available plus pending.
+
+        :return: sum of the nets of all balance transactions in that currency
+        """
+        with self._lock:
+            return sum(
+                txn["net"]
+                for txn in self._by_kind["balance_transaction"]
+                if txn["currency"] == currency
+            )
+
+    def balance_object(self):
+        """:return: the Balance object that ``GET /v1/balance`` answers"""
+        totals = {"available": {}, "pending": {}}
+        with self._lock:
+            for txn in self._by_kind["balance_transaction"]:
+                bucket = totals[
+                    "available" if txn["status"] == "available" else "pending"
+                ]
+                bucket[txn["currency"]] = bucket.get(txn["currency"], 0) + txn["net"]
+        return {
+            "object": "balance",
+            "available": [
+                {"amount": amount, "currency": cur, "source_types": {"card": amount}}
+                for cur, amount in sorted(totals["available"].items())
+            ],
+            "livemode": self.livemode,
+            "pending": [
+                {"amount": amount, "currency": cur, "source_types": {"card": amount}}
+                for cur, amount in sorted(totals["pending"].items())
+            ],
+        }
+
+    def requests_for(self, path_prefix, method="GET"):
+        """:return: the recorded requests whose path starts with the prefix"""
+        return [
+            req
+            for req in list(self.requests)
+            if req.method == method and req.path.startswith(path_prefix)
+        ]
+
+    # === FAULT INJECTION === #
+
+    def fail_next(
+        self,
+        n=1,
+        status=429,
+        path_prefix=None,
+        *,
+        method=None,
+        should_retry=True,
+        code=None,
+        message=None,
+    ):
+        """Make the next ``n`` matching requests fail.
+
+        Bodies follow Stripe: 429 is an ``invalid_request_error`` with code
+        ``rate_limit`` (``code="lock_timeout"`` for lock contention), 5xx an
+        ``api_error``. The SDK retries them itself within
+        ``max_network_retries`` (see the module docstring for the rules and
+        :func:`fast_sdk_retries`).
+
+        :param status: HTTP status, or ``"disconnect"`` to close the connection
+            without answering (the SDK sees a retryable connection error)
+        :param path_prefix: only requests whose path starts with it, e.g.
+            ``/v1/balance_transactions``; None matches all
+        :param method: only this HTTP method; None matches all
+        :param should_retry: ``Stripe-Should-Retry`` header: True sends
+            ``true``, False ``false``, None omits it (the SDK then retries
+            only 409 and 5xx)
+        """
+        with self._lock:
+            self._faults.append(
+                {
+                    "remaining": n,
+                    "status": status,
+                    "path_prefix": path_prefix,
+                    "method": method,
+                    "should_retry": should_retry,
+                    "code": code,
+                    "message": message,
+                }
+            )
+
+    def clear_faults(self):
+        """Drop the faults :meth:`fail_next` queued and not yet served."""
+        with self._lock:
+            self._faults = []
+
+    # === HTTP DISPATCH === #
+
+    _LISTS = {
+        "balance_transactions": "balance_transaction",
+        "charges": "charge",
+        "customers": "customer",
+        "disputes": "dispute",
+        "events": "event",
+        "payment_intents": "payment_intent",
+        "payouts": "payout",
+        "refunds": "refund",
+    }
+
+    #: list filters per kind: parameter -> (field, how the value compares)
+    _FILTERS = {
+        "balance_transaction": {
+            "created": ("created", "range"),
+            "currency": ("currency", "eq"),
+            "payout": (None, "payout"),
+            "source": ("source", "eq"),
+            "type": ("type", "eq"),
+        },
+        "charge": {
+            "created": ("created", "range"),
+            "customer": ("customer", "eq"),
+            "payment_intent": ("payment_intent", "eq"),
+        },
+        "customer": {"created": ("created", "range"), "email": ("email", "eq")},
+        "dispute": {
+            "charge": ("charge", "eq"),
+            "created": ("created", "range"),
+            "payment_intent": ("payment_intent", "eq"),
+        },
+        "event": {
+            "created": ("created", "range"),
+            "delivery_success": (None, "delivery"),
+            "type": ("type", "event_type"),
+            "types": ("type", "in"),
+        },
+        "payment_intent": {
+            "created": ("created", "range"),
+            "customer": ("customer", "eq"),
+        },
+        "payout": {
+            "arrival_date": ("arrival_date", "range"),
+            "created": ("created", "range"),
+            "destination": ("destination", "eq"),
+            "status": ("status", "eq"),
+        },
+        "refund": {
+            "charge": ("charge", "eq"),
+            "created": ("created", "range"),
+            "payment_intent": ("payment_intent", "eq"),
+        },
+    }
+
+    _PAGINATION = {"limit", "starting_after", "ending_before", "expand"}
+
+    def _dispatch(self, method, raw_path, headers, body):
+        """Answer one HTTP request.
+
+        :return: ``(status, json bytes, extra headers)``; status None means
+            hang up without answering
+        """
+        url = urlsplit(raw_path)
+        pairs = parse_qsl(url.query, keep_blank_values=True)
+        if body:
+            pairs += parse_qsl(body.decode(), keep_blank_values=True)
+        params = parse_params(pairs)
+        self.requests.append(RecordedRequest(method, url.path, params))
+        out_headers = {
+            "Request-Id": "req_" + "".join(self._request_ids.choices(_ALPHANUM, k=14)),
+            "Stripe-Version": headers.get("Stripe-Version") or DEFAULT_API_VERSION,
+        }
+        if headers.get("Idempotency-Key"):
+            out_headers["Idempotency-Key"] = headers["Idempotency-Key"]
+        fault = self._take_fault(method, url.path)
+        try:
+            if fault:
+                if fault["status"] == "disconnect":
+                    return None, b"", {}
+                if fault["should_retry"] is not None:
+                    out_headers["Stripe-Should-Retry"] = (
+                        "true" if fault["should_retry"] else "false"
+                    )
+                raise self._fault_error(fault)
+            self._authenticate(headers.get("Authorization") or "")
+            with self._lock:
+                result = self._route(method, url.path, params)
+                payload = json.dumps(result, separators=(",", ":"))
+            status = 200
+        except StripeApiError as error:
+            status, payload = error.status, json.dumps(error.body())
+        except Exception as error:  # pylint: disable=broad-exception-caught
+            # A bug of the fake: logged as an ERROR (which fails an Odoo test)
+            # and answered as a final 500, so that the SDK does not retry it.
+            _logger.exception("FakeStripe failed on %s %s", method, raw_path)
+            out_headers["Stripe-Should-Retry"] = "false"
+            status = 500
+            payload = json.dumps(
+                StripeApiError(
+                    500, "FakeStripe internal error: %r" % error, "api_error"
+                ).body()
+            )
+        return status, payload.encode(), out_headers
+
+    def _take_fault(self, method, path):
+        with self._lock:
+            for fault in self._faults:
+                if (fault["method"] in (None, method)) and path.startswith(
+                    fault["path_prefix"] or ""
+                ):
+                    fault["remaining"] -= 1
+                    if fault["remaining"] <= 0:
+                        self._faults.remove(fault)
+                    return fault
+        return None
+
+    @staticmethod
+    def _fault_error(fault):
+        status = fault["status"]
+        if status == 429:
+            return StripeApiError(
+                429,
+                fault["message"]
+                or "Request rate limit exceeded. Learn more about rate limits "
+                "here https://stripe.com/docs/rate-limits.",
+                code=fault["code"] or "rate_limit",
+            )
+        if status >= 500:
+            return StripeApiError(
+                status,
+                fault["message"] or "An unknown error occurred",
+                error_type="api_error",
+                code=fault["code"],
+            )
+        return StripeApiError(
+            status, fault["message"] or "Injected error", code=fault["code"]
+        )
+
+    def _authenticate(self, authorization):
+        scheme, _sep, credentials = authorization.partition(" ")
+        if scheme.lower() == "basic":
+            try:
+                credentials = base64.b64decode(credentials).decode().split(":")[0]
+            except ValueError:
+                credentials = ""
+        elif scheme.lower() != "bearer":
+            credentials = ""
+        if not credentials:
+            raise StripeApiError(
+                401,
+                "You did not provide an API key. You need to provide your API "
+                "key in the Authorization header, using Bearer auth (e.g. "
+                "'Authorization: Bearer YOUR_SECRET_KEY').",
+            )
+        if (
+            credentials not in self.api_keys
+            if self.api_keys is not None
+            else not credentials.startswith(("sk_", "rk_"))
+        ):
+            raise StripeApiError(
+                401,
+                "Invalid API Key provided: %s" % _mask_key(credentials),
+                code="api_key_invalid",
+            )
+
+    def _route(self, method, path, params):
+        parts = path.strip("/").split("/")
+        if method == "GET" and parts[0] == "v1":
+            if parts[1:] == ["balance"]:
+                self._check_params(params, {"expand"})
+                return self.balance_object()
+            if len(parts) == 2 and parts[1] in self._LISTS:
+                return self._list(parts[1], params)
+            if len(parts) == 3 and parts[1] in self._LISTS:
+                self._check_params(params, {"expand"})
+                kind = self._LISTS[parts[1]]
+                obj = self._objects.get(parts[2])
+                if obj is None or obj["object"] != kind:
+                    raise StripeApiError(
+                        404,
+                        "No such %s: '%s'" % (kind, parts[2]),
+                        code="resource_missing",
+                        param="id",
+                    )
+                return self._expand(obj, params.get("expand") or [])
+        raise StripeApiError(
+            404,
+            "Unrecognized request URL (%s: %s). Please see https://stripe.com/docs "
+            "or we can help at https://support.stripe.com/." % (method, path),
+        )
+
+    # === LISTING === #
+
+    def _list(self, collection, params):
+        kind = self._LISTS[collection]
+        filters = self._FILTERS[kind]
+        self._check_params(params, self._PAGINATION | set(filters))
+        limit = self._limit(params.get("limit"))
+        expand = params.get("expand") or []
+        for path in expand:
+            if not path.startswith("data."):
+                raise StripeApiError(
+                    400,
+                    "This property cannot be expanded (%s). You may want to try "
+                    "expanding 'data.%s' instead." % (path, path),
+                    param="expand",
+                )
+        if "type" in params and "types" in params:
+            raise StripeApiError(
+                400, "You may pass either type or types, but not both.", param="types"
+            )
+        after, before = params.get("starting_after"), params.get("ending_before")
+        if after and before:
+            raise StripeApiError(
+                400,
+                "You may only specify one of these parameters: ending_before, "
+                "starting_after.",
+            )
+        items, keys = self._sorted_matches(kind, params, cursor=after or before)
+        start, end, has_more = self._page(kind, keys, limit, after, before)
+        inner = [path[len("data.") :] for path in expand]
+        return {
+            "object": "list",
+            "data": [self._expand(obj, inner) for obj in items[start:end]],
+            "has_more": has_more,
+            "url": "/v1/" + collection,
+        }
+
+    def _page(self, kind, keys, limit, after, before):
+        """Slice of the sorted list to answer, found by bisection on the cursor.
+
+        :return: ``(start, end, has_more)``
+        """
+        if not (after or before):
+            return 0, limit, limit < len(keys)
+        cursor = self._objects.get(after or before)
+        if cursor is None or cursor["object"] != kind:
+            raise StripeApiError(
+                400,
+                "No such %s: '%s'" % (kind, after or before),
+                code="resource_missing",
+                param="starting_after" if after else "ending_before",
+            )
+        key = self._sort_key(cursor)
+        if after:
+            start = bisect.bisect_right(keys, key)
+            return start, start + limit, start + limit < len(keys)
+        end = bisect.bisect_left(keys, key)
+        start = max(0, end - limit)
+        return start, end, start > 0
+
+    def _sorted_matches(self, kind, params, cursor):
+        """Objects matching the filters, newest first, with their sort keys.
+
+        The result is cached per filter set while the store does not change,
+        and reused by the follow-up pages (those with a cursor), so walking
+        10,000 transactions by pages of 100 sorts once.
+        """
+        filters = {
+            name: value
+            for name, value in params.items()
+            if name not in self._PAGINATION
+        }
+        cache_key = (kind, json.dumps(filters, sort_keys=True))
+        cached = self._list_cache.get(cache_key)
+        if cursor and cached and cached[0] == self._version:
+            return cached[1], cached[2]
+        if len(self._list_cache) > 32:
+            self._list_cache.clear()
+        candidates = self._by_kind[kind]
+        if kind == "balance_transaction" and "payout" in filters:
+            candidates = self._payout_candidates_for_list(filters["payout"])
+        predicates = [
+            self._predicate(kind, name, value) for name, value in filters.items()
+        ]
+        items = [obj for obj in candidates if all(pred(obj) for pred in predicates)]
+        items.sort(key=self._sort_key)
+        keys = [self._sort_key(obj) for obj in items]
+        self._list_cache[cache_key] = (self._version, items, keys)
+        return items, keys
+
+    def _payout_candidates_for_list(self, payout_id):
+        payout = self._objects.get(payout_id)
+        if payout is None or payout["object"] != "payout":
+            raise StripeApiError(
+                404,
+                "No such payout: '%s'" % payout_id,
+                code="resource_missing",
+                param="payout",
+            )
+        if not payout["automatic"]:
+            raise StripeApiError(
+                400,
+                "Balance transaction history can only be filtered on automatic "
+                "transfers, not manual.",
+                param="payout",
+            )
+        if payout["reconciliation_status"] != "completed":
+            return []
+        return [self._objects[i] for i in self._payout_txns[payout_id]]
+
+    def _predicate(self, kind, name, value):
+        field, how = self._FILTERS[kind][name]
+        if how == "eq":
+            return lambda obj: obj.get(field) == value
+        if how == "in":
+            types = set(value) if isinstance(value, list) else {value}
+            return lambda obj: obj[field] in types
+        if how == "event_type":
+            if value.endswith("*"):
+                prefix = value[:-1]
+                return lambda obj: obj[field].startswith(prefix)
+            return lambda obj: obj[field] == value
+        if how == "delivery":
+            delivered = value == "true"
+            return lambda obj: (obj["id"] not in self._undelivered) == delivered
+        if how == "payout":
+            return lambda obj: True  # the candidates are the payout's already
+        bounds = self._range(name, value)
+        return lambda obj: all(check(obj[field]) for check in bounds)
+
+    @staticmethod
+    def _range(name, value):
+        ops = {
+            "gt": lambda a, b: a > b,
+            "gte": lambda a, b: a >= b,
+            "lt": lambda a, b: a < b,
+            "lte": lambda a, b: a <= b,
+        }
+        if not isinstance(value, dict):
+            value = {"eq": value}
+        checks = []
+        for op, raw in value.items():
+            if op not in ops and op != "eq":
+                raise StripeApiError(
+                    400,
+                    "Received unknown parameter: %s[%s]" % (name, op),
+                    code="parameter_unknown",
+                    param="%s[%s]" % (name, op),
+                )
+            try:
+                bound = int(raw)
+            except ValueError:
+                raise StripeApiError(
+                    400, "Invalid integer: %s" % raw, param="%s[%s]" % (name, op)
+                ) from None
+            compare = ops.get(op, lambda a, b: a == b)
+            checks.append(lambda v, compare=compare, bound=bound: compare(v, bound))
+        return checks
+
+    @staticmethod
+    def _limit(raw):
+        if raw is None:
+            return DEFAULT_LIMIT
+        try:
+            limit = int(raw)
+        except ValueError:
+            raise StripeApiError(
+                400, "Invalid integer: %s" % raw, param="limit"
+            ) from None
+        if limit < 1:
+            raise StripeApiError(
+                400,
+                "This value must be greater than or equal to 1.",
+                param="limit",
+            )
+        if limit > MAX_LIMIT:
+            raise StripeApiError(
+                400,
+                "This value must be less than or equal to %d (it currently is "
+                "'%d')." % (MAX_LIMIT, limit),
+                param="limit",
+            )
+        return limit
+
+    @staticmethod
+    def _check_params(params, allowed):
+        for name in params:
+            if name not in allowed:
+                raise StripeApiError(
+                    400,
+                    "Received unknown parameter: %s" % name,
+                    code="parameter_unknown",
+                    param=name,
+                )
+
+    def _sort_key(self, obj):
+        """Stripe's list order: newest first, the later-built first on ties."""
+        return (-obj["created"], -self._seq[obj["id"]])
+
+    # === EXPANSION === #
+
+    def _expand(self, obj, paths):
+        """Copy of ``obj`` with the dotted ``paths`` expanded (never mutates)."""
+        for path in paths:
+            obj = self._expand_path(obj, path.split("."), path)
+        return obj
+
+    def _expand_path(self, obj, parts, path):
+        if isinstance(obj, list):
+            return [self._expand_path(item, parts, path) for item in obj]
+        field, rest = parts[0], parts[1:]
+        if obj.get("object") == "charge" and field == "refunds":
+            value = obj.get("refunds") or self._charge_refunds(obj)
+        elif field in obj and (obj[field] is None or isinstance(obj[field], str)):
+            value = obj[field]
+            if value is not None:
+                value = self._objects.get(value, value)
+        elif isinstance(obj.get(field), (dict, list)) and rest:
+            value = obj[field]  # already expanded or nested: go deeper
+        else:
+            raise StripeApiError(
+                400, "This property cannot be expanded (%s)." % path, param="expand"
+            )
+        if rest and isinstance(value, (dict, list)):
+            value = self._expand_path(value, rest, path)
+        obj = dict(obj)
+        obj[field] = value
+        return obj
+
+    def _charge_refunds(self, charge):
+        refunds = [r for r in self._by_kind["refund"] if r["charge"] == charge["id"]]
+        refunds.sort(key=self._sort_key)
+        return {
+            "object": "list",
+            "data": refunds,
+            "has_more": False,
+            "total_count": len(refunds),
+            "url": "/v1/charges/%s/refunds" % charge["id"],
+        }
+
+    # === INTERNALS === #
+
+    def _build_charge(self, amount, currency, status, customer, metadata, created):
+        succeeded = status == "succeeded"
+        customer_obj = self._objects.get(customer) if customer else None
+        email = customer_obj["email"] if customer_obj else None
+        return {
+            "id": self._new_id("charge"),
+            "object": "charge",
+            "amount": amount,
+            "amount_captured": amount if succeeded else 0,
+            "amount_refunded": 0,
+            "application": None,
+            "application_fee": None,
+            "application_fee_amount": None,
+            "balance_transaction": None,
+            "billing_details": {
+                "address": {
+                    "city": None,
+                    "country": None,
+                    "line1": None,
+                    "line2": None,
+                    "postal_code": None,
+                    "state": None,
+                },
+                "email": email,
+                "name": customer_obj["name"] if customer_obj else None,
+                "phone": None,
+                "tax_id": None,
+            },
+            "calculated_statement_descriptor": "ODOO STRIPE",
+            "captured": succeeded,
+            "created": created,
+            "currency": currency,
+            "customer": customer,
+            "description": None,
+            "disputed": False,
+            "failure_balance_transaction": None,
+            "failure_code": None if succeeded else "card_declined",
+            "failure_message": None if succeeded else "Your card was declined.",
+            "fraud_details": {},
+            "livemode": self.livemode,
+            "metadata": metadata,
+            "on_behalf_of": None,
+            "outcome": {
+                "network_status": (
+                    "approved_by_network" if succeeded else "declined_by_network"
+                ),
+                "reason": None if succeeded else "generic_decline",
+                "risk_level": "normal",
+                "seller_message": (
+                    "Payment complete." if succeeded else "The bank declined."
+                ),
+                "type": "authorized" if succeeded else "issuer_declined",
+            },
+            "paid": succeeded,
+            "payment_intent": None,
+            "payment_method": "pm_" + self._random(24),
+            "payment_method_details": {
+                "card": {
+                    "brand": "visa",
+                    "country": "US",
+                    "exp_month": 12,
+                    "exp_year": 2034,
+                    "funding": "credit",
+                    "last4": "4242",
+                    "network": "visa",
+                },
+                "type": "card",
+            },
+            "receipt_email": email,
+            "receipt_number": None,
+            "receipt_url": None,
+            "refunded": False,
+            "review": None,
+            "shipping": None,
+            "source_transfer": None,
+            "statement_descriptor": None,
+            "statement_descriptor_suffix": None,
+            "status": status,
+            "transfer_data": None,
+            "transfer_group": None,
+        }
+
+    @staticmethod
+    def _default_fee(settled):
+        percent = Decimal(settled) * DEFAULT_FEE_PERCENT / 100
+        return int(percent.quantize(1, ROUND_HALF_UP)) + DEFAULT_FEE_FIXED
+
+    def _build_payment_intent(
+        self, amount, currency, status, customer, metadata, description, created
+    ):
+        intent_id = self._new_id("payment_intent")
+        return {
+            "id": intent_id,
+            "object": "payment_intent",
+            "amount": amount,
+            "amount_capturable": 0,
+            "amount_details": {"tip": {}},
+            "amount_received": amount if status == "succeeded" else 0,
+            "application": None,
+            "application_fee_amount": None,
+            "automatic_payment_methods": {
+                "allow_redirects": "always",
+                "enabled": True,
+            },
+            "canceled_at": None,
+            "cancellation_reason": None,
+            "capture_method": "automatic_async",
+            "client_secret": "%s_secret_%s" % (intent_id, self._random(25)),
+            "confirmation_method": "automatic",
+            "created": self._time(created),
+            "currency": currency,
+            "customer": customer,
+            "description": description,
+            "last_payment_error": None,
+            "latest_charge": None,
+            "livemode": self.livemode,
+            "metadata": dict(metadata or {}),
+            "next_action": None,
+            "on_behalf_of": None,
+            "payment_method": None,
+            "payment_method_types": ["card"],
+            "processing": None,
+            "receipt_email": None,
+            "review": None,
+            "setup_future_usage": None,
+            "shipping": None,
+            "statement_descriptor": None,
+            "statement_descriptor_suffix": None,
+            "status": status,
+            "transfer_data": None,
+            "transfer_group": None,
+        }
+
+    def _add_balance_transaction(  # pylint: disable=too-many-arguments
+        self,
+        amount,
+        currency,
+        txn_type,
+        reporting_category,
+        source,
+        created,
+        *,
+        fee=0,
+        fee_description=None,
+        exchange_rate=None,
+        available_on=None,
+        description=None,
+    ):
+        available_on = created if available_on is None else available_on
+        fee_details = []
+        if fee:
+            fee_details.append(
+                {
+                    "amount": fee,
+                    "application": None,
+                    "currency": currency,
+                    "description": fee_description,
+                    "type": "stripe_fee",
+                }
+            )
+        txn = {
+            "id": self._new_id("balance_transaction"),
+            "object": "balance_transaction",
+            "amount": amount,
+            "available_on": available_on,
+            "balance_type": "payments",
+            "created": created,
+            "currency": currency,
+            "description": description,
+            "exchange_rate": exchange_rate,
+            "fee": fee,
+            "fee_details": fee_details,
+            "net": amount - fee,
+            "reporting_category": reporting_category,
+            "source": source,
+            "status": "available" if available_on <= self._time() else "pending",
+            "type": txn_type,
+        }
+        return self._store(txn)
+
+    def _set_refund_status(self, refund, status, failure_reason):
+        if status == "failed" and refund["status"] != "failed":
+            charge = self._objects[refund["charge"]]
+            debit = self._objects[refund["balance_transaction"]]
+            txn = self._add_balance_transaction(
+                -debit["amount"],
+                debit["currency"],
+                "refund_failure",
+                "refund_failure",
+                refund["id"],
+                self._time(),
+                exchange_rate=debit["exchange_rate"],
+                description="REFUND FAILURE",
+            )
+            refund["failure_balance_transaction"] = txn["id"]
+            refund["failure_reason"] = failure_reason
+            charge["amount_refunded"] -= refund["amount"]
+            charge["refunded"] = False
+        if status == "succeeded":
+            refund["destination_details"]["card"]["reference_status"] = "available"
+            refund["destination_details"]["card"]["reference"] = self._random(23)
+        refund["status"] = status
+
+    def _payout_candidates(self, transactions, currency):
+        if transactions is None:
+            return [
+                txn
+                for txn in self._by_kind["balance_transaction"]
+                if txn["id"] not in self._paid_out
+                and txn["status"] == "available"
+                and txn["type"] != "payout"
+                and (currency is None or txn["currency"] == currency)
+            ]
+        txns = []
+        for ref in transactions:
+            txn = self._get(
+                "balance_transaction", ref if isinstance(ref, str) else ref["id"]
+            )
+            if txn["id"] in self._paid_out:
+                raise ValueError(
+                    "%s is already paid out in %s"
+                    % (txn["id"], self._paid_out[txn["id"]])
+                )
+            txns.append(txn)
+        return txns
+
+    def _store(self, obj):
+        self._objects[obj["id"]] = obj
+        self._by_kind[obj["object"]].append(obj)
+        self._seq[obj["id"]] = self._next_seq
+        self._next_seq += 1
+        self._version += 1
+        return obj
+
+    def _touch(self):
+        """Invalidate cached list orders after a change of stored fields."""
+        self._version += 1
+
+    def _get(self, kind, obj_id):
+        obj = self._objects.get(obj_id)
+        if obj is None or obj["object"] != kind:
+            raise KeyError("No such %s: %r" % (kind, obj_id))
+        return obj
+
+    def _new_id(self, kind):
+        prefix = ID_PREFIXES[kind] + "_"
+        while True:
+            obj_id = prefix + self._random(24)
+            if obj_id not in self._objects:
+                return obj_id
+
+    def _random(self, length):
+        return "".join(self._rng.choices(_ALPHANUM, k=length))
+
+    @staticmethod
+    def _time(value=None):
+        return int(time.time()) if value is None else int(value)
+
+    @staticmethod
+    def _convert(amount, rate):
+        """``amount * rate`` rounded half up to the minor unit (or ``amount``)."""
+        if not rate:
+            return amount
+        return int((Decimal(amount) * Decimal(str(rate))).quantize(1, ROUND_HALF_UP))
+
+
+def _mask_key(key):
+    """``sk_test_****...1234``, as Stripe shows a rejected key."""
+    tail = key[-4:] if len(key) > 12 else ""
+    return key[:8] + "*" * (len(key) - 8 - len(tail)) + tail
