@@ -1,0 +1,130 @@
+# Development harness of the stripe_connector Odoo 18 addon.
+#
+# Each target sets up what it needs on the way, and skips what is already
+# done: find Odoo 18.0 (dev/find-odoo.sh, ODOO_SRC), .venv (dev/venv.sh),
+# PostgreSQL (dev/pg.sh: a private cluster in .pg/ unless PGHOST/PGPORT/PGUSER
+# point to a server), the addons link .addons/stripe_connector and the Odoo
+# config .odoorc (dev/odoorc.sh). `make` alone lists the targets.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+# ---- variables you may set: make test TESTS=tests/test_x.py ---------------
+HTTP_PORT ?= 8069
+DEMO_DB ?= stripe_demo
+TEST_DB ?= stripe_test
+BENCH_DB ?= stripe_bench
+TESTS ?= tests
+PYTEST_ARGS ?=
+ODOO_ARGS ?=
+ODOO_LOG_LEVEL ?= warn
+NO_TESTS_OK ?=
+
+MODULE := stripe_connector
+ADDON := $(CURDIR)/.addons/$(MODULE)
+VENV := $(CURDIR)/.venv
+ODOO_RC := $(CURDIR)/.odoorc
+
+# The Odoo 18.0 tree: looked up once, and only when a target needs it.
+ODOO_DIR = $(eval ODOO_DIR := $$(shell ODOO_SRC='$(ODOO_SRC)' dev/find-odoo.sh))$(or \
+	$(ODOO_DIR),$(error Odoo 18.0 source tree not found: see the message above))
+ODOO_BIN = $(VENV)/bin/python $(ODOO_DIR)/odoo-bin -c $(ODOO_RC)
+DB = ODOO_SRC=$(ODOO_DIR) dev/db.sh
+PG_ENV = eval "$$(dev/pg.sh env)"
+
+.PHONY: help setup venv pg addons config run stop test lint format bench \
+	clean distclean
+
+help: ## list the targets and variables
+	@echo "Targets:"
+	@sed -n 's/^\([a-z-]*\):.*## \(.*\)/  make \1\t\2/p' $(MAKEFILE_LIST) | expand -t 20
+	@echo
+	@echo "Variables (current value):"
+	@echo "  ODOO_SRC=$(ODOO_SRC)   Odoo 18.0 source tree (else looked up)"
+	@echo "  HTTP_PORT=$(HTTP_PORT) DEMO_DB=$(DEMO_DB) TEST_DB=$(TEST_DB) BENCH_DB=$(BENCH_DB)"
+	@echo "  TESTS=$(TESTS)   test files or node ids, relative to the repository"
+	@echo "  PYTEST_ARGS=$(PYTEST_ARGS)   e.g. PYTEST_ARGS='-k refund -x'"
+	@echo "  ODOO_ARGS=$(ODOO_ARGS)   extra odoo-bin options for make run, e.g. '-u $(MODULE)'"
+	@echo "  ODOO_LOG_LEVEL=$(ODOO_LOG_LEVEL)   Odoo log level during tests"
+	@echo "  PGHOST/PGPORT/PGUSER   use that PostgreSQL server instead of .pg/"
+
+# ---- set-up ------------------------------------------------------------------
+
+setup: venv pg addons config ## prepare everything (venv, PostgreSQL, link, config)
+
+venv: ## create/update .venv (only when the requirements changed)
+	@dev/venv.sh $(ODOO_DIR)
+
+pg: ## start PostgreSQL (private cluster in .pg/ unless PGHOST/... set)
+	@dev/pg.sh start
+
+addons: $(ADDON)
+$(ADDON):
+	@mkdir -p $(dir $@)
+	@ln -sfn .. $@
+
+config: pg ## write .odoorc
+	@dev/odoorc.sh $(ODOO_DIR) $(HTTP_PORT)
+
+# ---- use ---------------------------------------------------------------------
+
+run: setup ## install DEMO_DB with demo data if needed, serve it on HTTP_PORT
+	@$(DB) ensure $(DEMO_DB)
+	@$(DB) banner $(DEMO_DB) $(HTTP_PORT)
+	@mkdir -p .odoo; echo $$$$ >.odoo/run.pid; exec $(ODOO_BIN) -d $(DEMO_DB) $(ODOO_ARGS)
+
+stop: ## stop a server left by make run, and the private PostgreSQL
+	@pid=$$(cat .odoo/run.pid 2>/dev/null || true); \
+	if [[ -n $$pid ]] && grep -qs odoo-bin /proc/$$pid/cmdline 2>/dev/null; then \
+		echo "stopping Odoo (pid $$pid)"; kill $$pid; \
+		for _ in {1..50}; do kill -0 $$pid 2>/dev/null || break; sleep 0.2; done; \
+	fi; \
+	rm -f .odoo/run.pid
+	@dev/pg.sh stop
+
+test: setup ## new TEST_DB with the module, then pytest (TESTS, PYTEST_ARGS)
+	@$(DB) fresh $(TEST_DB) --without-demo=all --log-level=$(ODOO_LOG_LEVEL)
+	@# Through the link, so that pytest-odoo imports the tests as
+	@# odoo.addons.stripe_connector.tests.* whatever the clone's folder name.
+	@rc=0; \
+	if [[ "$(TESTS)" == tests && ! -d tests ]]; then \
+		echo "No tests/ folder yet."; rc=5; \
+	else \
+		ODOO_RC=$(ODOO_RC) PYTHONPATH=$(ODOO_DIR):$(CURDIR)/dev $(VENV)/bin/pytest \
+			-c $(ADDON)/pyproject.toml -p pytest_harness \
+			--rootdir=$(ADDON) --odoo-database=$(TEST_DB) --odoo-http \
+			--odoo-log-level=$(ODOO_LOG_LEVEL) \
+			$(addprefix $(ADDON)/,$(TESTS)) $(PYTEST_ARGS) || rc=$$?; \
+	fi; \
+	if [[ $$rc == 5 && -n "$(NO_TESTS_OK)" ]]; then \
+		echo "No test collected (NO_TESTS_OK is set: not an error)."; rc=0; \
+	fi; \
+	exit $$rc
+
+bench: setup ## new BENCH_DB with the module, then bench/run.py (if it exists)
+	@if [[ ! -f bench/run.py ]]; then echo "bench/run.py does not exist yet"; exit 0; fi; \
+	$(DB) fresh $(BENCH_DB) --without-demo=all --log-level=$(ODOO_LOG_LEVEL); \
+	STRIPE_BENCH_DB=$(BENCH_DB) ODOO_RC=$(ODOO_RC) $(VENV)/bin/python bench/run.py
+
+# ---- code quality ------------------------------------------------------------
+
+lint: venv addons ## ruff check, ruff format --check, pylint (pylint_odoo)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	@# through the link: pylint_odoo takes the module name from the folder name
+	cd .addons && PYTHONPATH=$(ODOO_DIR) $(VENV)/bin/pylint --rcfile=$(CURDIR)/.pylintrc $(MODULE)
+
+format: venv ## ruff format, then ruff check --fix
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+# ---- cleaning ----------------------------------------------------------------
+
+clean: ## remove .venv, .addons and .odoorc
+	rm -rf .venv .addons .odoorc
+
+distclean: stop clean ## also remove the PostgreSQL cluster (.pg) and Odoo data (.odoo)
+	@dev/pg.sh destroy
+	rm -rf .odoo
