@@ -1,0 +1,68 @@
+from odoo import _, fields, models
+
+
+class AccountPayment(models.Model):
+    _inherit = "account.payment"
+
+    stripe_account_id = fields.Many2one(
+        "stripe.account", string="Stripe Account", readonly=True, copy=False, index=True
+    )
+    stripe_object_id = fields.Char(
+        string="Stripe Object",
+        readonly=True,
+        copy=False,
+        help="The PaymentIntent, charge or refund this payment mirrors. Odoo "
+        "registers one payment per Stripe object.",
+    )
+    stripe_charge_id = fields.Char(
+        string="Stripe Charge", readonly=True, copy=False, index="btree_not_null"
+    )
+    stripe_fee_move_id = fields.Many2one(
+        "account.move",
+        string="Stripe Fee Entry",
+        readonly=True,
+        copy=False,
+        help="The entry that booked Stripe's fee for this payment.",
+    )
+
+    _sql_constraints = [
+        (
+            "stripe_object_uniq",
+            "UNIQUE(stripe_account_id, stripe_object_id)",
+            "Odoo registers one payment per Stripe object and account.",
+        ),
+    ]
+
+    # === BUSINESS METHODS === #
+
+    def _stripe_find(self, account, object_ids):
+        """Return the payments registered for these Stripe objects (any of them).
+
+        :param account: the ``stripe.account``.
+        :param list object_ids: PaymentIntent, charge or refund ids (``None`` skipped).
+        """
+        object_ids = [object_id for object_id in object_ids if object_id]
+        if not object_ids:
+            return self.browse()
+        return self.search(
+            [
+                ("stripe_account_id", "=", account.id),
+                "|",
+                ("stripe_object_id", "in", object_ids),
+                ("stripe_charge_id", "in", object_ids),
+            ]
+        )
+
+    def _stripe_description(self):
+        """One line for event messages: name, amount and what it paid."""
+        self.ensure_one()
+        paid = self.reconciled_invoice_ids
+        return _(
+            "%(payment)s of %(amount)s",
+            payment=self.name,
+            amount=self.currency_id.format(self.amount),
+        ) + (
+            _(" on %(invoices)s", invoices=", ".join(paid.mapped("name")))
+            if paid
+            else ""
+        )

@@ -1,0 +1,520 @@
+import json
+import logging
+
+import stripe
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError, ValidationError
+
+from .. import const, utils
+from ..exceptions import WebhookRefused
+
+_logger = logging.getLogger(__name__)
+
+DEFAULT_API_BASE = "https://api.stripe.com"
+
+
+class StripeAccount(models.Model):
+    _name = "stripe.account"
+    _description = "Stripe Account"
+    _inherit = ["mail.thread"]
+    _order = "sequence, name, id"
+    _check_company_auto = True
+
+    # === IDENTITY === #
+
+    name = fields.Char(required=True, tracking=True)
+    sequence = fields.Integer(default=10)
+    active = fields.Boolean(default=True, tracking=True)
+    company_id = fields.Many2one(
+        "res.company",
+        required=True,
+        default=lambda self: self.env.company,
+        tracking=True,
+    )
+    mode = fields.Selection(
+        [("test", "Test"), ("live", "Live")],
+        required=True,
+        default="test",
+        tracking=True,
+        help="Events whose 'livemode' does not match the mode are refused.",
+    )
+    user_id = fields.Many2one(
+        "res.users",
+        string="Responsible",
+        default=lambda self: self.env.user,
+        tracking=True,
+        domain="[('share', '=', False)]",
+        help="Gets an activity when an event keeps failing or needs a decision.",
+    )
+
+    # === CREDENTIALS (Settings administrators only, never copied nor logged) === #
+
+    api_key = fields.Char(
+        string="Secret Key",
+        groups="base.group_system",
+        copy=False,
+        help="Secret (sk_...) or restricted (rk_...) API key. Used to read fees, "
+        "refunds and payouts from Stripe. Without it, fees are booked at payout "
+        "time and payouts must come through webhooks.",
+    )
+    webhook_secret = fields.Char(
+        string="Webhook Signing Secret",
+        groups="base.group_system",
+        copy=False,
+        help="The endpoint's signing secret (whsec_...) shown in Stripe's dashboard.",
+    )
+    webhook_secret_previous = fields.Char(
+        string="Previous Signing Secret",
+        groups="base.group_system",
+        copy=False,
+        help="While Stripe rolls the signing secret, events signed with the old "
+        "secret (for up to 24 hours) are still accepted. Clear it afterwards.",
+    )
+    api_base = fields.Char(
+        string="API Base URL",
+        required=True,
+        default=DEFAULT_API_BASE,
+        help="Stripe's API by default. Point it to a proxy or a local stand-in "
+        "(stripe-mock) for testing.",
+    )
+    has_api_key = fields.Boolean(compute="_compute_has_api_key")
+    webhook_url = fields.Char(
+        string="Webhook URL",
+        compute="_compute_webhook_url",
+        help="Paste this URL as an endpoint in Stripe's dashboard (Developers > "
+        "Webhooks).",
+    )
+
+    # === ACCOUNTING === #
+
+    journal_id = fields.Many2one(
+        "account.journal",
+        string="Stripe Journal",
+        check_company=True,
+        domain="[('type', '=', 'bank')]",
+        tracking=True,
+        help="Bank journal whose balance mirrors the Stripe balance.",
+    )
+    currency_id = fields.Many2one(
+        "res.currency",
+        string="Settlement Currency",
+        compute="_compute_currency_id",
+    )
+    fee_account_id = fields.Many2one(
+        "account.account",
+        string="Fee Account",
+        check_company=True,
+        domain="[('deprecated', '=', False), ('account_type', 'in', "
+        "('expense', 'expense_direct_cost'))]",
+        tracking=True,
+        help="Expense account for Stripe's processing fees.",
+    )
+    payout_journal_id = fields.Many2one(
+        "account.journal",
+        string="Payout Bank Journal",
+        check_company=True,
+        domain="[('type', '=', 'bank'), ('id', '!=', journal_id)]",
+        tracking=True,
+        help="The bank journal Stripe pays out to.",
+    )
+
+    # === PAYMENTS === #
+
+    payment_tolerance = fields.Integer(
+        string="Payment Tolerance",
+        default=1,
+        help="In minor units of the payment's currency (cents for USD). A payment "
+        "that differs from the invoice's residual by at most this much pays the "
+        "invoice in full; the difference is written off.",
+    )
+    writeoff_account_id = fields.Many2one(
+        "account.account",
+        string="Write-off Account",
+        check_company=True,
+        domain="[('deprecated', '=', False)]",
+        help="Where differences within the tolerance go. Empty: the fee account.",
+    )
+    invoice_sale_orders = fields.Boolean(
+        string="Invoice Paid Orders",
+        default=True,
+        help="When a Stripe payment is for a sales order, confirm it, create and "
+        "post its invoice and register the payment on it. Otherwise the payment is "
+        "recorded as a customer payment that names the order.",
+    )
+
+    # === EVENTS === #
+
+    event_ids = fields.One2many("stripe.event", "account_id")
+    event_count = fields.Integer(compute="_compute_event_counts")
+    failed_event_count = fields.Integer(compute="_compute_event_counts")
+
+    # === CONSTRAINTS === #
+
+    @api.constrains("journal_id", "payout_journal_id")
+    def _check_journals(self):
+        for account in self:
+            if account.journal_id and account.journal_id == account.payout_journal_id:
+                raise ValidationError(
+                    _(
+                        "The Stripe journal and the payout bank journal of %s must "
+                        "be different journals.",
+                        account.name,
+                    )
+                )
+
+    @api.constrains("api_base")
+    def _check_api_base(self):
+        for account in self:
+            if not account.api_base.startswith(("https://", "http://")):
+                raise ValidationError(
+                    _("The API base URL must start with https:// or http://.")
+                )
+
+    # === COMPUTE METHODS === #
+
+    def _compute_has_api_key(self):
+        # sudo: tells whether a key is set without disclosing it.
+        for account, account_sudo in zip(self, self.sudo(), strict=True):
+            account.has_api_key = bool(account_sudo.api_key)
+
+    def _compute_webhook_url(self):
+        for account in self:
+            if account.id:
+                account.webhook_url = (
+                    f"{account.get_base_url()}/stripe/webhook/{account.id}"
+                )
+            else:
+                account.webhook_url = False
+
+    @api.depends("journal_id.currency_id", "company_id.currency_id")
+    def _compute_currency_id(self):
+        for account in self:
+            account.currency_id = (
+                account.journal_id.currency_id or account.company_id.currency_id
+            )
+
+    def _compute_event_counts(self):
+        counts = {
+            (account.id, state): count
+            for account, state, count in self.env["stripe.event"]._read_group(
+                [("account_id", "in", self.ids)],
+                ["account_id", "state"],
+                ["__count"],
+            )
+        }
+        for account in self:
+            account.event_count = sum(
+                count
+                for (acc_id, _state), count in counts.items()
+                if acc_id == account.id
+            )
+            account.failed_event_count = counts.get((account.id, "failed"), 0)
+
+    # === CRUD METHODS === #
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        accounts = super().create(vals_list)
+        accounts.journal_id._stripe_configure_journal()
+        return accounts
+
+    def write(self, vals):
+        res = super().write(vals)
+        if vals.get("journal_id"):
+            self.journal_id._stripe_configure_journal()
+        return res
+
+    # === ACTION METHODS === #
+
+    def action_setup_accounting(self):
+        """Create what is missing of the Stripe journal and the fee account."""
+        for account in self:
+            account_c = account.with_company(account.company_id)
+            if not account.journal_id:
+                account.journal_id = account_c._stripe_create_journal()
+            if not account.fee_account_id:
+                account.fee_account_id = account_c._stripe_create_fee_account()
+        return True
+
+    def action_test_connection(self):
+        """Read the Stripe balance with the API key and show it."""
+        self.ensure_one()
+        try:
+            balance = self._get_client().v1.balance.retrieve()
+        except stripe.StripeError as error:
+            raise UserError(
+                _("Stripe refused the connection: %s", error.user_message or error)
+            ) from error
+        amounts = ", ".join(
+            f"{utils.from_minor_units(item.amount, item.currency)} "
+            f"{item.currency.upper()}"
+            for item in balance.available
+        )
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "success",
+                "title": _("Connection successful"),
+                "message": _("Available balance: %s", amounts or _("nothing")),
+            },
+        }
+
+    def action_view_events(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "stripe_connector.stripe_event_action"
+        )
+        action["domain"] = [("account_id", "=", self.id)]
+        action["context"] = {"default_account_id": self.id}
+        if self.env.context.get("failed_only"):
+            action["context"]["search_default_failed"] = 1
+        return action
+
+    # === WEBHOOK METHODS === #
+
+    @api.model
+    def _get_webhook_account(self, account_id):
+        """Return the active account a webhook is posted to.
+
+        :raise WebhookRefused: 404 when there is no such active account.
+        """
+        account = self.browse(account_id).exists()
+        if not account or not account.active:
+            raise WebhookRefused(404, "unknown or archived Stripe account")
+        return account
+
+    def _verify_webhook(self, payload, sig_header):
+        """Authenticate a webhook body with the SDK and return the event it holds.
+
+        Each signing secret in force (current, then previous during a roll) is
+        tried; the ``Stripe-Signature`` header may carry several ``v1`` values.
+
+        :param bytes payload: the raw body.
+        :param str sig_header: the ``Stripe-Signature`` header.
+        :return: the event, parsed.
+        :rtype: dict
+        :raise WebhookRefused: 400 for a missing, bad or stale signature, a body
+            that is not a Stripe event, or a livemode that is not the account's.
+        """
+        self.ensure_one()
+        if not sig_header:
+            raise WebhookRefused(400, "missing Stripe-Signature header")
+        secrets = self._get_webhook_secrets()
+        if not secrets:
+            raise WebhookRefused(400, "the account has no webhook signing secret")
+        try:
+            text = payload.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise WebhookRefused(400, "body is not UTF-8") from error
+        reasons = []
+        for secret in secrets:
+            try:
+                stripe.WebhookSignature.verify_header(
+                    text, sig_header, secret, const.WEBHOOK_TOLERANCE
+                )
+                break
+            except stripe.SignatureVerificationError as error:
+                reasons.append(str(error))
+        else:
+            stale = any(r.startswith("Timestamp outside") for r in reasons)
+            raise WebhookRefused(
+                400,
+                "stale timestamp (older than %s s)" % const.WEBHOOK_TOLERANCE
+                if stale
+                else "bad signature: %s" % reasons[0],
+            )
+        try:
+            event = json.loads(text)
+        except ValueError as error:
+            raise WebhookRefused(400, "body is not JSON") from error
+        if not (
+            isinstance(event, dict)
+            and event.get("object") == "event"
+            and isinstance(event.get("id"), str)
+            and event["id"].startswith("evt_")
+            and isinstance(event.get("type"), str)
+            and isinstance(utils.get_path(event, "data", "object"), dict)
+        ):
+            raise WebhookRefused(400, "body is not a Stripe event")
+        if bool(event.get("livemode")) != (self.mode == "live"):
+            raise WebhookRefused(
+                400,
+                "livemode %s does not match the account's %s mode"
+                % (bool(event.get("livemode")), self.mode),
+            )
+        return event
+
+    # === BUSINESS METHODS === #
+
+    def _get_client(self):
+        """Return a ``stripe.StripeClient`` for this account.
+
+        One client per account, built with its key, its API base and the SDK's own
+        network retries (which honour 429 and ``Stripe-Should-Retry``).
+
+        :raise UserError: when the account has no API key.
+        """
+        self.ensure_one()
+        # sudo: the key is readable by Settings administrators only, but processing
+        # runs for any user allowed to trigger it; the key never leaves this method.
+        api_key = self.sudo().api_key
+        if not api_key:
+            raise UserError(
+                _("The Stripe account %s has no API key.", self.display_name)
+            )
+        return stripe.StripeClient(
+            api_key,
+            base_addresses={"api": self.api_base},
+            max_network_retries=const.API_MAX_NETWORK_RETRIES,
+        )
+
+    def _get_webhook_secrets(self):
+        """Return the signing secrets accepted now: current first, then previous.
+
+        :rtype: list[str]
+        """
+        self.ensure_one()
+        # sudo: the webhook is received as the public user; secrets stay in memory.
+        account_sudo = self.sudo()
+        return [
+            secret
+            for secret in (
+                account_sudo.webhook_secret,
+                account_sudo.webhook_secret_previous,
+            )
+            if secret
+        ]
+
+    def _stripe_get_journal(self):
+        """Return the Stripe journal, or explain that it must be set."""
+        self.ensure_one()
+        if not self.journal_id:
+            raise UserError(
+                _(
+                    "The Stripe account %s has no Stripe journal. Set one (or click "
+                    "'Create Journal and Fee Account'), then retry.",
+                    self.display_name,
+                )
+            )
+        return self.journal_id
+
+    def _stripe_post_entry(self, date, ref, lines, currency_code=None):
+        """Post an entry on the Stripe journal that moves money out of (or into) the
+        Stripe balance.
+
+        Each line is a counterpart; the Stripe balance account takes the opposite
+        of their total. A positive amount debits the counterpart (money leaves the
+        Stripe balance: a fee, a disputed amount, a payout), a negative one credits
+        it.
+
+        :param date: the accounting date (``date`` or ``datetime``).
+        :param str ref: the entry's reference.
+        :param list lines: dicts with ``account_id``, ``amount`` (major units of
+            the currency, ``Decimal`` or ``float``), ``name`` and optionally
+            ``partner_id``.
+        :param str currency_code: the amounts' currency (Stripe's code); the
+            settlement currency by default.
+        :return: the posted ``account.move``.
+        """
+        self.ensure_one()
+        journal = self._stripe_get_journal()
+        company = self.company_id
+        currency = self.currency_id
+        if currency_code and currency_code.upper() != currency.name:
+            currency = (
+                self.env["res.currency"].search(
+                    [("name", "=", currency_code.upper())], limit=1
+                )
+                or currency
+            )
+        date = fields.Date.to_date(date)
+        line_commands = []
+        total_amount = total_balance = 0.0
+        for line in lines:
+            amount = currency.round(float(line["amount"]))
+            balance = currency._convert(amount, company.currency_id, company, date)
+            total_amount += amount
+            total_balance += balance
+            line_commands.append(
+                fields.Command.create(
+                    {
+                        "name": line["name"],
+                        "account_id": line["account_id"],
+                        "partner_id": line.get("partner_id"),
+                        "currency_id": currency.id,
+                        "amount_currency": amount,
+                        "balance": balance,
+                    }
+                )
+            )
+        line_commands.append(
+            fields.Command.create(
+                {
+                    "name": ref,
+                    "account_id": journal.default_account_id.id,
+                    "currency_id": currency.id,
+                    "amount_currency": -total_amount,
+                    "balance": -total_balance,
+                }
+            )
+        )
+        move = self.env["account.move"].create(
+            {
+                "move_type": "entry",
+                "journal_id": journal.id,
+                "date": date,
+                "ref": ref,
+                "line_ids": line_commands,
+            }
+        )
+        move.action_post()
+        return move
+
+    def _stripe_create_journal(self):
+        """Create the Stripe journal: a bank journal with its own balance account."""
+        self.ensure_one()
+        journal_model = self.env["account.journal"]
+        code = "STRP"
+        suffix = 1
+        while journal_model.search_count(
+            [
+                *journal_model._check_company_domain(self.company_id),
+                ("code", "=", code),
+            ],
+            limit=1,
+        ):
+            suffix += 1
+            code = f"STR{suffix}"
+        return journal_model.create(
+            {
+                "name": _("Stripe (%s)", self.name),
+                "type": "bank",
+                "code": code,
+                "company_id": self.company_id.id,
+                "bank_statements_source": "undefined",
+            }
+        )
+
+    def _stripe_create_fee_account(self):
+        """Create an expense account for Stripe's fees in the account's company."""
+        self.ensure_one()
+        account_model = self.env["account.account"].with_company(self.company_id)
+        expense = account_model.search(
+            [
+                *account_model._check_company_domain(self.company_id),
+                ("account_type", "=", "expense"),
+            ],
+            order="code",
+            limit=1,
+        )
+        start_code = expense.code or "620000"
+        return account_model.create(
+            {
+                "name": _("Stripe Fees"),
+                "code": account_model._search_new_account_code(start_code),
+                "account_type": "expense",
+                "company_ids": [(6, 0, self.company_id.ids)],
+            }
+        )

@@ -1,0 +1,449 @@
+import json
+import logging
+from datetime import timedelta
+
+from psycopg2 import errors as pg_errors
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+
+from .. import const, utils
+from ..exceptions import StripeEventIgnored, StripeEventRetryLater
+
+_logger = logging.getLogger(__name__)
+
+# PostgreSQL errors that mean "another worker got there first": the event is put
+# back in the queue without counting an attempt.
+CONCURRENCY_ERRORS = (
+    pg_errors.SerializationFailure,
+    pg_errors.LockNotAvailable,
+    pg_errors.DeadlockDetected,
+)
+
+
+class StripeEvent(models.Model):
+    """A Stripe webhook event: the durable log and the processing queue at once.
+
+    The controller only stores events (``_receive``); the processing cron takes due
+    events oldest first with ``FOR UPDATE SKIP LOCKED`` and runs each one in its own
+    savepoint through the handler named in ``const.EVENT_HANDLERS``. Handlers live
+    in the files of their business area (``stripe_event_payment.py``, ...).
+    """
+
+    _name = "stripe.event"
+    _description = "Stripe Event"
+    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _order = "stripe_created desc, id desc"
+    _rec_name = "stripe_id"
+    _check_company_auto = True
+
+    # === STRIPE DATA === #
+
+    stripe_id = fields.Char(string="Event ID", required=True, readonly=True)
+    type = fields.Char(string="Event Type", required=True, readonly=True, index=True)
+    account_id = fields.Many2one(
+        "stripe.account",
+        string="Stripe Account",
+        required=True,
+        readonly=True,
+        ondelete="restrict",
+        index=True,
+    )
+    company_id = fields.Many2one(
+        related="account_id.company_id", store=True, index=True, precompute=True
+    )
+    livemode = fields.Boolean(readonly=True)
+    api_version = fields.Char(string="API Version", readonly=True)
+    stripe_created = fields.Datetime(
+        string="Created on Stripe", readonly=True, index=True
+    )
+    object_id = fields.Char(string="Object ID", readonly=True, index=True)
+    object_type = fields.Char(string="Object Type", readonly=True)
+    payload = fields.Text(
+        string="Raw Payload", readonly=True, help="The event exactly as Stripe sent it."
+    )
+    payload_pretty = fields.Text(string="Payload", compute="_compute_payload_pretty")
+
+    # === PROCESSING === #
+
+    state = fields.Selection(
+        [
+            ("pending", "Pending"),
+            ("waiting", "Waiting"),
+            ("done", "Done"),
+            ("ignored", "Ignored"),
+            ("failed", "Failed"),
+        ],
+        required=True,
+        default="pending",
+        readonly=True,
+        index=True,
+        help="Pending: received, not processed yet.\n"
+        "Waiting: needs something that has not arrived yet; looked at again later.\n"
+        "Done: Odoo did what the event asks.\n"
+        "Ignored: nothing to do in Odoo (the message says why).\n"
+        "Failed: processing raised an error; retried automatically a few times, "
+        "then waits for a user.",
+    )
+    state_message = fields.Text(string="Message", readonly=True)
+    attempts = fields.Integer(readonly=True, default=0)
+    next_attempt_at = fields.Datetime(
+        string="Next Attempt",
+        readonly=True,
+        index=True,
+        help="When the processing cron looks at this event next.",
+    )
+    processed_at = fields.Datetime(string="Processed On", readonly=True)
+    can_retry = fields.Boolean(compute="_compute_can_retry")
+
+    # === ODOO DOCUMENTS === #
+
+    payment_ids = fields.Many2many(
+        "account.payment", string="Payments", readonly=True, copy=False
+    )
+    move_ids = fields.Many2many(
+        "account.move", string="Journal Entries", readonly=True, copy=False
+    )
+    sale_order_ids = fields.Many2many(
+        "sale.order", string="Sales Orders", readonly=True, copy=False
+    )
+    document_count = fields.Integer(compute="_compute_document_count")
+
+    _sql_constraints = [
+        (
+            "stripe_id_account_uniq",
+            "UNIQUE(account_id, stripe_id)",
+            "A Stripe event is stored once per Stripe account.",
+        ),
+    ]
+
+    # === COMPUTE METHODS === #
+
+    @api.depends("payload")
+    def _compute_payload_pretty(self):
+        for event in self:
+            try:
+                event.payload_pretty = json.dumps(
+                    json.loads(event.payload or "null"), indent=2, sort_keys=True
+                )
+            except ValueError:
+                event.payload_pretty = event.payload
+
+    @api.depends("state")
+    def _compute_can_retry(self):
+        for event in self:
+            event.can_retry = event.state in ("failed", "waiting", "ignored")
+
+    @api.depends("payment_ids", "move_ids", "sale_order_ids")
+    def _compute_document_count(self):
+        for event in self:
+            event.document_count = (
+                len(event.payment_ids) + len(event.move_ids) + len(event.sale_order_ids)
+            )
+
+    # === ACTION METHODS === #
+
+    def action_retry(self):
+        """Process the events again now, whatever their state and attempts."""
+        events = self.filtered("can_retry")
+        if not events:
+            raise UserError(_("Only failed, waiting or ignored events can be retried."))
+        for event in events:
+            event.message_post(body=_("Retried by %s.", self.env.user.name))
+        events.write(
+            {
+                "state": "pending",
+                "attempts": 0,
+                "next_attempt_at": fields.Datetime.now(),
+            }
+        )
+        # sudo: processing books accounting entries on Stripe's behalf, exactly as
+        # the cron (which runs as the superuser) would; the button is restricted to
+        # Stripe managers.
+        events.sudo()._process_events()
+        return True
+
+    def action_mark_ignored(self):
+        for event in self.filtered(lambda e: e.state != "done"):
+            event.message_post(body=_("Marked as ignored by %s.", self.env.user.name))
+            event._set_state(
+                "ignored", _("Marked as ignored by %s.", self.env.user.name)
+            )
+        self.activity_ids.action_done()
+        return True
+
+    def action_open_documents(self):
+        self.ensure_one()
+        documents = [
+            (self.payment_ids, "account.payment"),
+            (self.move_ids, "account.move"),
+            (self.sale_order_ids, "sale.order"),
+        ]
+        documents = [(records, model) for records, model in documents if records]
+        if len(documents) != 1:
+            # Several kinds of documents: the form lists them all in its tabs.
+            return False
+        records, model = documents[0]
+        action = {
+            "type": "ir.actions.act_window",
+            "res_model": model,
+            "name": _("Documents of %s", self.stripe_id),
+        }
+        if len(records) == 1:
+            action.update(view_mode="form", res_id=records.id)
+        else:
+            action.update(view_mode="list,form", domain=[("id", "in", records.ids)])
+        return action
+
+    # === INTAKE (called by the controller) === #
+
+    @api.model
+    def _receive(self, account, event_data, payload):
+        """Store a verified webhook event and wake the processing cron up.
+
+        The unique constraint on (account, Stripe id) decides about duplicates, also
+        between concurrent deliveries on several workers: the loser's insert fails
+        inside its savepoint and it answers as for any duplicate.
+
+        :param account: the ``stripe.account`` the event was posted to.
+        :param dict event_data: the parsed and verified event.
+        :param bytes payload: the raw body (UTF-8), kept as Stripe sent it.
+        :return: the stored event and whether it is new.
+        :rtype: tuple
+        """
+        data_object = utils.get_path(event_data, "data", "object", default={})
+        vals = {
+            "stripe_id": utils.clean_text(event_data["id"], 255),
+            "type": utils.clean_text(event_data["type"], 255),
+            "account_id": account.id,
+            "livemode": bool(event_data.get("livemode")),
+            "api_version": utils.clean_text(event_data.get("api_version"), 64),
+            "stripe_created": utils.timestamp_to_datetime(event_data.get("created")),
+            "object_id": utils.clean_text(data_object.get("id"), 255) or False,
+            "object_type": utils.clean_text(data_object.get("object"), 64) or False,
+            "payload": utils.clean_text(payload.decode("utf-8")),
+            "next_attempt_at": fields.Datetime.now(),
+        }
+        try:
+            with self.env.cr.savepoint():
+                event = self.with_context(
+                    mail_create_nolog=True, mail_create_nosubscribe=True
+                ).create(vals)
+        except pg_errors.UniqueViolation:
+            existing = self.search(
+                [("account_id", "=", account.id), ("stripe_id", "=", vals["stripe_id"])]
+            )
+            return existing, False
+        self._trigger_processing()
+        return event, True
+
+    @api.model
+    def _trigger_processing(self, at=None):
+        # sudo: ir.cron is not readable by the public user who posts webhooks.
+        self.env.ref("stripe_connector.ir_cron_stripe_event_process").sudo()._trigger(
+            at=at
+        )
+
+    # === PROCESSING === #
+
+    @api.model
+    def _cron_process_events(self):
+        """Process a batch of due events; the cron framework calls again while some
+        remain (``ir.cron._notify_progress``) and commits between batches."""
+        events = self._acquire_due_events(const.PROCESS_BATCH_SIZE)
+        events._process_acquired()
+        remaining = self.search_count(self._due_domain())
+        self.env["ir.cron"]._notify_progress(done=len(events), remaining=remaining)
+
+    def _process_events(self):
+        """Process these events now, skipping any another worker holds."""
+        now = fields.Datetime.now()
+        self.flush_model(["state", "next_attempt_at"])
+        self.env.cr.execute(
+            """
+            SELECT id FROM stripe_event
+             WHERE id IN %s AND state IN ('pending', 'waiting', 'failed')
+               AND next_attempt_at <= %s
+             ORDER BY stripe_created, id
+               FOR UPDATE SKIP LOCKED
+            """,
+            (tuple(self.ids) or (0,), now),
+        )
+        self.browse([row[0] for row in self.env.cr.fetchall()])._process_acquired()
+
+    @api.model
+    def _due_domain(self):
+        return [
+            ("state", "in", ("pending", "waiting", "failed")),
+            ("next_attempt_at", "<=", fields.Datetime.now()),
+        ]
+
+    @api.model
+    def _acquire_due_events(self, limit):
+        """Lock and return up to ``limit`` due events, oldest Stripe ``created`` first.
+
+        ``FOR UPDATE SKIP LOCKED`` lets several cron workers, on one server or many,
+        share the queue: each takes rows nobody else holds.
+        """
+        self.env.cr.execute(
+            """
+            SELECT id FROM stripe_event
+             WHERE state IN ('pending', 'waiting', 'failed')
+               AND next_attempt_at <= %s
+             ORDER BY stripe_created, id
+             LIMIT %s
+               FOR UPDATE SKIP LOCKED
+            """,
+            (fields.Datetime.now(), limit),
+        )
+        return self.browse([row[0] for row in self.env.cr.fetchall()])
+
+    def _process_acquired(self):
+        for event in self:
+            event.with_company(event.company_id)._process_one()
+
+    def _process_one(self):
+        """Run the event's handler in a savepoint and record the outcome.
+
+        Handler outcomes: a message (done), ``StripeEventIgnored`` (ignored),
+        ``StripeEventRetryLater`` (waiting), a PostgreSQL concurrency error (put back
+        in the queue), any other exception (failed, retried with a backoff).
+        """
+        self.ensure_one()
+        handler_name = const.EVENT_HANDLERS.get(self.type)
+        try:
+            with self.env.cr.savepoint():
+                if not handler_name:
+                    raise StripeEventIgnored(
+                        _("Odoo does not handle events of type %s.", self.type)
+                    )
+                message = getattr(self, handler_name)()
+        except StripeEventIgnored as outcome:
+            self._set_state("ignored", str(outcome))
+        except StripeEventRetryLater as outcome:
+            self._set_waiting(str(outcome))
+        except CONCURRENCY_ERRORS as error:
+            _logger.info(
+                "Stripe event %s lost a race, retrying: %s", self.stripe_id, error
+            )
+            self.next_attempt_at = fields.Datetime.now() + timedelta(
+                seconds=const.CONCURRENCY_RETRY_DELAY
+            )
+            self._trigger_processing(at=self.next_attempt_at)
+        except Exception as error:
+            _logger.warning(
+                "Stripe event %s (%s) failed", self.stripe_id, self.type, exc_info=True
+            )
+            self._set_failed(self._error_message(error))
+        else:
+            self._set_state("done", message or _("Processed."))
+
+    # === STATE METHODS === #
+
+    def _set_state(self, state, message):
+        self.write(
+            {
+                "state": state,
+                "state_message": message,
+                "next_attempt_at": False,
+                "processed_at": fields.Datetime.now(),
+            }
+        )
+
+    def _set_waiting(self, message):
+        """Put the event back to wait; fail it once it has waited as long as Stripe
+        itself keeps retrying a delivery.
+
+        The delay grows with the time already waited (so doubles at each look),
+        from ``WAIT_BASE_DELAY`` up to ``WAIT_MAX_DELAY``.
+        """
+        now = fields.Datetime.now()
+        waited = (now - self.create_date).total_seconds()
+        if waited > const.WAIT_GIVE_UP_AFTER:
+            self._set_failed(
+                _(
+                    "Gave up waiting after %(days)s days: %(reason)s",
+                    days=const.WAIT_GIVE_UP_AFTER // 86400,
+                    reason=message,
+                )
+            )
+            return
+        delay = min(max(waited, const.WAIT_BASE_DELAY), const.WAIT_MAX_DELAY)
+        self.write(
+            {
+                "state": "waiting",
+                "state_message": message,
+                "next_attempt_at": now + timedelta(seconds=delay),
+            }
+        )
+        self._trigger_processing(at=self.next_attempt_at)
+
+    def _set_failed(self, message):
+        """Fail the event; schedule the next automatic attempt or, after the last
+        one, an activity for the account's responsible user."""
+        now = fields.Datetime.now()
+        attempts = self.attempts + 1
+        if attempts < const.MAX_ATTEMPTS:
+            next_attempt = now + timedelta(
+                seconds=utils.backoff_delay(attempts, const.RETRY_BASE_DELAY)
+            )
+        else:
+            next_attempt = False
+        self.write(
+            {
+                "state": "failed",
+                "state_message": message,
+                "attempts": attempts,
+                "next_attempt_at": next_attempt,
+                "processed_at": now,
+            }
+        )
+        if next_attempt:
+            self._trigger_processing(at=next_attempt)
+        else:
+            self.message_post(
+                body=_(
+                    "Failed %(count)s times, no more automatic retries: %(message)s",
+                    count=attempts,
+                    message=message,
+                )
+            )
+            self._schedule_failure_activity(message)
+
+    def _schedule_failure_activity(self, message):
+        user = self.account_id.user_id
+        if not user or self.activity_ids.filtered(lambda a: a.user_id == user):
+            return
+        self.activity_schedule(
+            "mail.mail_activity_data_todo",
+            summary=_("Stripe event %s needs attention", self.stripe_id),
+            note=message,
+            user_id=user.id,
+        )
+
+    @api.model
+    def _error_message(self, error):
+        """A message an accountant can act on: user errors as they are, technical
+        errors with their type (the traceback is in the server log)."""
+        if isinstance(error, UserError):
+            return error.args[0]
+        return f"{type(error).__name__}: {error}"
+
+    # === HANDLER HELPERS === #
+
+    def _get_object(self):
+        """Return the event's ``data.object`` as a dict."""
+        self.ensure_one()
+        return utils.get_path(json.loads(self.payload), "data", "object", default={})
+
+    def _link_documents(self, payments=None, moves=None, orders=None):
+        """Record on the event the Odoo documents its processing produced."""
+        vals = {}
+        if payments:
+            vals["payment_ids"] = [fields.Command.link(p.id) for p in payments]
+        if moves:
+            vals["move_ids"] = [fields.Command.link(m.id) for m in moves]
+        if orders:
+            vals["sale_order_ids"] = [fields.Command.link(o.id) for o in orders]
+        if vals:
+            self.write(vals)

@@ -1,0 +1,595 @@
+import logging
+
+import stripe
+
+from odoo import _, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import float_compare
+
+from .. import const, utils
+from ..exceptions import StripeEventIgnored, StripeMatchError
+
+_logger = logging.getLogger(__name__)
+
+CUSTOMER_INVOICE_TYPES = ("out_invoice", "out_receipt")
+
+
+class StripeEvent(models.Model):
+    """Payment events: a Stripe payment pays the right invoice or sale order, once."""
+
+    _inherit = "stripe.event"
+
+    invoice_id = fields.Many2one(
+        "account.move",
+        string="Invoice to Pay",
+        domain="[('move_type', 'in', ('out_invoice', 'out_receipt')), "
+        "('state', '=', 'posted'), ('company_id', '=', company_id)]",
+        help="When Odoo cannot tell which invoice a payment is for, pick it here "
+        "and click Retry.",
+    )
+    sale_order_id = fields.Many2one(
+        "sale.order",
+        string="Order to Pay",
+        domain="[('company_id', '=', company_id), ('state', '!=', 'cancel')]",
+        help="When Odoo cannot tell which order a payment is for, pick it here "
+        "and click Retry.",
+    )
+
+    # === HANDLERS === #
+
+    def _handle_payment_intent_succeeded(self):
+        return self._stripe_process_payment(utils.payment_facts(self._get_object()))
+
+    def _handle_charge_succeeded(self):
+        charge = self._get_object()
+        if charge.get("paid") is False or charge.get("status") == "failed":
+            raise StripeEventIgnored(_("The charge did not succeed."))
+        return self._stripe_process_payment(utils.payment_facts(charge))
+
+    def _handle_checkout_session_completed(self):
+        session = self._get_object()
+        status = session.get("payment_status")
+        if status == "no_payment_required":
+            raise StripeEventIgnored(_("The Checkout Session required no payment."))
+        if status != "paid":
+            raise StripeEventIgnored(
+                _(
+                    "The Checkout Session is not paid yet (payment status %s); its "
+                    "checkout.session.async_payment_succeeded event will book it.",
+                    status,
+                )
+            )
+        return self._stripe_process_payment(utils.payment_facts(session))
+
+    def _handle_payment_intent_payment_failed(self):
+        intent = self._get_object()
+        reason = utils.get_path(intent, "last_payment_error", "message") or _(
+            "no reason given"
+        )
+        return self._stripe_note_failed_payment(utils.payment_facts(intent), reason)
+
+    def _handle_checkout_session_async_payment_failed(self):
+        session = self._get_object()
+        return self._stripe_note_failed_payment(
+            utils.payment_facts(session), _("the asynchronous payment failed")
+        )
+
+    # === PAYMENT PROCESSING === #
+
+    def _stripe_process_payment(self, facts):
+        """Register the payment ``facts`` describe, once per Stripe object.
+
+        :param dict facts: see ``utils.payment_facts``.
+        :return: what was done, for the event's message.
+        :rtype: str
+        """
+        account = self.account_id
+        self._stripe_check_not_provider_payment(facts)
+        payment_model = self.env["account.payment"]
+        existing = payment_model._stripe_find(
+            account, [facts["key"], facts["payment_intent_id"], facts["charge_id"]]
+        )
+        if existing:
+            return self._stripe_complete_existing_payment(existing[:1], facts)
+
+        currency = self._stripe_get_currency(facts["currency"])
+        if not facts["amount"]:
+            raise UserError(_("The Stripe object has no amount."))
+        amount = float(utils.from_minor_units(facts["amount"], facts["currency"]))
+        balance_transaction = self._stripe_complete_facts(facts)["balance_transaction"]
+        target = self._stripe_find_payment_target(facts, amount, currency)
+
+        messages = []
+        if target._name == "sale.order":
+            invoice, order_messages = target._stripe_prepare_payment(account, amount)
+            messages += order_messages
+            self._link_documents(orders=target)
+        else:
+            invoice = target
+        if invoice:
+            payment = self._stripe_pay_invoice(
+                invoice, facts, amount, currency, balance_transaction
+            )
+            self._link_documents(moves=invoice)
+        else:
+            payment = self._stripe_create_customer_payment(
+                target, facts, amount, currency, balance_transaction
+            )
+        self._link_documents(payments=payment)
+        messages.insert(0, _("Payment %s.", payment._stripe_description()))
+        fee_move = self._stripe_book_charge_fee(payment, balance_transaction)
+        if fee_move:
+            self._link_documents(moves=fee_move)
+            messages.append(_("Stripe fee booked in %s.", fee_move.name))
+        partner = payment.partner_id.commercial_partner_id
+        if facts["customer_id"] and partner and not partner.stripe_customer_id:
+            partner.stripe_customer_id = facts["customer_id"]
+        return " ".join(messages)
+
+    def _stripe_check_not_provider_payment(self, facts):
+        """Ignore payments Odoo's own Stripe payment provider already handles."""
+        if not facts["payment_intent_id"]:
+            return
+        # sudo: payment transactions are not readable by every processing user.
+        transaction = (
+            self.env["payment.transaction"]
+            .sudo()
+            .search([("provider_reference", "=", facts["payment_intent_id"])], limit=1)
+        )
+        if transaction:
+            raise StripeEventIgnored(
+                _(
+                    "PaymentIntent %(intent)s is handled by Odoo's payment provider "
+                    "(transaction %(reference)s); nothing more to book.",
+                    intent=facts["payment_intent_id"],
+                    reference=transaction.reference,
+                )
+            )
+
+    def _stripe_complete_existing_payment(self, payment, facts):
+        """A second event about an already registered object adds nothing but the
+        charge id and fee it may have lacked."""
+        self._link_documents(payments=payment)
+        if facts["charge_id"] and not payment.stripe_charge_id:
+            payment.stripe_charge_id = facts["charge_id"]
+        message = _("Already registered: %s.", payment._stripe_description())
+        if not payment.stripe_fee_move_id:
+            fee_move = self._stripe_book_charge_fee(
+                payment, self._stripe_complete_facts(facts)["balance_transaction"]
+            )
+            if fee_move:
+                self._link_documents(moves=fee_move)
+                message += " " + _("Stripe fee booked in %s.", fee_move.name)
+        return message
+
+    def _stripe_get_currency(self, code):
+        currency = (
+            self.env["res.currency"]
+            .with_context(active_test=False)
+            .search([("name", "=", code or "")], limit=1)
+        )
+        if not currency:
+            raise UserError(_("Odoo does not know the currency %s.", code))
+        if not currency.active:
+            raise UserError(
+                _(
+                    "The currency %s is not active in Odoo. Activate it "
+                    "(Accounting > Configuration > Currencies), then retry.",
+                    currency.name,
+                )
+            )
+        return currency
+
+    def _stripe_complete_facts(self, facts):
+        """Read the charge through the API when the event does not carry it.
+
+        With an API key, a PaymentIntent event (whose ``latest_charge`` is only an
+        id) is completed with the charge's metadata, description, billing e-mail
+        and expanded balance transaction (for the fee and Stripe's exchange rate).
+        Without a key, the fee is booked at payout time.
+        """
+        account = self.account_id
+        if isinstance(facts["balance_transaction"], dict):
+            return facts
+        if not (account.has_api_key and facts["charge_id"]):
+            facts["balance_transaction"] = None
+            return facts
+        try:
+            charge = account._get_client().v1.charges.retrieve(
+                facts["charge_id"], params={"expand": ["balance_transaction"]}
+            )
+        except stripe.StripeError as error:
+            raise UserError(
+                _(
+                    "Could not read charge %(charge)s from Stripe: %(error)s",
+                    charge=facts["charge_id"],
+                    error=error.user_message or str(error),
+                )
+            ) from error
+        facts["balance_transaction"] = None
+        utils.add_charge_facts(facts, charge.to_dict())
+        if not isinstance(facts["balance_transaction"], dict):
+            facts["balance_transaction"] = None
+        return facts
+
+    def _stripe_pay_invoice(
+        self, invoice, facts, amount, currency, balance_transaction
+    ):
+        """Register the payment on the invoice with Odoo's payment registration.
+
+        Partial payments leave the exact residual open; an overpayment pays the
+        invoice and leaves the excess as the customer's credit; a difference within
+        the account's tolerance is written off and the invoice is paid.
+        """
+        account = self.account_id
+        if invoice.state != "posted":
+            raise UserError(_("Invoice %s is not posted.", invoice.display_name))
+        if invoice.payment_state not in ("not_paid", "partial"):
+            raise UserError(
+                _(
+                    "Invoice %(invoice)s is already %(state)s; the payment was not "
+                    "registered. Pick another invoice or order and retry, or mark "
+                    "the event as ignored.",
+                    invoice=invoice.name,
+                    state=invoice.payment_state,
+                )
+            )
+        journal = account._stripe_get_journal()
+        date = self._stripe_payment_date(facts)
+        residual = invoice.currency_id._convert(
+            invoice.amount_residual, currency, invoice.company_id, date
+        )
+        difference = currency.round(residual - amount)
+        tolerance = float(
+            utils.from_minor_units(account.payment_tolerance, currency.name)
+        )
+        within_tolerance = (
+            not currency.is_zero(difference)
+            and float_compare(
+                abs(difference), tolerance, precision_rounding=currency.rounding
+            )
+            <= 0
+        )
+        wizard = (
+            self.env["account.payment.register"]
+            .with_context(active_model="account.move", active_ids=invoice.ids)
+            .create(
+                {
+                    "journal_id": journal.id,
+                    "payment_method_line_id": journal._stripe_get_payment_method_line(
+                        "inbound"
+                    ).id,
+                    "amount": amount,
+                    "currency_id": currency.id,
+                    "payment_date": date,
+                    "group_payment": True,
+                    "payment_difference_handling": "reconcile"
+                    if within_tolerance
+                    else "open",
+                    "writeoff_account_id": (
+                        account.writeoff_account_id or account.fee_account_id
+                    ).id
+                    if within_tolerance
+                    else False,
+                    "writeoff_label": _("Stripe payment difference"),
+                    "stripe_account_id": account.id,
+                    "stripe_object_id": facts["key"],
+                    "stripe_charge_id": facts["charge_id"],
+                    "stripe_force_balance": self._stripe_force_balance(
+                        currency, balance_transaction
+                    ),
+                }
+            )
+        )
+        if within_tolerance and not wizard.writeoff_account_id:
+            raise UserError(
+                _(
+                    "Set a fee account or a write-off account on %s to write off "
+                    "payment differences.",
+                    account.display_name,
+                )
+            )
+        return wizard._create_payments()
+
+    def _stripe_create_customer_payment(
+        self, order, facts, amount, currency, balance_transaction
+    ):
+        """Record a customer payment that names the order, with no invoice yet."""
+        account = self.account_id
+        journal = account._stripe_get_journal()
+        date = self._stripe_payment_date(facts)
+        vals = {
+            "payment_type": "inbound",
+            "partner_type": "customer",
+            "partner_id": order.partner_invoice_id.commercial_partner_id.id,
+            "amount": amount,
+            "currency_id": currency.id,
+            "date": date,
+            "journal_id": journal.id,
+            "payment_method_line_id": journal._stripe_get_payment_method_line(
+                "inbound"
+            ).id,
+            "memo": order.name,
+            "stripe_account_id": account.id,
+            "stripe_object_id": facts["key"],
+            "stripe_charge_id": facts["charge_id"],
+        }
+        force_balance = self._stripe_force_balance(currency, balance_transaction)
+        if force_balance:
+            vals["force_balance"] = force_balance
+        payment = self.env["account.payment"].create(vals)
+        payment.action_post()
+        order.message_post(
+            body=_(
+                "Stripe payment %(payment)s of %(amount)s received for this order.",
+                payment=payment.name,
+                amount=currency.format(amount),
+            )
+        )
+        return payment
+
+    def _stripe_force_balance(self, currency, balance_transaction):
+        """Company-currency amount Stripe credited, when the payment is in another
+        currency and Stripe settled it in the company's: the Stripe journal then
+        holds what Stripe holds, and Odoo books the exchange difference."""
+        company_currency = self.company_id.currency_id
+        if (
+            not balance_transaction
+            or currency == company_currency
+            or (balance_transaction.get("currency") or "").upper()
+            != company_currency.name
+        ):
+            return 0.0
+        return float(
+            utils.from_minor_units(
+                balance_transaction["amount"], balance_transaction["currency"]
+            )
+        )
+
+    def _stripe_book_charge_fee(self, payment, balance_transaction):
+        """Book the charge's Stripe fee against the fee account, once per payment.
+
+        :return: the fee entry, or an empty recordset when there is nothing to book
+            now (no fee, no balance transaction, already booked).
+        """
+        account = self.account_id
+        move_model = self.env["account.move"]
+        if payment.stripe_fee_move_id or not balance_transaction:
+            return move_model
+        fee = balance_transaction.get("fee") or 0
+        if not fee:
+            return move_model
+        if not account.fee_account_id:
+            raise UserError(
+                _("Set a fee account on %s to book Stripe fees.", account.display_name)
+            )
+        move = account._stripe_post_entry(
+            date=utils.timestamp_to_datetime(balance_transaction.get("created"))
+            or fields.Date.context_today(self),
+            ref=_(
+                "Stripe fee %s", payment.stripe_charge_id or payment.stripe_object_id
+            ),
+            currency_code=balance_transaction.get("currency"),
+            lines=[
+                {
+                    "account_id": account.fee_account_id.id,
+                    "amount": utils.from_minor_units(
+                        fee, balance_transaction.get("currency")
+                    ),
+                    "name": _(
+                        "Stripe fee for %s",
+                        payment.stripe_charge_id or payment.stripe_object_id,
+                    ),
+                }
+            ],
+        )
+        payment.stripe_fee_move_id = move
+        return move
+
+    def _stripe_payment_date(self, facts):
+        created = utils.timestamp_to_datetime(facts["created"]) or self.stripe_created
+        return fields.Date.to_date(created) if created else fields.Date.today()
+
+    def _stripe_note_failed_payment(self, facts, reason):
+        """No accounting for a failed payment: a note on the matched document."""
+        try:
+            target = self._stripe_find_payment_target(facts, None, None)
+        except StripeMatchError as error:
+            raise StripeEventIgnored(
+                _("Payment failed (%(reason)s); %(match)s", reason=reason, match=error)
+            ) from error
+        target.message_post(
+            body=_(
+                "A Stripe payment attempt failed: %(reason)s (%(object)s).",
+                reason=reason,
+                object=facts["key"],
+            )
+        )
+        return _("Payment failure noted on %s.", target.display_name)
+
+    # === DOCUMENT MATCHING === #
+
+    def _stripe_find_payment_target(self, facts, amount, currency):
+        """Find the invoice or sale order a payment is for; first hit wins.
+
+        1. a document picked by a user on this event;
+        2. metadata ``odoo_invoice_id``, ``odoo_invoice``, ``odoo_sale_order_id``,
+           ``odoo_sale_order`` (on the Checkout Session, PaymentIntent or charge);
+        3. the Checkout ``client_reference_id``, then the description, when they
+           name an invoice or an order;
+        4. the Stripe customer (partner's Stripe id, else e-mail) plus amount and
+           currency, when exactly one open invoice matches.
+
+        :return: an ``account.move`` or a ``sale.order`` record.
+        :raise StripeMatchError: nothing, or several documents, match.
+        """
+        if self.invoice_id:
+            return self.invoice_id
+        if self.sale_order_id:
+            return self.sale_order_id
+        tried = []
+        references = utils.metadata_references(facts["metadata"], const.METADATA_KEYS)
+        for key, value, source in references:
+            document = self._stripe_lookup_metadata(key, value)
+            if document:
+                return document
+            tried.append(
+                _(
+                    "%(origin)s metadata %(key)s=%(value)s names no open document "
+                    "of %(company)s",
+                    origin=source,
+                    key=key,
+                    value=value,
+                    company=self.company_id.name,
+                )
+            )
+        if references:
+            # The integrator named a document: never guess another one.
+            raise StripeMatchError(self._stripe_match_message(tried))
+        candidates = self.env["account.move"]
+        for text in facts["references"]:
+            documents = self._stripe_lookup_text(text)
+            if len(documents) == 1:
+                return documents
+            tried.append(
+                _("reference %s names no invoice or order", repr(text))
+                if not documents
+                else _("reference %s names several documents", repr(text))
+            )
+        partner = self._stripe_find_partner(facts, tried)
+        if partner and amount is not None:
+            open_invoices = self.env["account.move"].search(
+                [
+                    ("move_type", "in", CUSTOMER_INVOICE_TYPES),
+                    ("state", "=", "posted"),
+                    ("payment_state", "in", ("not_paid", "partial")),
+                    ("company_id", "=", self.company_id.id),
+                    ("commercial_partner_id", "=", partner.id),
+                ],
+                order="invoice_date_due, id",
+            )
+            tolerance = float(
+                utils.from_minor_units(self.account_id.payment_tolerance, currency.name)
+            )
+            matching = open_invoices.filtered(
+                lambda move: (
+                    move.currency_id == currency
+                    and abs(move.amount_residual - amount) <= tolerance + 1e-9
+                )
+            )
+            if len(matching) == 1:
+                return matching
+            tried.append(
+                _(
+                    "%(count)s open invoice(s) of %(partner)s for %(amount)s",
+                    count=len(matching),
+                    partner=partner.display_name,
+                    amount=currency.format(amount),
+                )
+            )
+            candidates = matching or open_invoices
+        elif partner:
+            return partner  # failed-payment notes: the customer is enough
+        raise StripeMatchError(
+            self._stripe_match_message(tried, candidates), candidates
+        )
+
+    def _stripe_match_message(self, tried, candidates=None):
+        message = _(
+            "No invoice or order matches this payment. Tried: %s.", "; ".join(tried)
+        )
+        if candidates:
+            message += " " + _(
+                "Candidates: %s.",
+                ", ".join(
+                    f"{move.name} ({move.currency_id.format(move.amount_residual)}"
+                    f" due, {move.partner_id.display_name})"
+                    for move in candidates[:10]
+                ),
+            )
+        return (
+            message
+            + " "
+            + _("Pick the invoice or order on this event, then click Retry.")
+        )
+
+    def _stripe_lookup_metadata(self, key, value):
+        company_domain = [("company_id", "=", self.company_id.id)]
+        if key in ("odoo_invoice_id", "odoo_sale_order_id"):
+            if not value.isdigit():
+                return None
+            model = "account.move" if key == "odoo_invoice_id" else "sale.order"
+            domain = [("id", "=", int(value))]
+        else:
+            model = "account.move" if key == "odoo_invoice" else "sale.order"
+            domain = [("name", "=", value)]
+        if model == "account.move":
+            domain += [("move_type", "in", CUSTOMER_INVOICE_TYPES)]
+        else:
+            domain += [("state", "!=", "cancel")]
+        return self.env[model].search(domain + company_domain, limit=1)
+
+    def _stripe_lookup_text(self, text):
+        """Invoices and orders whose number appears in a free text."""
+        tokens = utils.references_in_text(text)
+        if not tokens:
+            return self.env["account.move"]
+        invoices = self.env["account.move"].search(
+            [
+                ("name", "in", tokens),
+                ("move_type", "in", CUSTOMER_INVOICE_TYPES),
+                ("state", "=", "posted"),
+                ("company_id", "=", self.company_id.id),
+            ]
+        )
+        orders = self.env["sale.order"].search(
+            [
+                ("name", "in", tokens),
+                ("state", "!=", "cancel"),
+                ("company_id", "=", self.company_id.id),
+            ]
+        )
+        return (invoices or orders) if not (invoices and orders) else invoices + orders
+
+    def _stripe_find_partner(self, facts, tried):
+        """The customer's commercial partner, by Stripe customer id then e-mail."""
+        partner_model = self.env["res.partner"].with_context(active_test=False)
+        company_domain = [("company_id", "in", (False, self.company_id.id))]
+        customer_id = facts["customer_id"]
+        if customer_id:
+            partners = partner_model.search(
+                [("stripe_customer_id", "=", customer_id), *company_domain]
+            ).commercial_partner_id
+            if len(partners) == 1:
+                return partners
+            tried.append(_("no partner with Stripe customer %s", customer_id))
+        email = facts["email"] or self._stripe_fetch_customer_email(customer_id)
+        if email:
+            partners = partner_model.search(
+                [("email", "=ilike", email.strip()), *company_domain]
+            ).commercial_partner_id
+            if len(partners) == 1:
+                return partners
+            tried.append(
+                _(
+                    "%(count)s partners with e-mail %(email)s",
+                    count=len(partners),
+                    email=email,
+                )
+            )
+        elif not customer_id:
+            tried.append(_("no Stripe customer nor e-mail on the payment"))
+        return None
+
+    def _stripe_fetch_customer_email(self, customer_id):
+        account = self.account_id
+        if not (customer_id and account.has_api_key):
+            return None
+        try:
+            customer = account._get_client().v1.customers.retrieve(customer_id)
+        except stripe.StripeError:
+            _logger.info(
+                "Could not read Stripe customer %s", customer_id, exc_info=True
+            )
+            return None
+        return getattr(customer, "email", None)

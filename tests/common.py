@@ -1,0 +1,192 @@
+"""Fixtures shared by the test suite.
+
+Everything runs on real Odoo and PostgreSQL. Webhooks go over real HTTP to Odoo's
+test server, signed with the SDK's own ``WebhookSignature`` helper; events are
+processed by the real processing cron. The one stand-in is Stripe's HTTP API,
+played by :class:`~.fake_stripe.FakeStripe` and reached through the real SDK via
+the account's ``api_base``.
+"""
+
+import json
+
+import stripe
+
+from odoo import Command, fields
+from odoo.tests import HttpCase, tagged
+
+from odoo.addons.account.tests.common import AccountTestInvoicingCommon
+
+from .fake_stripe import FakeStripe
+
+WEBHOOK_SECRET = "whsec_test_current"
+API_KEY = "sk_test_connector"
+
+
+@tagged("post_install", "-at_install")
+class StripeCommon(AccountTestInvoicingCommon, HttpCase):
+    """A company with a Stripe account (test mode), its Stripe journal, fee
+    account and payout bank journal, a fake Stripe API and two customers."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.fake = FakeStripe(api_keys={API_KEY}).start()
+        cls.addClassCleanup(cls.fake.stop)
+        cls.company = cls.company_data["company"]
+        cls.stripe_account = cls.env["stripe.account"].create(
+            {
+                "name": "Stripe Test",
+                "company_id": cls.company.id,
+                "api_key": API_KEY,
+                "webhook_secret": WEBHOOK_SECRET,
+                "api_base": cls.fake.api_base,
+                "payout_journal_id": cls.company_data["default_journal_bank"].id,
+                "user_id": cls.env.user.id,
+            }
+        )
+        cls.stripe_account.action_setup_accounting()
+        cls.stripe_journal = cls.stripe_account.journal_id
+        cls.fee_account = cls.stripe_account.fee_account_id
+        cls.currency = cls.company.currency_id
+        cls.customer = cls.env["res.partner"].create(
+            {"name": "Azure Interior", "email": "azure@example.com"}
+        )
+        cls.customer_b = cls.env["res.partner"].create(
+            {"name": "Deco Addict", "email": "deco@example.com"}
+        )
+        cls.cron = cls.env.ref("stripe_connector.ir_cron_stripe_event_process")
+
+    def setUp(self):
+        super().setUp()
+        self.fake.reset()
+
+    # === DOCUMENTS === #
+
+    def create_invoice(self, amount, partner=None, currency=None, post=True, **vals):
+        """A customer invoice of one untaxed line, posted by default."""
+        invoice = self.env["account.move"].create(
+            {
+                "move_type": "out_invoice",
+                "partner_id": (partner or self.customer).id,
+                "invoice_date": vals.pop("invoice_date", fields.Date.today()),
+                "currency_id": (currency or self.currency).id,
+                "invoice_line_ids": [
+                    Command.create(
+                        {
+                            "name": "Consulting",
+                            "quantity": 1,
+                            "price_unit": amount,
+                            "tax_ids": [Command.clear()],
+                        }
+                    )
+                ],
+                **vals,
+            }
+        )
+        if post:
+            invoice.action_post()
+        return invoice
+
+    # === STRIPE OBJECTS AND WEBHOOKS === #
+
+    def make_event(self, event_type, obj, **kwargs):
+        """An event about ``obj``, built by the fake Stripe (also listable there)."""
+        return self.fake.event(event_type, obj, **kwargs)
+
+    def post_webhook(
+        self,
+        event=None,
+        body=None,
+        secret=WEBHOOK_SECRET,
+        timestamp=None,
+        signature=None,
+        account=None,
+        headers=None,
+    ):
+        """POST a webhook to Odoo over HTTP, signed like Stripe signs it.
+
+        :param dict event: the event (serialised as Stripe does), or
+        :param str body: the raw body.
+        :param signature: the ``Stripe-Signature`` header; by default made with the
+            SDK's ``WebhookSignature.generate_signature_header`` from ``secret``
+            and ``timestamp``; ``False`` sends no header.
+        :return: the ``requests`` response.
+        """
+        body = json.dumps(event, indent=2) if body is None else body
+        if signature is None:
+            signature = stripe.WebhookSignature.generate_signature_header(
+                body, secret, timestamp=timestamp
+            )
+        all_headers = {"Content-Type": "application/json; charset=utf-8"}
+        if signature:
+            all_headers["Stripe-Signature"] = signature
+        all_headers.update(headers or {})
+        account_id = (account or self.stripe_account).id
+        return self.url_open(
+            f"/stripe/webhook/{account_id}",
+            data=body.encode() if isinstance(body, str) else body,
+            headers=all_headers,
+        )
+
+    def process_events(self):
+        """Run the processing cron as Odoo would, until no event is due."""
+        for _i in range(20):
+            self.cron.method_direct_trigger()
+            self.env.invalidate_all()
+            if not self.env["stripe.event"].search_count(
+                self.env["stripe.event"]._due_domain()
+            ):
+                return
+        raise AssertionError("events still due after 20 cron runs")
+
+    def deliver(self, event_type, obj, process=True, **kwargs):
+        """Post a signed event about ``obj`` and, by default, process it.
+
+        :return: the stored ``stripe.event``.
+        """
+        event = self.make_event(event_type, obj, **kwargs)
+        response = self.post_webhook(event)
+        self.assertEqual(response.status_code, 200, response.text)
+        if process:
+            self.process_events()
+        return self.get_event(event["id"])
+
+    def get_event(self, stripe_id):
+        self.env.invalidate_all()
+        return self.env["stripe.event"].search([("stripe_id", "=", stripe_id)])
+
+    # === ASSERTIONS ON WHAT A USER SEES === #
+
+    def account_balance(self, account, currency=False):
+        """Balance of an account in this company (in the currency if given)."""
+        self.env.flush_all()
+        lines = self.env["account.move.line"].search(
+            [
+                ("account_id", "=", account.id),
+                ("parent_state", "=", "posted"),
+                ("company_id", "=", self.company.id),
+            ]
+        )
+        if currency:
+            return currency.round(sum(lines.mapped("amount_currency")))
+        return self.currency.round(sum(lines.mapped("balance")))
+
+    def journal_balance(self, journal=None):
+        """Balance of the Stripe journal's own account: the Stripe balance in Odoo."""
+        journal = journal or self.stripe_journal
+        return self.account_balance(journal.default_account_id)
+
+    def assertInvoice(self, invoice, residual, payment_state):
+        invoice.invalidate_recordset()
+        self.assertEqual(invoice.payment_state, payment_state)
+        self.assertAlmostEqual(
+            invoice.amount_residual,
+            residual,
+            places=invoice.currency_id.decimal_places,
+        )
+
+    def assertEvent(self, event, state, message_part=None):
+        event.invalidate_recordset()
+        self.assertEqual(event.state, state, event.state_message)
+        if message_part:
+            self.assertIn(message_part, event.state_message or "")

@@ -1,0 +1,439 @@
+from odoo import Command, fields
+from odoo.tests import tagged
+
+from .common import StripeCommon
+
+
+@tagged("post_install", "-at_install")
+class TestPayments(StripeCommon):
+    """A Stripe payment pays the right invoice or order, exactly once."""
+
+    # === HELPERS === #
+
+    def pay(self, amount, currency="usd", event_type="payment_intent.succeeded", **kw):
+        """Make a charge on the fake Stripe and deliver the event about it.
+
+        :return: the processed ``stripe.event``.
+        """
+        charge = self.fake.add_charge(amount, currency, **kw)
+        if event_type == "charge.succeeded":
+            return self.deliver(event_type, charge)
+        return self.deliver(event_type, self.fake.get(charge["payment_intent"]))
+
+    def checkout_session(self, charge, payment_status="paid", **values):
+        """A Checkout Session as Stripe sends it in checkout.session.* events."""
+        intent = self.fake.get(charge["payment_intent"])
+        return {
+            "id": "cs_test_" + intent["id"][3:],
+            "object": "checkout.session",
+            "amount_total": charge["amount"],
+            "currency": charge["currency"],
+            "client_reference_id": None,
+            "customer": charge["customer"],
+            "customer_details": {"email": None},
+            "livemode": False,
+            "metadata": {},
+            "mode": "payment",
+            "payment_intent": intent["id"],
+            "payment_status": payment_status,
+            "status": "complete",
+            "created": charge["created"],
+            **values,
+        }
+
+    def fee_of(self, charge):
+        return self.fake.get(charge["balance_transaction"])["fee"] / 100
+
+    # === MATCHING === #
+
+    def test_metadata_invoice_id_pays_the_invoice(self):
+        invoice = self.create_invoice(100.0)
+        event = self.pay(10000, metadata={"odoo_invoice_id": str(invoice.id)})
+        self.assertEvent(event, "done", invoice.name)
+        self.assertInvoice(invoice, 0.0, "paid")
+        self.assertEqual(event.payment_ids.reconciled_invoice_ids, invoice)
+        self.assertEqual(event.payment_ids.journal_id, self.stripe_journal)
+
+    def test_metadata_precedence(self):
+        """odoo_invoice_id beats odoo_invoice beats odoo_sale_order_id beats
+        odoo_sale_order, whichever object carries them."""
+        by_id = self.create_invoice(100.0)
+        by_number = self.create_invoice(100.0)
+        order = self.create_order(100.0)
+        other_order = self.create_order(100.0)
+        metadata = {
+            "odoo_invoice": by_number.name,
+            "odoo_sale_order_id": str(order.id),
+            "odoo_sale_order": other_order.name,
+            "odoo_invoice_id": str(by_id.id),
+        }
+        self.pay(10000, metadata=metadata)
+        self.assertInvoice(by_id, 0.0, "paid")
+        self.assertInvoice(by_number, 100.0, "not_paid")
+        del metadata["odoo_invoice_id"]
+        self.pay(10000, metadata=metadata)
+        self.assertInvoice(by_number, 0.0, "paid")
+        del metadata["odoo_invoice"]
+        self.pay(10000, metadata=metadata)
+        self.assertEqual(order.state, "sale")
+        self.assertEqual(other_order.state, "draft")
+        del metadata["odoo_sale_order_id"]
+        self.pay(10000, metadata=metadata)
+        self.assertEqual(other_order.state, "sale")
+
+    def test_metadata_naming_a_missing_document_fails_without_guessing(self):
+        """An integrator's explicit reference that resolves to nothing fails; Odoo
+        does not fall back to the customer's other invoices."""
+        self.customer.stripe_customer_id = "cus_known"
+        invoice = self.create_invoice(100.0)
+        customer = self.fake.add_customer(email=self.customer.email)
+        event = self.pay(
+            10000, metadata={"odoo_invoice": "INV/1999/99999"}, customer=customer["id"]
+        )
+        self.assertEvent(event, "failed", "odoo_invoice=INV/1999/99999")
+        self.assertInvoice(invoice, 100.0, "not_paid")
+        self.assertFalse(event.payment_ids)
+
+    def test_checkout_client_reference_pays_the_invoice(self):
+        invoice = self.create_invoice(80.0)
+        charge = self.fake.add_charge(8000, "usd")
+        session = self.checkout_session(charge, client_reference_id=invoice.name)
+        event = self.deliver("checkout.session.completed", session)
+        self.assertEvent(event, "done", invoice.name)
+        self.assertInvoice(invoice, 0.0, "paid")
+
+    def test_description_naming_an_order(self):
+        order = self.create_order(60.0)
+        event = self.pay(6000, description=f"Payment for order {order.name}")
+        self.assertEvent(event, "done")
+        self.assertEqual(order.state, "sale")
+        self.assertInvoice(order.invoice_ids, 0.0, "paid")
+
+    def test_customer_id_and_amount_find_the_only_open_invoice(self):
+        customer = self.fake.add_customer(email="someone@else.example")
+        self.customer.stripe_customer_id = customer["id"]
+        self.create_invoice(30.0)
+        invoice = self.create_invoice(45.5)
+        self.create_invoice(45.5, partner=self.customer_b)
+        event = self.pay(4550, customer=customer["id"])
+        self.assertEvent(event, "done", invoice.name)
+        self.assertInvoice(invoice, 0.0, "paid")
+
+    def test_customer_email_and_amount_find_the_only_open_invoice(self):
+        invoice = self.create_invoice(45.5)
+        customer = self.fake.add_customer(email="AZURE@example.com")
+        event = self.pay(4550, customer=customer["id"])
+        self.assertEvent(event, "done", invoice.name)
+        self.assertInvoice(invoice, 0.0, "paid")
+        self.assertEqual(
+            self.customer.stripe_customer_id,
+            customer["id"],
+            "the partner learns its Stripe customer id",
+        )
+
+    def test_unmatched_payment_fails_with_candidates_then_user_picks(self):
+        """Two open invoices of the same amount: the event fails and lists them;
+        a user picks one on the event and retries."""
+        first = self.create_invoice(50.0)
+        second = self.create_invoice(50.0)
+        event = self.pay(5000, billing_details={"email": self.customer.email})
+        self.assertEvent(event, "failed", "Candidates:")
+        self.assertIn(first.name, event.state_message)
+        self.assertIn(second.name, event.state_message)
+        self.assertFalse(event.payment_ids)
+        self.assertInvoice(first, 50.0, "not_paid")
+
+        event.invoice_id = second
+        event.action_retry()
+        self.assertEvent(event, "done", second.name)
+        self.assertInvoice(second, 0.0, "paid")
+        self.assertInvoice(first, 50.0, "not_paid")
+
+    # === AMOUNTS === #
+
+    def test_full_payment(self):
+        invoice = self.create_invoice(250.0)
+        charge = self.fake.add_charge(
+            25000, "usd", metadata={"odoo_invoice": invoice.name}
+        )
+        event = self.deliver(
+            "payment_intent.succeeded", self.fake.get(charge["payment_intent"])
+        )
+        self.assertEvent(event, "done")
+        self.assertInvoice(invoice, 0.0, "paid")
+        payment = event.payment_ids
+        self.assertEqual(payment.state, "paid")
+        self.assertEqual(payment.stripe_object_id, charge["payment_intent"])
+        self.assertEqual(payment.stripe_charge_id, charge["id"])
+        self.assertAlmostEqual(self.journal_balance(), 250.0 - self.fee_of(charge))
+
+    def test_two_partial_payments_add_up(self):
+        invoice = self.create_invoice(100.0)
+        metadata = {"odoo_invoice": invoice.name}
+        self.pay(3000, metadata=metadata)
+        self.assertInvoice(invoice, 70.0, "partial")
+        self.pay(4525, metadata=metadata)
+        self.assertInvoice(invoice, 24.75, "partial")
+
+    def test_overpayment_leaves_customer_credit(self):
+        invoice = self.create_invoice(100.0)
+        self.pay(12000, metadata={"odoo_invoice": invoice.name})
+        self.assertInvoice(invoice, 0.0, "paid")
+        receivable = self.customer.property_account_receivable_id
+        self.env.flush_all()
+        credit = sum(
+            self.env["account.move.line"]
+            .search(
+                [
+                    ("partner_id", "=", self.customer.id),
+                    ("account_id", "=", receivable.id),
+                    ("parent_state", "=", "posted"),
+                ]
+            )
+            .mapped("amount_residual")
+        )
+        self.assertAlmostEqual(credit, -20.0)
+
+    def test_difference_within_tolerance_is_written_off(self):
+        writeoff = self.company_data["default_account_expense"].copy(
+            {"name": "Stripe differences"}
+        )
+        self.stripe_account.writeoff_account_id = writeoff
+        invoice = self.create_invoice(100.0)
+        self.pay(9999, metadata={"odoo_invoice": invoice.name})
+        self.assertInvoice(invoice, 0.0, "paid")
+        self.assertAlmostEqual(self.account_balance(writeoff), 0.01)
+        # Beyond the tolerance, the invoice stays partially paid.
+        other = self.create_invoice(100.0)
+        self.pay(9998, metadata={"odoo_invoice": other.name})
+        self.assertInvoice(other, 0.02, "partial")
+
+    def test_zero_decimal_currency(self):
+        jpy = self.setup_other_currency(
+            "JPY", rounding=1.0, rates=[("2020-01-01", 150.0)]
+        )
+        invoice = self.create_invoice(12345.0, currency=jpy)
+        event = self.pay(12345, "jpy", metadata={"odoo_invoice": invoice.name})
+        self.assertEvent(event, "done")
+        self.assertInvoice(invoice, 0.0, "paid")
+        self.assertEqual(event.payment_ids.amount, 12345.0)
+        self.assertEqual(event.payment_ids.currency_id, jpy)
+
+    def test_three_decimal_currency(self):
+        kwd = self.setup_other_currency(
+            "KWD", rounding=0.001, rates=[("2020-01-01", 0.3)]
+        )
+        self.env.ref("product.decimal_price").digits = 3
+        invoice = self.create_invoice(12.345, currency=kwd)
+        self.pay(12000, "kwd", metadata={"odoo_invoice": invoice.name})
+        self.assertInvoice(invoice, 0.345, "partial")
+        self.pay(345, "kwd", metadata={"odoo_invoice": invoice.name})
+        self.assertInvoice(invoice, 0.0, "paid")
+
+    def test_foreign_currency_payment_books_exchange_difference(self):
+        """An invoice in EUR (company in USD) paid in EUR; Stripe settles in USD at
+        its own rate. The Stripe journal gets exactly what Stripe credited and Odoo
+        books the difference with the invoice's rate as an exchange difference."""
+        eur = self.setup_other_currency("EUR", rates=[("2020-01-01", 0.5)])
+        invoice = self.create_invoice(100.0, currency=eur)  # 200 USD receivable
+        charge = self.fake.add_charge(
+            10000,
+            "eur",
+            exchange_rate=1.8,
+            settlement_currency="usd",
+            metadata={"odoo_invoice": invoice.name},
+        )
+        event = self.deliver(
+            "payment_intent.succeeded", self.fake.get(charge["payment_intent"])
+        )
+        self.assertEvent(event, "done")
+        self.assertInvoice(invoice, 0.0, "paid")
+        payment = event.payment_ids
+        self.assertEqual(payment.currency_id, eur)
+        self.assertAlmostEqual(payment.amount, 100.0)
+        fee = self.fee_of(charge)
+        self.assertAlmostEqual(self.journal_balance(), 180.0 - fee)
+        loss_account = self.company.expense_currency_exchange_account_id
+        self.assertAlmostEqual(self.account_balance(loss_account), 20.0)
+
+    # === IDEMPOTENCY AND FEES === #
+
+    def test_same_intent_in_two_events_registers_once(self):
+        """payment_intent.succeeded and charge.succeeded about one payment, plus a
+        redelivery: one payment, one fee entry."""
+        invoice = self.create_invoice(100.0)
+        charge = self.fake.add_charge(
+            10000, "usd", metadata={"odoo_invoice": invoice.name}
+        )
+        first = self.deliver("charge.succeeded", charge)
+        second = self.deliver(
+            "payment_intent.succeeded", self.fake.get(charge["payment_intent"])
+        )
+        self.assertEvent(first, "done")
+        self.assertEvent(second, "done", "Already registered")
+        self.assertEqual(first.payment_ids, second.payment_ids)
+        payments = self.env["account.payment"].search(
+            [("stripe_account_id", "=", self.stripe_account.id)]
+        )
+        self.assertEqual(len(payments), 1)
+        self.assertInvoice(invoice, 0.0, "paid")
+        self.assertAlmostEqual(
+            self.account_balance(self.fee_account), self.fee_of(charge)
+        )
+        self.assertEqual(len(self.fake.requests_for("/v1/charges/")), 1)
+
+    def test_fee_booked_once_on_fee_account(self):
+        invoice = self.create_invoice(100.0)
+        charge = self.fake.add_charge(
+            10000, "usd", fee=320, metadata={"odoo_invoice": invoice.name}
+        )
+        event = self.deliver(
+            "payment_intent.succeeded", self.fake.get(charge["payment_intent"])
+        )
+        self.assertIn("Stripe fee booked", event.state_message)
+        self.assertAlmostEqual(self.account_balance(self.fee_account), 3.20)
+        self.assertEqual(
+            event.payment_ids.stripe_fee_move_id.journal_id, self.stripe_journal
+        )
+        self.assertAlmostEqual(self.journal_balance(), 96.80)
+
+    def test_without_api_key_fee_waits_for_payout(self):
+        self.stripe_account.api_key = False
+        invoice = self.create_invoice(100.0)
+        event = self.pay(10000, metadata={"odoo_invoice": invoice.name})
+        self.assertEvent(event, "done")
+        self.assertInvoice(invoice, 0.0, "paid")
+        self.assertFalse(event.payment_ids.stripe_fee_move_id)
+        self.assertAlmostEqual(self.account_balance(self.fee_account), 0.0)
+        self.assertAlmostEqual(self.journal_balance(), 100.0)
+        self.assertFalse(self.fake.requests)
+
+    def test_payment_handled_by_odoo_payment_provider_is_ignored(self):
+        invoice = self.create_invoice(100.0)
+        charge = self.fake.add_charge(
+            10000, "usd", metadata={"odoo_invoice": invoice.name}
+        )
+        provider = self.env.ref("payment.payment_provider_stripe")
+        self.env["payment.transaction"].sudo().create(
+            {
+                "provider_id": provider.id,
+                "payment_method_id": self.env.ref("payment.payment_method_card").id,
+                "reference": "S00042-1",
+                "amount": 100.0,
+                "currency_id": self.currency.id,
+                "partner_id": self.customer.id,
+                "provider_reference": charge["payment_intent"],
+            }
+        )
+        event = self.deliver(
+            "payment_intent.succeeded", self.fake.get(charge["payment_intent"])
+        )
+        self.assertEvent(event, "ignored", "S00042-1")
+        self.assertInvoice(invoice, 100.0, "not_paid")
+        self.assertFalse(
+            self.env["account.payment"].search([("stripe_account_id", "!=", False)])
+        )
+
+    # === SALE ORDERS === #
+
+    def test_quotation_confirmed_invoiced_and_paid(self):
+        order = self.create_order(120.0)
+        event = self.pay(12000, metadata={"odoo_sale_order": order.name})
+        self.assertEvent(event, "done", "confirmed")
+        self.assertEqual(order.state, "sale")
+        invoice = order.invoice_ids
+        self.assertEqual(len(invoice), 1)
+        self.assertEqual(invoice.state, "posted")
+        self.assertInvoice(invoice, 0.0, "paid")
+        self.assertEqual(event.sale_order_ids, order)
+
+    def test_order_payment_without_invoicing_is_a_customer_payment(self):
+        self.stripe_account.invoice_sale_orders = False
+        order = self.create_order(120.0)
+        event = self.pay(12000, metadata={"odoo_sale_order_id": str(order.id)})
+        self.assertEvent(event, "done")
+        self.assertEqual(order.state, "sale")
+        self.assertFalse(order.invoice_ids)
+        payment = event.payment_ids
+        self.assertEqual(payment.memo, order.name)
+        self.assertEqual(payment.partner_id, self.customer)
+        self.assertEqual(payment.state, "paid")
+
+    def test_invoiced_order_pays_its_open_invoice(self):
+        order = self.create_order(120.0)
+        order.action_confirm()
+        invoice = order._create_invoices()
+        invoice.action_post()
+        self.pay(12000, metadata={"odoo_sale_order": order.name})
+        self.assertEqual(len(order.invoice_ids), 1)
+        self.assertInvoice(invoice, 0.0, "paid")
+
+    # === CHECKOUT AND FAILURES === #
+
+    def test_async_checkout_books_on_async_success(self):
+        invoice = self.create_invoice(70.0)
+        charge = self.fake.add_charge(7000, "usd")
+        unpaid = self.checkout_session(
+            charge, payment_status="unpaid", metadata={"odoo_invoice_id": invoice.id}
+        )
+        event = self.deliver("checkout.session.completed", unpaid)
+        self.assertEvent(event, "ignored", "not paid yet")
+        self.assertInvoice(invoice, 70.0, "not_paid")
+        paid = dict(unpaid, payment_status="paid")
+        event = self.deliver("checkout.session.async_payment_succeeded", paid)
+        self.assertEvent(event, "done")
+        self.assertInvoice(invoice, 0.0, "paid")
+
+    def test_failed_payment_notes_the_invoice(self):
+        invoice = self.create_invoice(70.0)
+        intent = self.fake.add_payment_intent(
+            7000, "usd", metadata={"odoo_invoice": invoice.name}
+        )
+        event = self.deliver("payment_intent.payment_failed", intent)
+        self.assertEvent(event, "done")
+        self.assertInvoice(invoice, 70.0, "not_paid")
+        self.assertIn("Your card was declined", invoice.message_ids[0].body)
+
+    def test_legacy_payment_intent_with_charges_list(self):
+        """API versions before 2022-11-15 send the charges inside the intent."""
+        invoice = self.create_invoice(100.0)
+        charge = self.fake.add_charge(10000, "usd")
+        intent = dict(self.fake.get(charge["payment_intent"]), latest_charge=None)
+        legacy_charge = dict(charge, metadata={"odoo_invoice": invoice.name})
+        intent["charges"] = {"object": "list", "data": [legacy_charge]}
+        event = self.deliver(
+            "payment_intent.succeeded", intent, api_version="2020-08-27"
+        )
+        self.assertEvent(event, "done")
+        self.assertInvoice(invoice, 0.0, "paid")
+        self.assertEqual(event.payment_ids.stripe_charge_id, charge["id"])
+
+    # === HELPERS === #
+
+    def create_order(self, amount, partner=None):
+        product = self.env["product.product"].create(
+            {
+                "name": "Desk",
+                "type": "consu",
+                "invoice_policy": "order",
+                "list_price": amount,
+                "taxes_id": [Command.clear()],
+            }
+        )
+        return self.env["sale.order"].create(
+            {
+                "partner_id": (partner or self.customer).id,
+                "company_id": self.company.id,
+                "date_order": fields.Datetime.now(),
+                "order_line": [
+                    Command.create(
+                        {
+                            "product_id": product.id,
+                            "product_uom_qty": 1,
+                            "price_unit": amount,
+                            "tax_id": [Command.clear()],
+                        }
+                    )
+                ],
+            }
+        )

@@ -1,0 +1,241 @@
+"""Small pure helpers: no Odoo environment, no I/O, easy to unit-test."""
+
+import re
+from datetime import datetime, timezone
+from decimal import Decimal
+
+from . import const
+
+
+def currency_exponent(currency_code):
+    """Return the number of decimals Stripe uses for a currency in API amounts.
+
+    Stripe's own table, not Odoo's rounding: see ``const.ZERO_DECIMAL_CURRENCIES``
+    and ``const.THREE_DECIMAL_CURRENCIES``; every other currency has two.
+
+    :param str currency_code: ISO 4217 code, any case (Stripe sends lowercase).
+    :return: 0, 2 or 3.
+    :rtype: int
+    """
+    code = (currency_code or "").upper()
+    if code in const.ZERO_DECIMAL_CURRENCIES:
+        return 0
+    if code in const.THREE_DECIMAL_CURRENCIES:
+        return 3
+    return 2
+
+
+def from_minor_units(amount, currency_code):
+    """Convert a Stripe integer amount in minor units to a major-unit ``Decimal``.
+
+    ``from_minor_units(1050, "usd") == Decimal("10.50")``,
+    ``from_minor_units(1050, "jpy") == Decimal("1050")``,
+    ``from_minor_units(1050, "kwd") == Decimal("1.050")``.
+
+    :param int amount: amount as Stripe sends it (may be negative).
+    :param str currency_code: ISO 4217 code.
+    :return: the exact amount in major units.
+    :rtype: Decimal
+    """
+    return Decimal(int(amount or 0)).scaleb(-currency_exponent(currency_code))
+
+
+def to_minor_units(amount, currency_code):
+    """Convert a major-unit amount to Stripe's integer minor units (half up).
+
+    :param amount: a number (``float``, ``Decimal``, ``int`` or numeric ``str``).
+    :param str currency_code: ISO 4217 code.
+    :return: the amount in minor units.
+    :rtype: int
+    """
+    scaled = Decimal(str(amount)).scaleb(currency_exponent(currency_code))
+    return int(scaled.quantize(Decimal(1), rounding="ROUND_HALF_UP"))
+
+
+def timestamp_to_datetime(timestamp):
+    """Convert a Stripe Unix timestamp to a naive UTC ``datetime`` (Odoo's storage).
+
+    :param timestamp: seconds since the epoch, or ``None``.
+    :return: the datetime, or ``None`` when the timestamp is missing or absurd.
+    """
+    if not isinstance(timestamp, int | float) or isinstance(timestamp, bool):
+        return None
+    try:
+        return datetime.fromtimestamp(timestamp, timezone.utc).replace(tzinfo=None)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def clean_text(value, max_length=None):
+    """Return ``value`` as a string PostgreSQL can store (no NUL), optionally cut.
+
+    :param value: anything; non-strings give an empty string.
+    :param int max_length: maximum length kept, if any.
+    :rtype: str
+    """
+    if not isinstance(value, str):
+        return ""
+    value = value.replace("\x00", "")
+    return value[:max_length] if max_length else value
+
+
+def get_path(data, *keys, default=None):
+    """Walk nested dicts: ``get_path(event, "data", "object", "id")``.
+
+    Stops at the first missing key or non-dict level and returns ``default``.
+    """
+    for key in keys:
+        if not isinstance(data, dict):
+            return default
+        data = data.get(key)
+        if data is None:
+            return default
+    return data
+
+
+def object_id(value):
+    """Return the id of a Stripe reference that may be expanded or not.
+
+    Stripe sends ``"ch_123"`` or, when expanded, ``{"id": "ch_123", ...}``.
+    """
+    if isinstance(value, dict):
+        value = value.get("id")
+    return value if isinstance(value, str) and value else None
+
+
+_REFERENCE_RE = re.compile(r"[\w/.\-]+")
+
+
+def references_in_text(text):
+    """Split a free text (description, client reference) into candidate references.
+
+    ``"Invoice INV/2026/00012, order S00042"`` gives ``["Invoice",
+    "INV/2026/00012", "order", "S00042"]``; callers look each one up.
+
+    :param str text: the text, or anything else (gives an empty list).
+    :rtype: list[str]
+    """
+    if not isinstance(text, str):
+        return []
+    return _REFERENCE_RE.findall(text)[:20]
+
+
+def backoff_delay(attempt, base, maximum=None):
+    """Exponential backoff: ``base * 2 ** (attempt - 1)`` seconds, optionally capped.
+
+    :param int attempt: 1 for the first retry.
+    :param int base: delay of the first retry, in seconds.
+    :param int maximum: cap, in seconds.
+    :rtype: int
+    """
+    delay = base * 2 ** max(attempt - 1, 0)
+    return min(delay, maximum) if maximum else delay
+
+
+# === STRIPE OBJECTS -> PAYMENT FACTS === #
+
+
+def payment_facts(obj):
+    """Read what Odoo needs to book a payment from any object that reports one.
+
+    Handles a PaymentIntent (current shape with ``latest_charge``, and the shape of
+    API versions before 2022-11-15 with a ``charges`` list), a Charge and a Checkout
+    Session. The result is a plain dict; missing facts are ``None``.
+
+    :param dict obj: the event's ``data.object``.
+    :return: ``key`` (the Stripe object a payment is registered once for: the
+        PaymentIntent, else the charge, else the session), ``payment_intent_id``,
+        ``charge_id``, ``amount`` (minor units), ``currency`` (upper case),
+        ``metadata`` (list of ``(source, dict)`` in order of precedence),
+        ``references`` (free texts that may name a document), ``customer_id``,
+        ``email``, ``created`` (timestamp), ``balance_transaction`` (id or dict).
+    :rtype: dict
+    """
+    kind = obj.get("object")
+    facts = {
+        "payment_intent_id": None,
+        "charge_id": None,
+        "amount": None,
+        "currency": (obj.get("currency") or "").upper() or None,
+        "metadata": [],
+        "references": [],
+        "customer_id": object_id(obj.get("customer")),
+        "email": None,
+        "created": obj.get("created"),
+        "balance_transaction": None,
+    }
+    charge = None
+    if kind == "payment_intent":
+        facts["payment_intent_id"] = obj.get("id")
+        facts["amount"] = obj.get("amount_received") or obj.get("amount")
+        charge = obj.get("latest_charge")
+        legacy_charges = get_path(obj, "charges", "data", default=[])
+        if not charge and legacy_charges:
+            charge = next(
+                (c for c in legacy_charges if c.get("status") == "succeeded"),
+                legacy_charges[0],
+            )
+        facts["metadata"].append(("PaymentIntent", obj.get("metadata") or {}))
+        facts["references"].append(obj.get("description"))
+        facts["email"] = obj.get("receipt_email")
+    elif kind == "charge":
+        charge = obj
+        facts["payment_intent_id"] = object_id(obj.get("payment_intent"))
+        facts["amount"] = obj.get("amount_captured") or obj.get("amount")
+    elif kind == "checkout.session":
+        facts["payment_intent_id"] = object_id(obj.get("payment_intent"))
+        facts["amount"] = obj.get("amount_total")
+        facts["metadata"].append(("Checkout Session", obj.get("metadata") or {}))
+        facts["references"].append(obj.get("client_reference_id"))
+        facts["email"] = get_path(obj, "customer_details", "email") or obj.get(
+            "customer_email"
+        )
+        intent = obj.get("payment_intent")
+        if isinstance(intent, dict):
+            facts["metadata"].append(("PaymentIntent", intent.get("metadata") or {}))
+            charge = intent.get("latest_charge")
+    facts["charge_id"] = object_id(charge)
+    if isinstance(charge, dict):
+        add_charge_facts(facts, charge)
+    facts["key"] = facts["payment_intent_id"] or facts["charge_id"] or obj.get("id")
+    facts["references"] = [ref for ref in facts["references"] if ref]
+    return facts
+
+
+def add_charge_facts(facts, charge):
+    """Complete payment facts with what the charge says (metadata, description,
+    billing e-mail, customer, balance transaction), without overriding facts that
+    the PaymentIntent or Checkout Session already gave.
+
+    :param dict facts: as returned by ``payment_facts``; updated in place.
+    :param dict charge: the charge.
+    """
+    facts["charge_id"] = facts["charge_id"] or charge.get("id")
+    facts["metadata"].append(("Charge", charge.get("metadata") or {}))
+    if charge.get("description"):
+        facts["references"].append(charge["description"])
+    facts["email"] = facts["email"] or get_path(charge, "billing_details", "email")
+    facts["customer_id"] = facts["customer_id"] or object_id(charge.get("customer"))
+    facts["balance_transaction"] = facts["balance_transaction"] or charge.get(
+        "balance_transaction"
+    )
+
+
+def metadata_references(metadata_sources, keys):
+    """Return the Odoo references found in metadata, in order of precedence.
+
+    Precedence is by key first (``keys`` order), then by source, so that
+    ``odoo_invoice_id`` on the charge beats ``odoo_invoice`` on the PaymentIntent.
+
+    :param list metadata_sources: ``(source, metadata)`` pairs.
+    :param tuple keys: the metadata keys, in order of precedence.
+    :return: ``(key, value, source)`` triples with non-empty values.
+    :rtype: list[tuple]
+    """
+    found = []
+    for key in keys:
+        for source, metadata in metadata_sources:
+            value = metadata.get(key) if isinstance(metadata, dict) else None
+            if isinstance(value, str | int) and str(value).strip():
+                found.append((key, str(value).strip(), source))
+    return found
