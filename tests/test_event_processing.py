@@ -1,0 +1,149 @@
+from datetime import timedelta
+
+from freezegun import freeze_time
+
+from odoo import fields
+from odoo.exceptions import UserError
+from odoo.tests import tagged
+from odoo.tools import mute_logger
+
+from .common import StripeCommon
+
+EVENT_LOGGER = "odoo.addons.stripe_connector.models.stripe_event"
+
+
+@tagged("post_install", "-at_install")
+class TestEventProcessing(StripeCommon):
+    """The processing cron: dispatch, outcomes, backoff, retry, ignore."""
+
+    def test_dispatch_reaches_the_handler(self):
+        """A handled type goes to its handler: the invoice is paid, the event is
+        done with a message saying what Odoo did and links the payment."""
+        invoice = self.create_invoice(42.0)
+        charge = self.fake.add_charge(
+            4200, "usd", metadata={"odoo_invoice": invoice.name}
+        )
+        event = self.deliver("charge.succeeded", charge)
+        self.assertEvent(event, "done", invoice.name)
+        self.assertTrue(event.processed_at)
+        self.assertFalse(event.next_attempt_at)
+        self.assertEqual(event.payment_ids.reconciled_invoice_ids, invoice)
+        self.assertEqual(event.move_ids, invoice | event.payment_ids.stripe_fee_move_id)
+
+    def test_unknown_type_is_ignored(self):
+        customer = self.fake.add_customer(email="new@example.com")
+        event = self.deliver("customer.created", customer)
+        self.assertEvent(
+            event, "ignored", "does not handle events of type customer.created"
+        )
+
+    def test_events_are_processed_oldest_first(self):
+        """Stripe does not deliver in order; the cron takes the oldest ``created``
+        first: a partial payment delivered last but created first is booked
+        first, so the first payment's message shows the first residual."""
+        invoice = self.create_invoice(100.0)
+        metadata = {"odoo_invoice": invoice.name}
+        early = self.fake.add_charge(3000, "usd", metadata=metadata, created=1700000000)
+        late = self.fake.add_charge(5000, "usd", metadata=metadata, created=1700000500)
+        late_event = self.deliver(
+            "charge.succeeded", late, process=False, created=1700000500
+        )
+        early_event = self.deliver(
+            "charge.succeeded", early, process=False, created=1700000000
+        )
+        self.process_events()
+        self.assertLess(early_event.payment_ids.id, late_event.payment_ids.id)
+        self.assertInvoice(invoice, 20.0, "partial")
+
+    @mute_logger(EVENT_LOGGER)
+    def test_failure_backoff_then_activity(self):
+        """A failing handler leaves the event failed with its reason, retried
+        automatically with an exponential backoff; after the last attempt an
+        activity is scheduled for the account's responsible user."""
+        self.stripe_account.journal_id = False  # processing cannot book anything
+        invoice = self.create_invoice(10.0)
+        charge = self.fake.add_charge(
+            1000, "usd", metadata={"odoo_invoice": invoice.name}
+        )
+        start = fields.Datetime.now()
+        with freeze_time(start):
+            event = self.deliver("charge.succeeded", charge)
+        self.assertEvent(event, "failed", "has no Stripe journal")
+        self.assertEqual(event.attempts, 1)
+        self.assertEqual(event.next_attempt_at, start + timedelta(minutes=1))
+        self.assertTrue(event.can_retry)
+
+        delays = []
+        now = start
+        for attempt in range(2, 6):
+            # Not due yet: the cron leaves it alone.
+            with freeze_time(event.next_attempt_at - timedelta(seconds=1)):
+                self.process_events()
+            self.assertEqual(event.attempts, attempt - 1)
+            delays.append(event.next_attempt_at - now)
+            now = event.next_attempt_at
+            with freeze_time(now):
+                self.process_events()
+            self.assertEvent(event, "failed", "has no Stripe journal")
+            self.assertEqual(event.attempts, attempt)
+        self.assertEqual(
+            delays, [timedelta(minutes=m) for m in (1, 2, 4, 8)], "exponential backoff"
+        )
+        self.assertFalse(event.next_attempt_at, "no more automatic attempts")
+        activity = event.activity_ids
+        self.assertEqual(len(activity), 1)
+        self.assertEqual(activity.user_id, self.stripe_account.user_id)
+        self.assertIn("has no Stripe journal", str(activity.note))
+        self.assertInvoice(invoice, 10.0, "not_paid")
+
+        # The user fixes the cause and clicks Retry.
+        self.stripe_account.action_setup_accounting()
+        event.action_retry()
+        self.assertEvent(event, "done")
+        self.assertInvoice(invoice, 0.0, "paid")
+        self.assertTrue(
+            any("Retried by" in body for body in event.message_ids.mapped("body"))
+        )
+
+    @mute_logger(EVENT_LOGGER)
+    def test_retry_from_the_list_and_mark_ignored(self):
+        self.stripe_account.journal_id = False
+        charges = [self.fake.add_charge(1000, "usd") for _i in range(3)]
+        events = self.env["stripe.event"]
+        for charge in charges:
+            events |= self.deliver("charge.succeeded", charge)
+        self.assertEqual(set(events.mapped("state")), {"failed"})
+        events[0].action_mark_ignored()
+        self.assertEvent(events[0], "ignored", "Marked as ignored")
+        self.assertFalse(events[0].next_attempt_at, "an ignored event is not retried")
+        self.stripe_account.action_setup_accounting()
+        events[1:].action_retry()
+        # Nothing names an invoice: they fail again, with a matching message.
+        for event in events[1:]:
+            self.assertEvent(event, "failed", "No invoice or order matches")
+            self.assertEqual(event.attempts, 1, "a manual retry restarts the count")
+
+    def test_done_event_cannot_be_retried(self):
+        invoice = self.create_invoice(10.0)
+        charge = self.fake.add_charge(
+            1000, "usd", metadata={"odoo_invoice": invoice.name}
+        )
+        event = self.deliver("charge.succeeded", charge)
+        self.assertFalse(event.can_retry)
+        with self.assertRaises(UserError):
+            event.action_retry()
+        self.assertEqual(
+            len(
+                self.env["account.payment"].search([("stripe_account_id", "!=", False)])
+            ),
+            1,
+        )
+
+    def test_failed_events_show_on_the_dashboard(self):
+        with mute_logger(EVENT_LOGGER):
+            self.deliver("charge.succeeded", self.fake.add_charge(1000, "usd"))
+        self.stripe_journal.invalidate_recordset()
+        self.assertEqual(self.stripe_journal.stripe_failed_event_count, 1)
+        self.assertEqual(self.stripe_account.failed_event_count, 1)
+        action = self.stripe_journal.action_stripe_open_failed_events()
+        self.assertEqual(self.env["stripe.event"].search_count(action["domain"]), 1)
