@@ -77,7 +77,8 @@ class TestConcurrency(TransactionCase):
         self.assertEqual(sorted(created for _id, created in results), [False, True])
         with self.registry.cursor() as cr:
             cr.execute(
-                "SELECT count(*) FROM stripe_event WHERE account_id = %s AND stripe_id = %s",
+                "SELECT count(*) FROM stripe_event"
+                " WHERE account_id = %s AND stripe_id = %s",
                 [self.account_id, event["id"]],
             )
             self.assertEqual(cr.fetchone()[0], 1)
