@@ -110,11 +110,15 @@ bench: setup ## new BENCH_DB with the module, then bench/run.py (if it exists)
 
 # ---- code quality ------------------------------------------------------------
 
+# All three run, so that one pass shows every problem. pylint runs through the
+# link: pylint_odoo takes the module name from the folder name.
 lint: venv addons ## ruff check, ruff format --check, pylint (pylint_odoo)
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
-	@# through the link: pylint_odoo takes the module name from the folder name
-	cd .addons && PYTHONPATH=$(ODOO_DIR) $(VENV)/bin/pylint --rcfile=$(CURDIR)/.pylintrc $(MODULE)
+	@rc=0; set -x; \
+	$(VENV)/bin/ruff check . || rc=1; \
+	$(VENV)/bin/ruff format --check . || rc=1; \
+	(cd .addons && PYTHONPATH=$(ODOO_DIR) $(VENV)/bin/pylint \
+		--rcfile=$(CURDIR)/.pylintrc $(MODULE)) || rc=1; \
+	{ set +x; } 2>/dev/null; exit $$rc
 
 format: venv ## ruff format, then ruff check --fix
 	$(VENV)/bin/ruff format .
