@@ -17,6 +17,7 @@
         "data/ir_cron_data.xml",
         "views/stripe_account_views.xml",
         "views/stripe_event_views.xml",
+        "views/stripe_dispute_views.xml",
         "views/stripe_menus.xml",
         "views/res_config_settings_views.xml",
         "views/account_journal_dashboard_views.xml",

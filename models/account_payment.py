@@ -5,18 +5,15 @@ class AccountPayment(models.Model):
     _inherit = "account.payment"
 
     stripe_account_id = fields.Many2one(
-        "stripe.account", string="Stripe Account", readonly=True, copy=False, index=True
+        "stripe.account", readonly=True, copy=False, index=True
     )
     stripe_object_id = fields.Char(
-        string="Stripe Object",
         readonly=True,
         copy=False,
         help="The PaymentIntent, charge or refund this payment mirrors. Odoo "
         "registers one payment per Stripe object.",
     )
-    stripe_charge_id = fields.Char(
-        string="Stripe Charge", readonly=True, copy=False, index="btree_not_null"
-    )
+    stripe_charge_id = fields.Char(readonly=True, copy=False, index="btree_not_null")
     stripe_fee_move_id = fields.Many2one(
         "account.move",
         string="Stripe Fee Entry",
@@ -35,23 +32,26 @@ class AccountPayment(models.Model):
 
     # === BUSINESS METHODS === #
 
-    def _stripe_find(self, account, object_ids):
+    def _stripe_find(self, account, object_ids, payment_type=None):
         """Return the payments registered for these Stripe objects (any of them).
 
         :param account: the ``stripe.account``.
         :param list object_ids: PaymentIntent, charge or refund ids (``None`` skipped).
+        :param str payment_type: ``inbound`` (customer payments) or ``outbound``
+            (refunds); both when not given.
         """
         object_ids = [object_id for object_id in object_ids if object_id]
         if not object_ids:
             return self.browse()
-        return self.search(
-            [
-                ("stripe_account_id", "=", account.id),
-                "|",
-                ("stripe_object_id", "in", object_ids),
-                ("stripe_charge_id", "in", object_ids),
-            ]
-        )
+        domain = [
+            ("stripe_account_id", "=", account.id),
+            "|",
+            ("stripe_object_id", "in", object_ids),
+            ("stripe_charge_id", "in", object_ids),
+        ]
+        if payment_type:
+            domain.append(("payment_type", "=", payment_type))
+        return self.search(domain)
 
     def _stripe_description(self):
         """One line for event messages: name, amount and what it paid."""

@@ -5,7 +5,6 @@ class ResPartner(models.Model):
     _inherit = "res.partner"
 
     stripe_customer_id = fields.Char(
-        string="Stripe Customer",
         copy=False,
         index="btree_not_null",
         help="Stripe's customer id (cus_...). Payments of this Stripe customer are "

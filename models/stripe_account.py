@@ -103,7 +103,6 @@ class StripeAccount(models.Model):
     )
     fee_account_id = fields.Many2one(
         "account.account",
-        string="Fee Account",
         check_company=True,
         domain="[('deprecated', '=', False), ('account_type', 'in', "
         "('expense', 'expense_direct_cost'))]",
@@ -122,7 +121,6 @@ class StripeAccount(models.Model):
     # === PAYMENTS === #
 
     payment_tolerance = fields.Integer(
-        string="Payment Tolerance",
         default=1,
         help="In minor units of the payment's currency (cents for USD). A payment "
         "that differs from the invoice's residual by at most this much pays the "
@@ -141,6 +139,48 @@ class StripeAccount(models.Model):
         help="When a Stripe payment is for a sales order, confirm it, create and "
         "post its invoice and register the payment on it. Otherwise the payment is "
         "recorded as a customer payment that names the order.",
+    )
+
+    # === REFUNDS AND DISPUTES === #
+
+    refund_product_id = fields.Many2one(
+        "product.product",
+        check_company=True,
+        help="Product on the line of partial refund credit notes (its income "
+        "account, and its taxes when they are included in the price). A full "
+        "refund reverses the invoice line by line instead.",
+    )
+    refund_account_id = fields.Many2one(
+        "account.account",
+        check_company=True,
+        domain="[('deprecated', '=', False), ('account_type', 'in', "
+        "('income', 'income_other'))]",
+        help="Account of partial refund credit notes when no refund product is "
+        "set. Empty: the account of the invoice's first line.",
+    )
+    dispute_account_id = fields.Many2one(
+        "account.account",
+        string="Disputed Payments Account",
+        check_company=True,
+        domain="[('deprecated', '=', False), ('account_type', '=', 'asset_current')]",
+        tracking=True,
+        help="Holds the money Stripe withdrew for a dispute until it is won or lost.",
+    )
+    dispute_loss_policy = fields.Selection(
+        [("credit_note", "Credit Note"), ("write_off", "Write-off")],
+        string="Lost Disputes",
+        required=True,
+        default="credit_note",
+        help="Credit Note: the lost amount is credited to the customer's invoice "
+        "(revenue goes down).\nWrite-off: the lost amount is an expense on the "
+        "loss account; the invoice stays as it is.",
+    )
+    dispute_loss_account_id = fields.Many2one(
+        "account.account",
+        check_company=True,
+        domain="[('deprecated', '=', False), ('account_type', 'in', "
+        "('expense', 'expense_direct_cost'))]",
+        help="Expense account of lost disputes written off. Empty: the fee account.",
     )
 
     # === EVENTS === #
@@ -228,13 +268,20 @@ class StripeAccount(models.Model):
     # === ACTION METHODS === #
 
     def action_setup_accounting(self):
-        """Create what is missing of the Stripe journal and the fee account."""
+        """Create what is missing of the Stripe journal, the fee account and the
+        disputed payments account."""
         for account in self:
             account_c = account.with_company(account.company_id)
             if not account.journal_id:
                 account.journal_id = account_c._stripe_create_journal()
             if not account.fee_account_id:
-                account.fee_account_id = account_c._stripe_create_fee_account()
+                account.fee_account_id = account_c._stripe_create_account(
+                    _("Stripe Fees"), "expense"
+                )
+            if not account.dispute_account_id:
+                account.dispute_account_id = account_c._stripe_create_account(
+                    _("Stripe Disputed Payments"), "asset_current", reconcile=True
+                )
         return True
 
     def action_test_connection(self):
@@ -394,7 +441,7 @@ class StripeAccount(models.Model):
             raise UserError(
                 _(
                     "The Stripe account %s has no Stripe journal. Set one (or click "
-                    "'Create Journal and Fee Account'), then retry.",
+                    "'Create Missing Journal and Accounts'), then retry.",
                     self.display_name,
                 )
             )
@@ -472,6 +519,65 @@ class StripeAccount(models.Model):
         move.action_post()
         return move
 
+    def _stripe_book_fee(self, balance_transaction, label):
+        """Book the fee of a balance transaction against the fee account.
+
+        A positive fee (Stripe's processing fee) leaves the Stripe balance; a
+        negative one (a fee Stripe returns) comes back.
+
+        :param dict balance_transaction: the balance transaction, or ``None``.
+        :param str label: the entry's reference and line label.
+        :return: the posted entry, or an empty recordset when there is no fee.
+        """
+        self.ensure_one()
+        fee = (balance_transaction or {}).get("fee") or 0
+        if not fee:
+            return self.env["account.move"]
+        if not self.fee_account_id:
+            raise UserError(
+                _("Set a fee account on %s to book Stripe fees.", self.display_name)
+            )
+        currency_code = balance_transaction["currency"]
+        return self._stripe_post_entry(
+            date=utils.timestamp_to_datetime(balance_transaction.get("created"))
+            or fields.Date.context_today(self),
+            ref=label,
+            currency_code=currency_code,
+            lines=[
+                {
+                    "account_id": self.fee_account_id.id,
+                    "amount": utils.from_minor_units(fee, currency_code),
+                    "name": label,
+                }
+            ],
+        )
+
+    def _stripe_payment_vals(
+        self, payment_type, partner, amount, currency, date, force_balance=0.0
+    ):
+        """Values of a customer payment on the Stripe journal (no invoice).
+
+        :param str payment_type: ``inbound`` (money in) or ``outbound`` (a refund).
+        :param float force_balance: the company-currency amount Stripe settled,
+            when known and the payment is in a foreign currency.
+        """
+        journal = self._stripe_get_journal()
+        vals = {
+            "payment_type": payment_type,
+            "partner_type": "customer",
+            "partner_id": partner.commercial_partner_id.id,
+            "amount": amount,
+            "currency_id": currency.id,
+            "date": date,
+            "journal_id": journal.id,
+            "payment_method_line_id": journal._stripe_get_payment_method_line(
+                payment_type
+            ).id,
+        }
+        if force_balance:
+            vals["force_balance"] = force_balance
+        return vals
+
     def _stripe_create_journal(self):
         """Create the Stripe journal: a bank journal with its own balance account."""
         self.ensure_one()
@@ -497,24 +603,27 @@ class StripeAccount(models.Model):
             }
         )
 
-    def _stripe_create_fee_account(self):
-        """Create an expense account for Stripe's fees in the account's company."""
+    def _stripe_create_account(self, name, account_type, reconcile=False):
+        """Create an account of this type in the account's company, numbered after
+        the first existing account of the same type."""
         self.ensure_one()
         account_model = self.env["account.account"].with_company(self.company_id)
-        expense = account_model.search(
+        sibling = account_model.search(
             [
                 *account_model._check_company_domain(self.company_id),
-                ("account_type", "=", "expense"),
+                ("account_type", "=", account_type),
             ],
             order="code",
             limit=1,
         )
-        start_code = expense.code or "620000"
         return account_model.create(
             {
-                "name": _("Stripe Fees"),
-                "code": account_model._search_new_account_code(start_code),
-                "account_type": "expense",
+                "name": name,
+                "code": account_model._search_new_account_code(
+                    sibling.code or "999000"
+                ),
+                "account_type": account_type,
+                "reconcile": reconcile,
                 "company_ids": [(6, 0, self.company_id.ids)],
             }
         )

@@ -12,14 +12,6 @@ from ..exceptions import StripeEventIgnored, StripeEventRetryLater
 
 _logger = logging.getLogger(__name__)
 
-# PostgreSQL errors that mean "another worker got there first": the event is put
-# back in the queue without counting an attempt.
-CONCURRENCY_ERRORS = (
-    pg_errors.SerializationFailure,
-    pg_errors.LockNotAvailable,
-    pg_errors.DeadlockDetected,
-)
-
 
 class StripeEvent(models.Model):
     """A Stripe webhook event: the durable log and the processing queue at once.
@@ -58,7 +50,7 @@ class StripeEvent(models.Model):
         string="Created on Stripe", readonly=True, index=True
     )
     object_id = fields.Char(string="Object ID", readonly=True, index=True)
-    object_type = fields.Char(string="Object Type", readonly=True)
+    object_type = fields.Char(readonly=True)
     payload = fields.Text(
         string="Raw Payload", readonly=True, help="The event exactly as Stripe sent it."
     )
@@ -322,7 +314,12 @@ class StripeEvent(models.Model):
             self._set_state("ignored", str(outcome))
         except StripeEventRetryLater as outcome:
             self._set_waiting(str(outcome))
-        except CONCURRENCY_ERRORS as error:
+        except (
+            # Another worker got there first: back in the queue, not an attempt.
+            pg_errors.SerializationFailure,
+            pg_errors.LockNotAvailable,
+            pg_errors.DeadlockDetected,
+        ) as error:
             _logger.info(
                 "Stripe event %s lost a race, retrying: %s", self.stripe_id, error
             )
@@ -330,7 +327,9 @@ class StripeEvent(models.Model):
                 seconds=const.CONCURRENCY_RETRY_DELAY
             )
             self._trigger_processing(at=self.next_attempt_at)
-        except Exception as error:
+        # Any other error of a handler fails the event (with its message) instead
+        # of the whole batch; the traceback goes to the log.
+        except Exception as error:  # pylint: disable=broad-exception-caught
             _logger.warning(
                 "Stripe event %s (%s) failed", self.stripe_id, self.type, exc_info=True
             )

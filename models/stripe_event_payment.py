@@ -87,7 +87,9 @@ class StripeEvent(models.Model):
         self._stripe_check_not_provider_payment(facts)
         payment_model = self.env["account.payment"]
         existing = payment_model._stripe_find(
-            account, [facts["key"], facts["payment_intent_id"], facts["charge_id"]]
+            account,
+            [facts["key"], facts["payment_intent_id"], facts["charge_id"]],
+            payment_type="inbound",
         )
         if existing:
             return self._stripe_complete_existing_payment(existing[:1], facts)
@@ -296,27 +298,20 @@ class StripeEvent(models.Model):
     ):
         """Record a customer payment that names the order, with no invoice yet."""
         account = self.account_id
-        journal = account._stripe_get_journal()
-        date = self._stripe_payment_date(facts)
-        vals = {
-            "payment_type": "inbound",
-            "partner_type": "customer",
-            "partner_id": order.partner_invoice_id.commercial_partner_id.id,
-            "amount": amount,
-            "currency_id": currency.id,
-            "date": date,
-            "journal_id": journal.id,
-            "payment_method_line_id": journal._stripe_get_payment_method_line(
-                "inbound"
-            ).id,
-            "memo": order.name,
-            "stripe_account_id": account.id,
-            "stripe_object_id": facts["key"],
-            "stripe_charge_id": facts["charge_id"],
-        }
-        force_balance = self._stripe_force_balance(currency, balance_transaction)
-        if force_balance:
-            vals["force_balance"] = force_balance
+        vals = account._stripe_payment_vals(
+            "inbound",
+            order.partner_invoice_id,
+            amount,
+            currency,
+            self._stripe_payment_date(facts),
+            self._stripe_force_balance(currency, balance_transaction),
+        )
+        vals.update(
+            memo=order.name,
+            stripe_account_id=account.id,
+            stripe_object_id=facts["key"],
+            stripe_charge_id=facts["charge_id"],
+        )
         payment = self.env["account.payment"].create(vals)
         payment.action_post()
         order.message_post(
@@ -347,44 +342,22 @@ class StripeEvent(models.Model):
         )
 
     def _stripe_book_charge_fee(self, payment, balance_transaction):
-        """Book the charge's Stripe fee against the fee account, once per payment.
+        """Book the charge's Stripe fee, once per payment.
 
         :return: the fee entry, or an empty recordset when there is nothing to book
-            now (no fee, no balance transaction, already booked).
+            now (no balance transaction, no fee, already booked).
         """
-        account = self.account_id
-        move_model = self.env["account.move"]
-        if payment.stripe_fee_move_id or not balance_transaction:
-            return move_model
-        fee = balance_transaction.get("fee") or 0
-        if not fee:
-            return move_model
-        if not account.fee_account_id:
-            raise UserError(
-                _("Set a fee account on %s to book Stripe fees.", account.display_name)
-            )
-        move = account._stripe_post_entry(
-            date=utils.timestamp_to_datetime(balance_transaction.get("created"))
-            or fields.Date.context_today(self),
-            ref=_(
-                "Stripe fee %s", payment.stripe_charge_id or payment.stripe_object_id
+        if payment.stripe_fee_move_id:
+            return self.env["account.move"]
+        fee_move = self.account_id._stripe_book_fee(
+            balance_transaction,
+            _(
+                "Stripe fee for %s",
+                payment.stripe_charge_id or payment.stripe_object_id,
             ),
-            currency_code=balance_transaction.get("currency"),
-            lines=[
-                {
-                    "account_id": account.fee_account_id.id,
-                    "amount": utils.from_minor_units(
-                        fee, balance_transaction.get("currency")
-                    ),
-                    "name": _(
-                        "Stripe fee for %s",
-                        payment.stripe_charge_id or payment.stripe_object_id,
-                    ),
-                }
-            ],
         )
-        payment.stripe_fee_move_id = move
-        return move
+        payment.stripe_fee_move_id = fee_move
+        return fee_move
 
     def _stripe_payment_date(self, facts):
         created = utils.timestamp_to_datetime(facts["created"]) or self.stripe_created

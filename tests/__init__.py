@@ -2,6 +2,7 @@ from . import (
     test_concurrency,
     test_event_processing,
     test_payments,
+    test_refunds_disputes,
     test_security,
     test_utils,
     test_webhook,

@@ -1,0 +1,391 @@
+import stripe
+
+from odoo import Command, _, fields, models
+from odoo.exceptions import UserError
+
+from .. import utils
+from ..exceptions import StripeEventIgnored, StripeEventRetryLater
+
+
+class StripeEvent(models.Model):
+    """Refund events: a Stripe refund becomes a credit note and an outbound payment.
+
+    The refund itself is the unit of work: whichever event reports it
+    (``refund.created``, ``refund.updated``, ``refund.failed`` or the legacy
+    ``charge.refunded``), it is booked once when it has succeeded, and reversed
+    once if it fails or is cancelled afterwards.
+    """
+
+    _inherit = "stripe.event"
+
+    # === HANDLERS === #
+
+    def _handle_refund(self):
+        return self._stripe_process_refund(self._get_object())
+
+    def _handle_charge_refunded(self):
+        """``charge.refunded``: book each refund of the charge.
+
+        API versions before 2022-11-15 embed the refunds in the charge; newer ones
+        do not, so they are read through the SDK. Without an API key, the event
+        waits for the ``refund.*`` events to book what the charge says was refunded.
+        """
+        charge = self._get_object()
+        refunds = utils.get_path(charge, "refunds", "data")
+        if refunds is None and self.account_id.has_api_key:
+            refunds = self._stripe_list_refunds(charge["id"])
+        if refunds is None:
+            return self._stripe_check_refunded_total(charge)
+        messages = []
+        for refund in sorted(refunds, key=lambda r: r.get("created") or 0):
+            try:
+                messages.append(self._stripe_process_refund(refund))
+            except StripeEventIgnored as outcome:
+                messages.append(str(outcome))
+        return " ".join(messages) or _("The charge has no refund.")
+
+    # === REFUND PROCESSING === #
+
+    def _stripe_process_refund(self, refund):
+        """Book a succeeded refund once; reverse it once if it fails afterwards.
+
+        :param dict refund: the Stripe refund.
+        :return: what was done.
+        :raise StripeEventRetryLater: the refunded payment is not in Odoo yet.
+        """
+        account = self.account_id
+        status = refund.get("status")
+        booked = self.env["account.payment"]._stripe_find(
+            account, [refund["id"]], payment_type="outbound"
+        )
+        if status in ("failed", "canceled"):
+            if booked:
+                return self._stripe_reverse_refund(booked, refund)
+            raise StripeEventIgnored(
+                _(
+                    "Refund %(refund)s is %(status)s; nothing was booked for it.",
+                    refund=refund["id"],
+                    status=status,
+                )
+            )
+        if status != "succeeded":
+            raise StripeEventIgnored(
+                _(
+                    "Refund %(refund)s is %(status)s; it is booked when it succeeds.",
+                    refund=refund["id"],
+                    status=status,
+                )
+            )
+        if booked:
+            self._link_documents(payments=booked, moves=booked.reconciled_invoice_ids)
+            return _("Refund already booked: %s.", booked[0]._stripe_description())
+        return self._stripe_book_refund(refund)
+
+    def _stripe_book_refund(self, refund):
+        account = self.account_id
+        original = self.env["account.payment"]._stripe_find(
+            account,
+            [refund.get("payment_intent"), refund.get("charge")],
+            payment_type="inbound",
+        )[:1]
+        invoice = (
+            self.invoice_id
+            or original.reconciled_invoice_ids.filtered(
+                lambda move: move.move_type in ("out_invoice", "out_receipt")
+            )[:1]
+        )
+        if not original and not invoice:
+            self._stripe_check_payment_is_coming(refund)
+            raise StripeEventRetryLater(
+                _(
+                    "Waiting for the payment %(payment)s this refund is for. If it "
+                    "was paid before Odoo was connected to Stripe, pick its invoice "
+                    "on this event and click Retry.",
+                    payment=refund.get("payment_intent") or refund.get("charge"),
+                )
+            )
+        currency = self._stripe_get_currency(refund["currency"].upper())
+        amount = float(utils.from_minor_units(refund["amount"], refund["currency"]))
+        if original:
+            self._stripe_check_refundable(original, amount, currency)
+        balance_transaction = self._stripe_refund_balance_transaction(refund)
+        date = self._stripe_payment_date({"created": refund.get("created")})
+        stripe_vals = {
+            "stripe_account_id": account.id,
+            "stripe_object_id": refund["id"],
+            "stripe_charge_id": refund.get("charge") or original.stripe_charge_id,
+        }
+        force_balance = self._stripe_force_balance(currency, balance_transaction)
+        messages = []
+        if invoice:
+            credit_note = self._stripe_create_credit_note(
+                invoice, refund, amount, currency, date
+            )
+            payment = self._stripe_refund_payment(
+                invoice.partner_id,
+                amount,
+                currency,
+                date,
+                stripe_vals,
+                force_balance,
+                reconcile_with=credit_note,
+            )
+            self._link_documents(moves=credit_note | invoice)
+            messages.append(
+                _(
+                    "Credit note %(credit_note)s of %(amount)s on %(invoice)s, "
+                    "refunded by %(payment)s.",
+                    credit_note=credit_note.name,
+                    amount=credit_note.currency_id.format(credit_note.amount_total),
+                    invoice=invoice.name,
+                    payment=payment.name,
+                )
+            )
+        else:
+            payment = self._stripe_refund_payment(
+                original.partner_id,
+                amount,
+                currency,
+                date,
+                stripe_vals,
+                force_balance,
+                reconcile_with=original.move_id,
+            )
+            messages.append(_("Refund %s of a payment without invoice.", payment.name))
+        self._link_documents(payments=payment)
+        fee_move = self.account_id._stripe_book_fee(
+            balance_transaction,
+            _("Stripe fee for refund %s", refund["id"]),
+        )
+        payment.stripe_fee_move_id = fee_move
+        if fee_move:
+            self._link_documents(moves=fee_move)
+            messages.append(_("Refund fee booked in %s.", fee_move.name))
+        return " ".join(messages)
+
+    def _stripe_check_payment_is_coming(self, refund):
+        """Fail at once a refund of a payment made before Odoo was connected.
+
+        Only the API can tell when the charge was made; without a key the event
+        waits, and its message says what to do.
+        """
+        account = self.account_id
+        if not (account.has_api_key and refund.get("charge")):
+            return
+        try:
+            charge = account._get_client().v1.charges.retrieve(refund["charge"])
+        except stripe.StripeError:
+            return
+        paid_on = utils.timestamp_to_datetime(charge.created)
+        if paid_on and paid_on < account.create_date:
+            raise UserError(
+                _(
+                    "Refund of charge %(charge)s, paid on %(date)s, before Odoo was "
+                    "connected to this Stripe account: Odoo does not know this "
+                    "payment. Pick its invoice on this event and click Retry.",
+                    charge=refund["charge"],
+                    date=fields.Date.to_string(paid_on),
+                )
+            )
+
+    def _stripe_check_refundable(self, original, amount, currency):
+        """Refuse a refund larger than what is left of the payment."""
+        refunded = self.env["account.payment"].search(
+            [
+                ("stripe_account_id", "=", original.stripe_account_id.id),
+                ("stripe_charge_id", "=", original.stripe_charge_id),
+                ("payment_type", "=", "outbound"),
+                ("move_id.reversal_move_ids", "=", False),
+            ]
+        )
+        left = original.amount - sum(refunded.mapped("amount"))
+        if currency.compare_amounts(amount, left) > 0:
+            raise UserError(
+                _(
+                    "Refund of %(amount)s is larger than what is left to refund on "
+                    "%(payment)s: %(left)s.",
+                    amount=currency.format(amount),
+                    payment=original.name,
+                    left=currency.format(left),
+                )
+            )
+
+    def _stripe_create_credit_note(self, invoice, refund, amount, currency, date):
+        """A posted credit note for the refunded amount.
+
+        A refund of the whole invoice (same currency, no earlier credit note)
+        reverses it line by line; a partial one is a single line on the account's
+        refund product or account.
+        """
+        ref = _("Stripe refund %s", refund["id"])
+        amount = currency._convert(
+            amount, invoice.currency_id, invoice.company_id, date
+        )
+        if (
+            not invoice.reversal_move_ids
+            and invoice.currency_id.compare_amounts(amount, invoice.amount_total) == 0
+        ):
+            credit_note = invoice._reverse_moves(
+                [{"ref": ref, "date": date, "invoice_date": date}]
+            )
+            credit_note.action_post()
+            return credit_note
+        return invoice._stripe_create_credit_note(
+            amount, date, ref, self._stripe_refund_line_vals(invoice)
+        )
+
+    def _stripe_refund_line_vals(self, invoice):
+        """The partial credit note's line: the refund product (its taxes when
+        they are included in the price), else the refund account, else the
+        invoice's first line's account."""
+        account = self.account_id
+        vals = {"name": _("Refund of %s", invoice.name)}
+        product = account.refund_product_id
+        if product:
+            taxes = product.taxes_id.filtered(
+                lambda tax: tax.company_id == invoice.company_id and tax.price_include
+            )
+            return {
+                **vals,
+                "product_id": product.id,
+                "tax_ids": [Command.set(taxes.ids)],
+            }
+        line_account = (
+            account.refund_account_id or invoice.invoice_line_ids[:1].account_id
+        )
+        return {**vals, "account_id": line_account.id}
+
+    def _stripe_refund_payment(
+        self,
+        partner,
+        amount,
+        currency,
+        date,
+        stripe_vals,
+        force_balance,
+        reconcile_with,
+    ):
+        """Post the outbound payment of a refund on the Stripe journal and reconcile
+        it with what it refunds (the credit note, or the original payment when no
+        invoice was paid) as far as that is still open.
+
+        When the credit note could not stay open (posting it settled an unpaid
+        part of the invoice, as Odoo does for a credit note of an open invoice),
+        the payment stays on the customer's account: they owe what they were given
+        back.
+        """
+        vals = self.account_id._stripe_payment_vals(
+            "outbound", partner, amount, currency, date, force_balance
+        )
+        vals.update(memo=stripe_vals["stripe_object_id"], **stripe_vals)
+        payment = self.env["account.payment"].create(vals)
+        payment.action_post()
+        (payment.move_id.line_ids | reconcile_with.line_ids).filtered(
+            lambda line: (
+                line.account_id == payment.destination_account_id
+                and not line.reconciled
+            )
+        ).reconcile()
+        return payment
+
+    def _stripe_refund_balance_transaction(self, refund):
+        balance_transaction = refund.get("balance_transaction")
+        if isinstance(balance_transaction, dict):
+            return balance_transaction
+        account = self.account_id
+        if not (balance_transaction and account.has_api_key):
+            return None
+        try:
+            return (
+                account._get_client()
+                .v1.balance_transactions.retrieve(balance_transaction)
+                .to_dict()
+            )
+        except stripe.StripeError as error:
+            raise UserError(
+                _(
+                    "Could not read balance transaction %(id)s from Stripe: %(error)s",
+                    id=balance_transaction,
+                    error=error.user_message or str(error),
+                )
+            ) from error
+
+    def _stripe_reverse_refund(self, payment, refund):
+        """A refund that failed or was cancelled after booking: the money is back
+        in the Stripe balance, so the outbound payment and its credit note are
+        reversed (Odoo's reversal, reconciled with the originals)."""
+        if payment.move_id.reversal_move_ids:
+            raise StripeEventIgnored(
+                _("Refund %s was already reversed in Odoo.", refund["id"])
+            )
+        credit_notes = payment.reconciled_invoice_ids.filtered(
+            lambda move: move.move_type == "out_refund"
+        )
+        date = fields.Date.context_today(self)
+        reason = refund.get("failure_reason") or refund.get("status")
+        ref = _(
+            "Stripe refund %(refund)s %(status)s", refund=refund["id"], status=reason
+        )
+        reversal = payment.move_id._reverse_moves(
+            [{"date": date, "ref": ref}], cancel=True
+        )
+        if credit_notes:
+            reversal |= credit_notes._reverse_moves(
+                [
+                    {"date": date, "ref": ref, "invoice_date": date}
+                    for _cn in credit_notes
+                ],
+                cancel=True,
+            )
+        message = _(
+            "Stripe refund %(refund)s %(status)s after it was booked: reversed by "
+            "%(moves)s.",
+            refund=refund["id"],
+            status=refund.get("status"),
+            moves=", ".join(reversal.mapped("name")),
+        )
+        for document in [*credit_notes, payment]:
+            document.message_post(body=message)
+        self._link_documents(payments=payment, moves=credit_notes | reversal)
+        return message
+
+    def _stripe_list_refunds(self, charge_id):
+        try:
+            refunds = self.account_id._get_client().v1.refunds.list(
+                params={"charge": charge_id, "limit": 100}
+            )
+        except stripe.StripeError as error:
+            raise UserError(
+                _(
+                    "Could not read the refunds of %(charge)s from Stripe: %(error)s",
+                    charge=charge_id,
+                    error=error.user_message or str(error),
+                )
+            ) from error
+        return [refund.to_dict() for refund in refunds.auto_paging_iter()]
+
+    def _stripe_check_refunded_total(self, charge):
+        """Without refund details, check that the ``refund.*`` events booked all
+        that the charge says was refunded; wait for them otherwise."""
+        refunded = self.env["account.payment"].search(
+            [
+                ("stripe_account_id", "=", self.account_id.id),
+                ("stripe_charge_id", "=", charge["id"]),
+                ("payment_type", "=", "outbound"),
+                ("move_id.reversal_move_ids", "=", False),
+            ]
+        )
+        booked = sum(
+            utils.to_minor_units(payment.amount, charge["currency"])
+            for payment in refunded
+        )
+        if booked >= (charge.get("amount_refunded") or 0):
+            self._link_documents(payments=refunded)
+            return _("All refunds of %s are booked.", charge["id"])
+        raise StripeEventRetryLater(
+            _(
+                "Charge %(charge)s reports refunds Odoo has not booked yet; they are "
+                "booked from the refund.* events (or set an API key to read them).",
+                charge=charge["id"],
+            )
+        )

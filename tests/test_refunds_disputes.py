@@ -1,0 +1,375 @@
+from datetime import timedelta
+
+from freezegun import freeze_time
+
+from odoo import fields
+from odoo.tests import tagged
+from odoo.tools import mute_logger
+
+from .common import StripeCommon
+
+EVENT_LOGGER = "odoo.addons.stripe_connector.models.stripe_event"
+
+
+class RefundDisputeCommon(StripeCommon):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.dispute_account = cls.stripe_account.dispute_account_id
+        cls.receivable = cls.customer.property_account_receivable_id
+
+    def paid_invoice(self, amount=100.0, fee=300):
+        """An invoice paid through Stripe: ``(invoice, charge)``."""
+        invoice = self.create_invoice(amount)
+        charge = self.fake.add_charge(
+            int(amount * 100), "usd", fee=fee, metadata={"odoo_invoice": invoice.name}
+        )
+        event = self.deliver(
+            "payment_intent.succeeded", self.fake.get(charge["payment_intent"])
+        )
+        self.assertEvent(event, "done")
+        self.assertInvoice(invoice, 0.0, "paid")
+        return invoice, charge
+
+    def customer_balance(self):
+        return self.account_balance_for_partner(self.receivable, self.customer)
+
+    def account_balance_for_partner(self, account, partner):
+        self.env.flush_all()
+        lines = self.env["account.move.line"].search(
+            [
+                ("account_id", "=", account.id),
+                ("partner_id", "=", partner.id),
+                ("parent_state", "=", "posted"),
+            ]
+        )
+        return self.currency.round(sum(lines.mapped("balance")))
+
+    def credit_notes(self, invoice):
+        return self.env["account.move"].search(
+            [("reversed_entry_id", "=", invoice.id), ("move_type", "=", "out_refund")]
+        )
+
+    def assertStripeMirrored(self):
+        """The Stripe journal balance equals Stripe's own balance."""
+        self.assertAlmostEqual(self.journal_balance(), self.fake.balance("usd") / 100)
+
+
+@tagged("post_install", "-at_install")
+class TestRefunds(RefundDisputeCommon):
+    def test_full_refund_reverses_the_invoice(self):
+        invoice, charge = self.paid_invoice(100.0, fee=300)
+        refund = self.fake.add_refund(charge["id"])
+        event = self.deliver("refund.created", refund)
+        self.assertEvent(event, "done", "Credit note")
+        credit_note = self.credit_notes(invoice)
+        self.assertEqual(len(credit_note), 1)
+        self.assertEqual(credit_note.state, "posted")
+        self.assertAlmostEqual(credit_note.amount_total, 100.0)
+        self.assertEqual(
+            credit_note.invoice_line_ids.mapped("name"),
+            invoice.invoice_line_ids.mapped("name"),
+            "a full refund reverses the invoice line by line",
+        )
+        self.assertInvoice(credit_note, 0.0, "paid")
+        self.assertInvoice(invoice, 0.0, "paid")
+        refund_payment = event.payment_ids
+        self.assertEqual(refund_payment.payment_type, "outbound")
+        self.assertEqual(refund_payment.journal_id, self.stripe_journal)
+        self.assertEqual(refund_payment.stripe_object_id, refund["id"])
+        self.assertAlmostEqual(self.customer_balance(), 0.0)
+        self.assertAlmostEqual(self.journal_balance(), -3.0)
+        self.assertAlmostEqual(self.account_balance(self.fee_account), 3.0)
+        self.assertStripeMirrored()
+
+    def test_two_partial_refunds_add_up(self):
+        invoice, charge = self.paid_invoice(100.0, fee=300)
+        first = self.deliver("refund.created", self.fake.add_refund(charge["id"], 3000))
+        second = self.deliver(
+            "refund.created", self.fake.add_refund(charge["id"], 2000)
+        )
+        self.assertEvent(first, "done")
+        self.assertEvent(second, "done")
+        credit_notes = self.credit_notes(invoice)
+        self.assertEqual(sorted(credit_notes.mapped("amount_total")), [20.0, 30.0])
+        for credit_note in credit_notes:
+            self.assertInvoice(credit_note, 0.0, "paid")
+        self.assertInvoice(invoice, 0.0, "paid")
+        self.assertAlmostEqual(self.customer_balance(), 0.0)
+        self.assertAlmostEqual(self.journal_balance(), 100.0 - 3.0 - 50.0)
+        self.assertStripeMirrored()
+
+    def test_refund_larger_than_the_remainder_is_refused(self):
+        invoice, charge = self.paid_invoice(100.0)
+        self.deliver("refund.created", self.fake.add_refund(charge["id"], 6000))
+        too_much = dict(self.fake.add_refund(charge["id"], 4000), amount=5000)
+        with mute_logger(EVENT_LOGGER):
+            event = self.deliver("refund.created", too_much)
+        self.assertEvent(event, "failed", "larger than what is left to refund")
+        self.assertIn("40.00", event.state_message)
+        self.assertEqual(len(self.credit_notes(invoice)), 1)
+        self.assertFalse(event.payment_ids)
+
+    def test_refund_before_its_payment_waits(self):
+        """Stripe delivers the refund first: it waits (nothing booked), and is
+        booked once the payment exists."""
+        invoice = self.create_invoice(100.0)
+        charge = self.fake.add_charge(
+            10000, "usd", metadata={"odoo_invoice": invoice.name}
+        )
+        refund = self.fake.add_refund(charge["id"], 2500)
+        start = fields.Datetime.now()
+        with freeze_time(start):
+            refund_event = self.deliver("refund.created", refund)
+        self.assertEvent(refund_event, "waiting", "Waiting for the payment")
+        self.assertFalse(self.credit_notes(invoice))
+        self.assertFalse(
+            self.env["account.payment"].search([("stripe_account_id", "!=", False)])
+        )
+        with freeze_time(start + timedelta(seconds=10)):
+            self.deliver(
+                "payment_intent.succeeded", self.fake.get(charge["payment_intent"])
+            )
+        self.assertEvent(refund_event, "waiting")
+        with freeze_time(refund_event.next_attempt_at):
+            self.process_events()
+        self.assertEvent(refund_event, "done", "Credit note")
+        self.assertAlmostEqual(self.credit_notes(invoice).amount_total, 25.0)
+        self.assertStripeMirrored()
+
+    def test_refund_failed_after_booking_is_reversed(self):
+        invoice, charge = self.paid_invoice(100.0, fee=300)
+        refund = self.fake.add_refund(charge["id"], 4000)
+        self.deliver("refund.created", refund)
+        credit_note = self.credit_notes(invoice)
+        self.assertAlmostEqual(self.journal_balance(), 57.0)
+        failed = self.fake.set_refund_status(refund["id"], "failed")
+        event = self.deliver("refund.failed", failed)
+        self.assertEvent(event, "done", "reversed")
+        self.assertIn("reversed", credit_note.message_ids[0].body)
+        self.assertInvoice(credit_note, 0.0, "paid")
+        reversal = credit_note.reversal_move_ids
+        self.assertEqual(reversal.state, "posted")
+        self.assertAlmostEqual(reversal.amount_total, 40.0)
+        self.assertInvoice(invoice, 0.0, "paid")
+        self.assertAlmostEqual(self.customer_balance(), 0.0)
+        self.assertAlmostEqual(self.journal_balance(), 97.0)
+        self.assertStripeMirrored()
+        # Stripe's refund.updated about the same failure changes nothing more.
+        again = self.deliver("refund.updated", failed)
+        self.assertEvent(again, "ignored", "already reversed")
+        self.assertAlmostEqual(self.journal_balance(), 97.0)
+
+    def test_duplicate_refund_events_book_once(self):
+        """refund.created, refund.updated and the legacy charge.refunded (refunds
+        embedded) about one refund: one credit note, one payment."""
+        invoice, charge = self.paid_invoice(100.0, fee=300)
+        refund = self.fake.add_refund(charge["id"], 1000)
+        created = self.deliver("refund.created", refund)
+        updated = self.deliver("refund.updated", refund)
+        legacy_charge = dict(
+            self.fake.get(charge["id"]),
+            refunds={"object": "list", "data": [refund], "has_more": False},
+        )
+        legacy = self.deliver(
+            "charge.refunded", legacy_charge, api_version="2020-08-27"
+        )
+        self.assertEvent(created, "done", "Credit note")
+        self.assertEvent(updated, "done", "already booked")
+        self.assertEvent(legacy, "done", "already booked")
+        self.assertEqual(len(self.credit_notes(invoice)), 1)
+        self.assertAlmostEqual(self.journal_balance(), 87.0)
+        self.assertStripeMirrored()
+
+    def test_charge_refunded_reads_refunds_through_the_api(self):
+        """Current API versions do not embed the refunds in charge.refunded."""
+        invoice, charge = self.paid_invoice(100.0, fee=300)
+        self.fake.add_refund(charge["id"], 1500)
+        self.fake.add_refund(charge["id"], 500)
+        event = self.deliver("charge.refunded", self.fake.get(charge["id"]))
+        self.assertEvent(event, "done")
+        self.assertEqual(
+            sorted(self.credit_notes(invoice).mapped("amount_total")), [5.0, 15.0]
+        )
+        self.assertTrue(self.fake.requests_for("/v1/refunds"))
+        self.assertStripeMirrored()
+
+    def test_refund_of_unknown_payment_fails_then_user_links_invoice(self):
+        """A payment made before Odoo was connected (and marked paid by hand on
+        the bank journal): the refund fails at once saying so; the user picks the
+        invoice and retries."""
+        invoice = self.create_invoice(100.0)
+        self.env["account.payment.register"].with_context(
+            active_model="account.move", active_ids=invoice.ids
+        ).create(
+            {"journal_id": self.company_data["default_journal_bank"].id}
+        )._create_payments()
+        self.assertInvoice(invoice, 0.0, "paid")
+        old_charge = self.fake.add_charge(10000, "usd", created=1600000000)
+        refund = self.fake.add_refund(old_charge["id"], 10000)
+        with mute_logger(EVENT_LOGGER):
+            event = self.deliver("refund.created", refund)
+        self.assertEvent(event, "failed", "before Odoo was connected")
+        self.assertFalse(self.credit_notes(invoice))
+        event.invoice_id = invoice
+        event.action_retry()
+        self.assertEvent(event, "done", "Credit note")
+        credit_note = self.credit_notes(invoice)
+        self.assertAlmostEqual(credit_note.amount_total, 100.0)
+        self.assertInvoice(credit_note, 0.0, "paid")
+        self.assertAlmostEqual(self.customer_balance(), 0.0)
+        self.assertAlmostEqual(self.journal_balance(), -100.0)
+
+    def test_pending_refund_is_booked_when_it_succeeds(self):
+        invoice, charge = self.paid_invoice(100.0)
+        refund = self.fake.add_refund(charge["id"], 1000, status="pending")
+        event = self.deliver("refund.created", refund)
+        self.assertEvent(event, "ignored", "booked when it succeeds")
+        self.assertFalse(self.credit_notes(invoice))
+        succeeded = self.fake.set_refund_status(refund["id"], "succeeded")
+        event = self.deliver("refund.updated", succeeded)
+        self.assertEvent(event, "done")
+        self.assertAlmostEqual(self.credit_notes(invoice).amount_total, 10.0)
+
+
+@tagged("post_install", "-at_install")
+class TestDisputes(RefundDisputeCommon):
+    """Chargebacks: money out to the disputed account, back if won, lost booked;
+    each step once, in any order."""
+
+    def open_dispute(self):
+        invoice, charge = self.paid_invoice(100.0, fee=300)
+        dispute = self.fake.add_dispute(charge["id"], fee=1500)
+        return invoice, charge, dispute
+
+    def snapshot(self, event_type, dispute, created):
+        return self.make_event(event_type, dispute, created=created)
+
+    def deliver_all(self, events):
+        for event in events:
+            self.assertEqual(self.post_webhook(event).status_code, 200)
+        self.process_events()
+        return [self.get_event(event["id"]) for event in events]
+
+    def assertWithdrawn(self, invoice):
+        self.assertAlmostEqual(self.account_balance(self.dispute_account), 100.0)
+        self.assertAlmostEqual(self.account_balance(self.fee_account), 3.0 + 15.0)
+        self.assertAlmostEqual(self.journal_balance(), 100.0 - 3.0 - 115.0)
+        self.assertIn("withdrawn", invoice.message_ids[0].body)
+        activity = invoice.activity_ids
+        self.assertEqual(activity.user_id, self.stripe_account.user_id)
+
+    def won_events(self, dispute, start=1800000000):
+        created = self.snapshot("charge.dispute.created", dispute, start)
+        withdrawn = self.snapshot("charge.dispute.funds_withdrawn", dispute, start + 1)
+        self.fake.win_dispute(dispute["id"])
+        reinstated = self.snapshot(
+            "charge.dispute.funds_reinstated", dispute, start + 50
+        )
+        closed = self.snapshot("charge.dispute.closed", dispute, start + 51)
+        return [created, withdrawn, reinstated, closed]
+
+    def assertWon(self, invoice):
+        dispute = self.env["stripe.dispute"].search([])
+        self.assertEqual(dispute.state, "won")
+        self.assertEqual(dispute.status, "won")
+        self.assertAlmostEqual(self.account_balance(self.dispute_account), 0.0)
+        self.assertAlmostEqual(self.account_balance(self.fee_account), 3.0)
+        self.assertAlmostEqual(self.journal_balance(), 97.0)
+        self.assertInvoice(invoice, 0.0, "paid")
+        self.assertFalse(self.credit_notes(invoice))
+        self.assertEqual(
+            len(dispute.withdrawal_move_id | dispute.reinstatement_move_id), 2
+        )
+        self.assertStripeMirrored()
+
+    def test_dispute_won_in_order(self):
+        invoice, _charge, dispute = self.open_dispute()
+        events = self.won_events(dispute)
+        self.deliver_all(events[:2])
+        self.assertWithdrawn(invoice)
+        processed = self.deliver_all(events[2:])
+        self.assertEvent(processed[0], "done", "won")
+        self.assertEvent(processed[1], "done", "nothing new")
+        self.assertWon(invoice)
+        self.assertFalse(invoice.activity_ids, "the activity is done once won")
+
+    def test_dispute_won_shuffled(self):
+        invoice, _charge, dispute = self.open_dispute()
+        created, withdrawn, reinstated, closed = self.won_events(dispute)
+        processed = self.deliver_all([closed])
+        self.assertEvent(processed[0], "done")
+        self.assertWon(invoice)
+        self.deliver_all([withdrawn, created, reinstated])
+        self.assertWon(invoice)
+        self.assertEqual(self.env["stripe.dispute"].search([]).status, "won")
+
+    def lost_events(self, dispute, start=1800000000):
+        created = self.snapshot("charge.dispute.created", dispute, start)
+        withdrawn = self.snapshot("charge.dispute.funds_withdrawn", dispute, start + 1)
+        self.fake.lose_dispute(dispute["id"])
+        closed = self.snapshot("charge.dispute.closed", dispute, start + 60)
+        return [created, withdrawn, closed]
+
+    def assertLost(self, invoice):
+        dispute = self.env["stripe.dispute"].search([])
+        self.assertEqual(dispute.state, "lost")
+        self.assertAlmostEqual(self.account_balance(self.dispute_account), 0.0)
+        self.assertAlmostEqual(self.account_balance(self.fee_account), 3.0 + 15.0)
+        self.assertAlmostEqual(self.journal_balance(), 100.0 - 3.0 - 115.0)
+        self.assertInvoice(invoice, 0.0, "paid")
+        self.assertStripeMirrored()
+        return dispute
+
+    def test_dispute_lost_in_order_credit_note(self):
+        invoice, _charge, dispute = self.open_dispute()
+        events = self.lost_events(dispute)
+        self.deliver_all(events[:2])
+        self.assertWithdrawn(invoice)
+        processed = self.deliver_all(events[2:])
+        self.assertEvent(processed[0], "done", "lost")
+        record = self.assertLost(invoice)
+        credit_note = self.credit_notes(invoice)
+        self.assertEqual(len(credit_note), 1)
+        self.assertAlmostEqual(credit_note.amount_total, 100.0)
+        # Settled by the entry that clears the disputed payments account.
+        self.assertInvoice(credit_note, 0.0, "reversed")
+        self.assertIn(credit_note, record.loss_move_ids)
+        self.assertAlmostEqual(self.customer_balance(), 0.0)
+        revenue = invoice.invoice_line_ids.account_id
+        self.assertAlmostEqual(self.account_balance(revenue), 0.0, msg="revenue undone")
+        self.assertFalse(invoice.activity_ids)
+
+    def test_dispute_lost_shuffled_write_off(self):
+        self.stripe_account.dispute_loss_policy = "write_off"
+        loss_account = self.company_data["default_account_expense"]
+        self.stripe_account.dispute_loss_account_id = loss_account
+        invoice, _charge, dispute = self.open_dispute()
+        created, withdrawn, closed = self.lost_events(dispute)
+        self.deliver_all([closed, created])
+        self.assertLost(invoice)
+        self.deliver_all([withdrawn])
+        self.assertLost(invoice)
+        self.assertFalse(self.credit_notes(invoice))
+        self.assertAlmostEqual(self.account_balance(loss_account), 100.0)
+        self.assertAlmostEqual(self.customer_balance(), 0.0)
+
+    def test_inquiry_without_money_moved_is_noted_only(self):
+        invoice, charge = self.paid_invoice(100.0)
+        dispute = {
+            "id": "dp_inquiry",
+            "object": "dispute",
+            "amount": 10000,
+            "currency": "usd",
+            "charge": charge["id"],
+            "payment_intent": charge["payment_intent"],
+            "balance_transactions": [],
+            "status": "warning_needs_response",
+            "reason": "general",
+            "created": 1800000000,
+        }
+        event = self.deliver("charge.dispute.created", dispute)
+        self.assertEvent(event, "ignored", "no money has moved")
+        self.assertFalse(invoice.activity_ids)
+        self.assertAlmostEqual(self.account_balance(self.dispute_account), 0.0)
+        self.assertAlmostEqual(self.journal_balance(), 97.0)
