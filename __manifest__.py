@@ -24,7 +24,7 @@
         "views/account_payment_views.xml",
         "views/res_partner_views.xml",
     ],
-    "demo": [],
+    "demo": ["demo/stripe_demo.xml"],
     "application": True,
     "installable": True,
 }

@@ -68,6 +68,17 @@ banner() {
     echo "  Login:    admin / admin"
     if [[ -n $account_id ]]; then
         echo "  Webhook:  http://localhost:$port/stripe/webhook/$account_id"
+        local invoice
+        invoice=$(sql "$db" "select name || ' ' || amount_residual from account_move
+            where move_type = 'out_invoice' and state = 'posted'
+              and payment_state = 'not_paid' order by id desc limit 1" 2>/dev/null || true)
+        if [[ -n $invoice ]]; then
+            echo "  Try:      .venv/bin/python dev/send-test-event.py \\"
+            echo "                --url http://localhost:$port/stripe/webhook/$account_id \\"
+            echo "                --invoice ${invoice% *} --amount ${invoice#* }"
+            echo "            (signed with the demo account's test secret; then see"
+            echo "             Invoicing > Stripe > Events)"
+        fi
     else
         echo "  Webhook:  http://localhost:$port/stripe/webhook/<id of a Stripe account>"
         echo "            (no stripe.account yet: create one in Odoo, then use its id)"

@@ -269,11 +269,24 @@ class StripeAccount(models.Model):
 
     def action_setup_accounting(self):
         """Create what is missing of the Stripe journal, the fee account and the
-        disputed payments account."""
+        disputed payments account; propose the company's bank journal for
+        payouts."""
         for account in self:
             account_c = account.with_company(account.company_id)
             if not account.journal_id:
                 account.journal_id = account_c._stripe_create_journal()
+            if not account.payout_journal_id:
+                account.payout_journal_id = self.env["account.journal"].search(
+                    [
+                        *self.env["account.journal"]._check_company_domain(
+                            account.company_id
+                        ),
+                        ("type", "=", "bank"),
+                        ("id", "!=", account.journal_id.id),
+                        ("id", "not in", self.search([]).journal_id.ids),
+                    ],
+                    limit=1,
+                )
             if not account.fee_account_id:
                 account.fee_account_id = account_c._stripe_create_account(
                     _("Stripe Fees"), "expense"
