@@ -64,6 +64,10 @@ WAIT_BASE_DELAY = 30  # seconds
 WAIT_MAX_DELAY = 3600  # seconds
 WAIT_GIVE_UP_AFTER = 3 * 24 * 3600  # seconds (three days)
 
+# Days the daily cron looks back for events the webhook never delivered (Stripe
+# keeps events for 30 days).
+MISSED_EVENTS_DAYS = 3
+
 # Delay before retrying an event that lost a race with another worker (PostgreSQL
 # serialization failure or lock timeout). Not counted as an attempt.
 CONCURRENCY_RETRY_DELAY = 5  # seconds

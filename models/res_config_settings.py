@@ -1,4 +1,4 @@
-from odoo import fields, models
+from odoo import api, fields, models
 
 
 class ResConfigSettings(models.TransientModel):
@@ -6,6 +6,7 @@ class ResConfigSettings(models.TransientModel):
 
     stripe_account_count = fields.Integer(compute="_compute_stripe_account_count")
 
+    @api.depends("company_id")
     def _compute_stripe_account_count(self):
         for settings in self:
             settings.stripe_account_count = self.env["stripe.account"].search_count(

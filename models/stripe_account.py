@@ -1,5 +1,6 @@
 import json
 import logging
+from datetime import timedelta
 
 import stripe
 
@@ -321,6 +322,23 @@ class StripeAccount(models.Model):
             },
         }
 
+    def action_fetch_missed_events(self):
+        """Store the events of the last days that never reached the webhook."""
+        self.ensure_one()
+        count = self._stripe_fetch_missed_events()
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "success" if count else "info",
+                "title": _("Missed events"),
+                "message": _("%s event(s) fetched from Stripe.", count)
+                if count
+                else _("No event was missing."),
+                "next": {"type": "ir.actions.act_window_close"},
+            },
+        }
+
     def action_view_events(self):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id(
@@ -446,6 +464,56 @@ class StripeAccount(models.Model):
             )
             if secret
         ]
+
+    def _stripe_fetch_missed_events(self, days=const.MISSED_EVENTS_DAYS):
+        """List the handled events of the last ``days`` through the API and store
+        those the webhook never delivered (Stripe keeps events 30 days).
+
+        :return: the number of events stored now.
+        """
+        self.ensure_one()
+        since = fields.Datetime.now() - timedelta(days=days)
+        handled = list(const.EVENT_HANDLERS)
+        # sudo: events are only ever created from Stripe's own data (the webhook,
+        # or here the API), never by users.
+        event_model = self.env["stripe.event"].sudo()
+        stored = 0
+        try:
+            # Stripe accepts up to 20 types per list call.
+            for start in range(0, len(handled), 20):
+                events = self._get_client().v1.events.list(
+                    params={
+                        "types": handled[start : start + 20],
+                        "created": {"gte": int(since.timestamp())},
+                        "limit": const.API_PAGE_SIZE,
+                    }
+                )
+                for event in events.auto_paging_iter():
+                    data = event.to_dict()
+                    payload = json.dumps(data).encode()
+                    stored += event_model._receive(self, data, payload)[1]
+        except stripe.StripeError as error:
+            raise UserError(
+                _("Stripe refused to list events: %s", error.user_message or error)
+            ) from error
+        return stored
+
+    @api.model
+    def _cron_fetch_missed_events(self):
+        """Daily safety net: fetch what the webhook missed, for every account
+        with an API key."""
+        for account in self.search([]).filtered("has_api_key"):
+            try:
+                with self.env.cr.savepoint():
+                    account.with_company(
+                        account.company_id
+                    )._stripe_fetch_missed_events()
+            except UserError as error:
+                _logger.warning(
+                    "Stripe account %s: missed events not fetched: %s",
+                    account.id,
+                    error.args[0],
+                )
 
     def _stripe_get_journal(self):
         """Return the Stripe journal, or explain that it must be set."""

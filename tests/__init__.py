@@ -1,4 +1,5 @@
 from . import (
+    test_account,
     test_concurrency,
     test_event_processing,
     test_payments,
