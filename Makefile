@@ -106,7 +106,8 @@ test: setup ## new TEST_DB with the module, then pytest (TESTS, PYTEST_ARGS)
 bench: setup ## new BENCH_DB with the module, then bench/run.py (if it exists)
 	@if [[ ! -f bench/run.py ]]; then echo "bench/run.py does not exist yet"; exit 0; fi; \
 	$(DB) fresh $(BENCH_DB) --without-demo=all --log-level=$(ODOO_LOG_LEVEL); \
-	STRIPE_BENCH_DB=$(BENCH_DB) ODOO_RC=$(ODOO_RC) $(VENV)/bin/python bench/run.py
+	STRIPE_BENCH_DB=$(BENCH_DB) ODOO_RC=$(ODOO_RC) PYTHONPATH=$(ODOO_DIR) \
+		$(VENV)/bin/python bench/run.py
 
 # ---- code quality ------------------------------------------------------------
 

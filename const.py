@@ -48,8 +48,9 @@ EVENT_HANDLERS = {
 
 # Number of events a cron run takes in one batch (one transaction, one savepoint per
 # event); the cron framework commits between batches and calls again while some
-# remain.
-PROCESS_BATCH_SIZE = 50
+# remain. A batch also stops starting new events after PROCESS_BATCH_SECONDS.
+PROCESS_BATCH_SIZE = 20
+PROCESS_BATCH_SECONDS = 60
 
 # A failing event is retried automatically this many times in all, with an
 # exponential backoff starting at RETRY_BASE_DELAY seconds; then an activity is
@@ -121,6 +122,151 @@ PAYOUT_STATUS_MAPPING = {
     "paid": "paid",
     "failed": "failed",
     "canceled": "canceled",
+}
+
+# Where a payout status stands in a payout's life. Events arrive in any order: a
+# snapshot never moves a payout back (a late ``payout.paid`` after
+# ``payout.failed`` leaves it failed).
+PAYOUT_STATUS_RANK = {
+    "pending": 0,
+    "in_transit": 1,
+    "paid": 2,
+    "failed": 3,
+    "canceled": 3,
+}
+
+# Stripe's ``reconciliation_status`` of a payout, in the same spirit. Only an
+# automatic payout whose reconciliation is ``completed`` can have its balance
+# transactions listed (``GET /v1/balance_transactions?payout=``).
+PAYOUT_RECONCILIATION_RANK = {
+    "not_applicable": 0,
+    "in_progress": 0,
+    "completed": 1,
+}
+
+# Payouts that did not reach the bank: their money is back in the Stripe balance.
+PAYOUT_RETURNED_STATUSES = ("failed", "canceled")
+
+# Balance transaction types of payouts themselves (the payout's own debit, and the
+# credit that returns a failed or canceled payout). The payout's transfer mirrors
+# them; they are never booked one by one.
+PAYOUT_TRANSACTION_TYPES = ("payout", "payout_cancel", "payout_failure")
+
+# Reporting category -> column of a payout's breakdown. Any other category falls in
+# "other". Stripe's reporting categories: https://docs.stripe.com/reports/reporting-categories
+PAYOUT_BREAKDOWN = {
+    "charge": "charge",
+    "refund": "refund",
+    "refund_failure": "refund",
+    "dispute": "dispute",
+    "dispute_reversal": "dispute",
+    "fee": "fee",
+    "other_adjustment": "adjustment",
+    "partial_capture_reversal": "adjustment",
+}
+
+# Reporting category -> how a balance transaction that no Odoo document mirrors yet
+# is booked when its payout is reconciled. Any other category is booked on the
+# account's adjustment account.
+#   payment: a customer payment (matched with its invoice by the payment rules)
+#   refund: an outbound customer payment
+#   refund_failure: an inbound customer payment (the refund came back)
+#   dispute: the disputed-payments account (else the adjustment account)
+#   fee: the fee account, in the payout's fee entry
+#   payout: nothing; the payout's own transfer (or its reversal) mirrors it
+PAYOUT_BOOKING = {
+    "charge": "payment",
+    "refund": "refund",
+    "refund_failure": "refund_failure",
+    "dispute": "dispute",
+    "dispute_reversal": "dispute",
+    "fee": "fee",
+    "payout": "payout",
+    "payout_reversal": "payout",
+}
+
+# Reporting category of a balance transaction that carries none (older API
+# versions), from its type.
+TRANSACTION_TYPE_CATEGORY = {
+    "charge": "charge",
+    "payment": "charge",
+    "refund": "refund",
+    "payment_refund": "refund",
+    "refund_failure": "refund_failure",
+    "payment_failure_refund": "refund_failure",
+    "stripe_fee": "fee",
+    "stripe_fx_fee": "fee",
+    "tax_fee": "fee",
+    "payout": "payout",
+    "payout_cancel": "payout_reversal",
+    "payout_failure": "payout_reversal",
+}
+
+# Fee type given to a fee that comes without ``fee_details``.
+DEFAULT_FEE_TYPE = "stripe_fee"
+
+# The daily cron imports the payouts that arrived in the last days, so that a
+# missed webhook never leaves a gap.
+PAYOUT_BACKFILL_DAYS = 7
+
+# A manual payout's transactions cannot be listed by payout; the reconcile wizard
+# imports the account's transactions created in the days before the payout.
+MANUAL_PAYOUT_LOOKBACK_DAYS = 31
+
+# What Odoo keeps of an expanded source that no Odoo document mirrors yet: enough
+# to match and book it at payout time without asking Stripe again.
+SOURCE_KEPT_KEYS = {
+    "charge": (
+        "object",
+        "id",
+        "amount",
+        "amount_captured",
+        "currency",
+        "customer",
+        "payment_intent",
+        "metadata",
+        "description",
+        "billing_details",
+        "receipt_email",
+        "created",
+    ),
+    "refund": (
+        "object",
+        "id",
+        "amount",
+        "currency",
+        "charge",
+        "payment_intent",
+        "status",
+        "created",
+    ),
+    "dispute": (
+        "object",
+        "id",
+        "amount",
+        "currency",
+        "charge",
+        "payment_intent",
+        "status",
+        "created",
+    ),
+}
+
+# The reconcile wizard lists at most this many charges for a user to match by hand;
+# the others follow the payment rules (then become customer payments).
+RECONCILE_WIZARD_MAX_CHARGES = 200
+
+# Source id prefix -> kind of Stripe object, for sources that are not expanded.
+SOURCE_PREFIXES = {
+    "ch_": "charge",
+    "py_": "charge",
+    "re_": "refund",
+    "pyr_": "refund",
+    "dp_": "dispute",
+    "du_": "dispute",
+    "po_": "payout",
+    "tr_": "transfer",
+    "fee_": "application_fee",
 }
 
 # === STRIPE API === #

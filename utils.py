@@ -239,3 +239,130 @@ def metadata_references(metadata_sources, keys):
             if isinstance(value, str | int) and str(value).strip():
                 found.append((key, str(value).strip(), source))
     return found
+
+
+# === BALANCE TRANSACTIONS AND PAYOUTS === #
+
+
+def source_kind(source):
+    """Return the kind of Stripe object a balance transaction's source is.
+
+    :param source: the source, expanded (a dict with ``object``) or an id.
+    :return: ``charge``, ``refund``, ``dispute``, ``payout``... or ``None``.
+    """
+    if isinstance(source, dict):
+        return source.get("object") or source_kind(source.get("id"))
+    if not isinstance(source, str):
+        return None
+    return next(
+        (
+            kind
+            for prefix, kind in const.SOURCE_PREFIXES.items()
+            if source.startswith(prefix)
+        ),
+        None,
+    )
+
+
+def balance_transaction_facts(txn):
+    """Read what Odoo keeps of a Stripe balance transaction.
+
+    Works with the ``source`` expanded (``expand[]=data.source``) or not; expanded,
+    it also tells the charge and PaymentIntent a refund or dispute is about.
+
+    :param dict txn: the balance transaction.
+    :return: ``stripe_id``, ``type``, ``reporting_category`` (from the type when
+        missing), ``currency`` (upper case), ``amount``, ``fee``, ``net`` (minor
+        units), ``exchange_rate``, ``fee_details`` (list of dicts ``type``,
+        ``amount`` in minor units, ``description``, adding up to ``fee``),
+        ``description``, ``source_id``, ``source_type``, ``charge_id``,
+        ``payment_intent_id``, ``customer_id``, ``created``, ``available_on``,
+        ``status``, ``source`` (the expanded source reduced to
+        ``const.SOURCE_KEPT_KEYS``, or ``None``).
+    :rtype: dict
+    """
+    source = txn.get("source")
+    kind = source_kind(source)
+    expanded = source if isinstance(source, dict) else {}
+    charge_id = payment_intent_id = customer_id = None
+    if kind == "charge":
+        charge_id = object_id(source)
+        payment_intent_id = object_id(expanded.get("payment_intent"))
+        customer_id = object_id(expanded.get("customer"))
+    elif kind in ("refund", "dispute"):
+        charge_id = object_id(expanded.get("charge"))
+        payment_intent_id = object_id(expanded.get("payment_intent"))
+    txn_type = txn.get("type") or ""
+    fee = int(txn.get("fee") or 0)
+    return {
+        "stripe_id": txn["id"],
+        "type": txn_type,
+        "reporting_category": txn.get("reporting_category")
+        or const.TRANSACTION_TYPE_CATEGORY.get(txn_type, "other_adjustment"),
+        "currency": (txn.get("currency") or "").upper(),
+        "amount": int(txn.get("amount") or 0),
+        "fee": fee,
+        "net": int(txn.get("net") or 0),
+        "exchange_rate": txn.get("exchange_rate"),
+        "fee_details": fee_details(txn.get("fee_details"), fee),
+        "description": clean_text(txn.get("description"), 1024) or None,
+        "source_id": object_id(source),
+        "source_type": kind,
+        "charge_id": charge_id,
+        "payment_intent_id": payment_intent_id,
+        "customer_id": customer_id,
+        "created": txn.get("created"),
+        "available_on": txn.get("available_on"),
+        "status": txn.get("status"),
+        "source": {
+            key: expanded[key]
+            for key in const.SOURCE_KEPT_KEYS.get(kind, ())
+            if key in expanded
+        }
+        or None,
+    }
+
+
+def fee_details(details, fee):
+    """Return a transaction's fee split by fee type, adding up to its fee.
+
+    Stripe's ``fee_details`` add up to ``fee``; a fee without details, or the part
+    of a fee its details do not explain, gets ``const.DEFAULT_FEE_TYPE``.
+
+    :param list details: Stripe's ``fee_details`` (may be ``None``).
+    :param int fee: the transaction's ``fee`` (minor units).
+    :return: dicts with ``type``, ``amount`` (minor units) and ``description``.
+    :rtype: list[dict]
+    """
+    result = [
+        {
+            "type": detail.get("type") or const.DEFAULT_FEE_TYPE,
+            "amount": int(detail.get("amount") or 0),
+            "description": detail.get("description"),
+        }
+        for detail in details or []
+        if isinstance(detail, dict) and detail.get("amount")
+    ]
+    rest = fee - sum(detail["amount"] for detail in result)
+    if rest:
+        result.append(
+            {"type": const.DEFAULT_FEE_TYPE, "amount": rest, "description": None}
+        )
+    return result
+
+
+def later_status(current, new, ranks):
+    """Return the status a record should have after seeing ``new``.
+
+    Stripe events arrive in any order: a status that ranks lower than the current
+    one is an older snapshot and is ignored; an equal rank takes the new value.
+
+    :param str current: the status stored now (or ``None``).
+    :param str new: the status a snapshot shows (or ``None``).
+    :param dict ranks: status -> rank, e.g. ``const.PAYOUT_STATUS_RANK``.
+    """
+    if not new:
+        return current
+    if not current:
+        return new
+    return new if ranks.get(new, 0) >= ranks.get(current, 0) else current

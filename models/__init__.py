@@ -1,4 +1,5 @@
 from . import (
+    account_bank_statement_line,
     account_journal,
     account_move,
     account_payment,
@@ -6,9 +7,12 @@ from . import (
     res_partner,
     sale_order,
     stripe_account,
+    stripe_balance_transaction,
     stripe_dispute,
     stripe_event,
     stripe_event_dispute,
     stripe_event_payment,
+    stripe_event_payout,
     stripe_event_refund,
+    stripe_payout,
 )

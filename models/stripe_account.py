@@ -76,6 +76,8 @@ class StripeAccount(models.Model):
         string="API Base URL",
         required=True,
         default=DEFAULT_API_BASE,
+        # The secret key is sent there: only those who may read it may change it.
+        groups="base.group_system",
         help="Stripe's API by default. Point it to a proxy or a local stand-in "
         "(stripe-mock) for testing.",
     )
@@ -184,6 +186,32 @@ class StripeAccount(models.Model):
         help="Expense account of lost disputes written off. Empty: the fee account.",
     )
 
+    # === PAYOUTS === #
+
+    payout_auto_reconcile = fields.Boolean(
+        string="Reconcile Payouts Automatically",
+        default=True,
+        help="Automatic payouts whose transactions add up to their amount are "
+        "reconciled as soon as Stripe reports them paid, without anyone opening "
+        "the wizard.",
+    )
+    payout_match_days = fields.Integer(
+        string="Bank Line Window",
+        default=3,
+        help="A bank statement line of the payout's amount dated up to this many "
+        "days before or after its arrival date is matched with it.",
+    )
+    payout_adjustment_account_id = fields.Many2one(
+        "account.account",
+        string="Adjustment Account",
+        check_company=True,
+        domain="[('deprecated', '=', False)]",
+        help="Where Stripe's adjustments and other balance movements that no Odoo "
+        "document mirrors go when a payout is reconciled. Empty: the fee account.",
+    )
+    payout_ids = fields.One2many("stripe.payout", "account_id")
+    payout_count = fields.Integer(compute="_compute_payout_count")
+
     # === EVENTS === #
 
     event_ids = fields.One2many("stripe.event", "account_id")
@@ -204,12 +232,18 @@ class StripeAccount(models.Model):
                     )
                 )
 
-    @api.constrains("api_base")
+    @api.constrains("api_base", "mode")
     def _check_api_base(self):
-        for account in self:
+        # sudo: the constraint also runs when a user without access to the field
+        # switches the mode.
+        for account in self.sudo():
             if not account.api_base.startswith(("https://", "http://")):
                 raise ValidationError(
                     _("The API base URL must start with https:// or http://.")
+                )
+            if account.mode == "live" and not account.api_base.startswith("https://"):
+                raise ValidationError(
+                    _("A live Stripe account must reach Stripe over https://.")
                 )
 
     # === COMPUTE METHODS === #
@@ -234,6 +268,15 @@ class StripeAccount(models.Model):
             account.currency_id = (
                 account.journal_id.currency_id or account.company_id.currency_id
             )
+
+    def _compute_payout_count(self):
+        counts = dict(
+            self.env["stripe.payout"]._read_group(
+                [("account_id", "in", self.ids)], ["account_id"], ["__count"]
+            )
+        )
+        for account in self:
+            account.payout_count = counts.get(account, 0)
 
     def _compute_event_counts(self):
         counts = {
@@ -338,6 +381,26 @@ class StripeAccount(models.Model):
                 "next": {"type": "ir.actions.act_window_close"},
             },
         }
+
+    def action_import_payouts(self):
+        """Open the wizard that imports payouts of a date range from Stripe."""
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Import Payouts"),
+            "res_model": "stripe.payout.import",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_account_id": self.id},
+        }
+
+    def action_view_payouts(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "stripe_connector.stripe_payout_action"
+        )
+        action["domain"] = [("account_id", "=", self.id)]
+        return action
 
     def action_view_events(self):
         self.ensure_one()
@@ -444,7 +507,7 @@ class StripeAccount(models.Model):
             )
         return stripe.StripeClient(
             api_key,
-            base_addresses={"api": self.api_base},
+            base_addresses={"api": self.sudo().api_base},
             max_network_retries=const.API_MAX_NETWORK_RETRIES,
         )
 
@@ -490,6 +553,8 @@ class StripeAccount(models.Model):
                 )
                 for event in events.auto_paging_iter():
                     data = event.to_dict()
+                    if bool(data.get("livemode")) != (self.mode == "live"):
+                        continue  # the key's mode is not the account's
                     payload = json.dumps(data).encode()
                     stored += event_model._receive(self, data, payload)[1]
         except stripe.StripeError as error:
@@ -514,6 +579,17 @@ class StripeAccount(models.Model):
                     account.id,
                     error.args[0],
                 )
+
+    def _stripe_adjustment_account(self):
+        """Account of the adjustments a payout books (the fee account by default)."""
+        self.ensure_one()
+        return self.payout_adjustment_account_id or self.fee_account_id
+
+    def _stripe_dispute_counterpart_account(self):
+        """Account of the disputed amounts a payout books when no dispute entry
+        mirrors them: the disputed payments account, else the adjustment account."""
+        self.ensure_one()
+        return self.dispute_account_id or self._stripe_adjustment_account()
 
     def _stripe_get_journal(self):
         """Return the Stripe journal, or explain that it must be set."""

@@ -3,6 +3,7 @@ from . import (
     test_concurrency,
     test_event_processing,
     test_payments,
+    test_payouts,
     test_refunds_disputes,
     test_security,
     test_utils,

@@ -1105,6 +1105,7 @@ class FakeStripe:
         should_retry=True,
         code=None,
         message=None,
+        after=0,
     ):
         """Make the next ``n`` matching requests fail.
 
@@ -1122,6 +1123,8 @@ class FakeStripe:
         :param should_retry: ``Stripe-Should-Retry`` header: True sends
             ``true``, False ``false``, None omits it (the SDK then retries
             only 409 and 5xx)
+        :param after: let this many matching requests through first (fail
+            the second page of a list: ``after=1``)
         """
         with self._lock:
             self._faults.append(
@@ -1133,6 +1136,7 @@ class FakeStripe:
                     "should_retry": should_retry,
                     "code": code,
                     "message": message,
+                    "after": after,
                 }
             )
 
@@ -1253,6 +1257,9 @@ class FakeStripe:
                 if (fault["method"] in (None, method)) and path.startswith(
                     fault["path_prefix"] or ""
                 ):
+                    if fault["after"] > 0:
+                        fault["after"] -= 1
+                        return None
                     fault["remaining"] -= 1
                     if fault["remaining"] <= 0:
                         self._faults.remove(fault)

@@ -1,1 +1,1 @@
-from . import account_payment_register
+from . import account_payment_register, stripe_payout_import, stripe_payout_reconcile

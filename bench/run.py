@@ -1,0 +1,256 @@
+"""Benchmark: import and reconcile Stripe payouts of 1,000 and 10,000 transactions.
+
+Run by ``make bench`` on a fresh database with the module installed
+(``STRIPE_BENCH_DB``, Odoo config in ``ODOO_RC``)::
+
+    STRIPE_BENCH_DB=stripe_bench ODOO_RC=.odoorc .venv/bin/python bench/run.py
+
+The scenario is a month of an ordinary shop: every charge was registered as an
+Odoo payment by its webhook, without an API key (so no fee is booked yet), plus a
+few refunds, a dispute, an adjustment and a billing fee that no webhook brought.
+The payout comes as a signed ``payout.paid`` event stored like the webhook stores
+it; what is timed is its processing: listing the transactions through the real
+``stripe`` SDK from the fake Stripe API (100 per page), storing and linking them,
+then reconciling the payout (fee entry, adjustment entry, payments for the
+refunds, transfer to the bank). Setting up the payments is not timed.
+
+For each size it prints the wall time, the time and SQL queries per transaction,
+and the peak memory the processing added (resident set size, sampled); then the
+ratio of the time per transaction at 10,000 to that at 1,000 (1.0 is linear).
+Every run is rolled back: the database is left as it was. Figures are printed,
+never asserted.
+"""
+
+import importlib.util
+import json
+import os
+import pathlib
+import sys
+import threading
+import time
+
+import odoo
+from odoo import SUPERUSER_ID, api, fields, sql_db
+from odoo.tools import config
+
+SIZES = tuple(int(s) for s in os.environ.get("BENCH_SIZES", "1000,10000").split(","))
+API_KEY = "sk_test_bench"
+MODULE_DIR = pathlib.Path(__file__).resolve().parent.parent
+
+
+def load_fake_stripe():
+    """The fake Stripe API of the tests (standard library only), loaded by path so
+    that the test package (which imports Odoo's test framework) is not."""
+    spec = importlib.util.spec_from_file_location(
+        "fake_stripe", MODULE_DIR / "tests" / "fake_stripe.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.FakeStripe
+
+
+class PeakRss:
+    """Sample the process's resident set size every few milliseconds."""
+
+    def __init__(self, interval=0.005):
+        self.interval = interval
+        self.peak = self.start = self._rss()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def _rss():
+        with open("/proc/self/statm", encoding="ascii") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    def _run(self):
+        while not self._stop.wait(self.interval):
+            self.peak = max(self.peak, self._rss())
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._rss())
+
+    @property
+    def added(self):
+        return self.peak - self.start
+
+
+def setup(env, fake, size):
+    """A Stripe account, ``size`` transactions on Stripe, the charges' payments in
+    Odoo, and the payout event stored as the webhook stores it.
+
+    :return: ``(account, stored event, payout dict)``
+    """
+    company = env.company
+    bank = env["account.journal"].search(
+        [("type", "=", "bank"), ("company_id", "=", company.id)], limit=1
+    )
+    account = env["stripe.account"].create(
+        {
+            "name": f"Bench {size}",
+            "company_id": company.id,
+            "api_key": API_KEY,
+            "api_base": fake.api_base,
+            "payout_journal_id": bank.id,
+        }
+    )
+    account.action_setup_accounting()
+    journal = account.journal_id
+    currency = company.currency_id.name.lower()
+    partner = env["res.partner"].create({"name": "Bench customer"})
+
+    fake.reset()
+    extras = 10
+    charges = fake.add_many_charges(
+        size - extras, amount=lambda i: 1000 + (i * 37) % 9000, currency=currency
+    )
+    for charge in charges[:5]:
+        fake.add_refund(charge["id"], 500)
+    fake.add_dispute(charges[5]["id"])
+    fake.add_adjustment(-250, currency, "Correction")
+    fake.add_adjustment(1200, currency, "Goodwill credit")
+    fake.add_stripe_fee(900, currency, "Radar fees")
+    fake.add_stripe_fee(300, currency, "Billing fees")
+    payout = fake.add_payout()
+
+    line = journal._stripe_get_payment_method_line("inbound")
+    payment_model = env["account.payment"].with_context(
+        tracking_disable=True, mail_create_nolog=True, mail_notrack=True
+    )
+    for start in range(0, len(charges), 1000):
+        payments = payment_model.create(
+            [
+                {
+                    "payment_type": "inbound",
+                    "partner_type": "customer",
+                    "partner_id": partner.id,
+                    "amount": charge["amount"] / 100,
+                    "currency_id": company.currency_id.id,
+                    "date": fields.Date.context_today(account),
+                    "journal_id": journal.id,
+                    "payment_method_line_id": line.id,
+                    "stripe_account_id": account.id,
+                    "stripe_object_id": charge["id"],
+                    "stripe_charge_id": charge["id"],
+                }
+                for charge in charges[start : start + 1000]
+            ]
+        )
+        # What posting does, in two steps so that the entries are numbered here in
+        # one go rather than by a sequence look-up each: setup speed only.
+        payments._generate_journal_entry()
+        for number, move in enumerate(payments.move_id, start=start + 1):
+            move.name = f"{journal.code}/{move.date.year}/{number:06d}"
+        payments.action_post()
+        env.flush_all()
+        env.invalidate_all()
+    event_data = fake.event("payout.paid", payout)
+    payload = json.dumps(event_data).encode()
+    event, _new = env["stripe.event"]._receive(account, event_data, payload)
+    env.flush_all()
+    env.invalidate_all()
+    # A month of payments has long been analyzed by autovacuum in a real database;
+    # here they were all created a moment ago, in this very transaction.
+    for table in ("account_payment", "account_move", "account_move_line"):
+        env.cr.execute(f"ANALYZE {table}")
+    return account, event, payout
+
+
+def run(env, fake, size):
+    """Set up, then time the processing of the payout event.
+
+    :return: the figures of this size.
+    """
+    account, event, payout = setup(env, fake, size)
+    queries = sql_db.sql_counter
+    with PeakRss() as memory:
+        started = time.perf_counter()
+        event._process_events()
+        env.flush_all()
+        elapsed = time.perf_counter() - started
+    queries = sql_db.sql_counter - queries
+    env.invalidate_all()
+    record = event.payout_id
+    balance = sum(
+        env["account.move.line"]
+        .search([("account_id", "=", account.journal_id.default_account_id.id)])
+        .mapped("balance")
+    )
+    mirrored = round(balance * 100) == fake.balance(payout["currency"])
+    if event.state != "done" or record.state != "reconciled" or not mirrored:
+        sys.exit(
+            f"Payout of {size} transactions not reconciled: event {event.state} "
+            f"({event.state_message}), payout {record.state} ({record.state_message}),"
+            f" Stripe journal {balance} vs Stripe {fake.balance(payout['currency'])}"
+        )
+    pages = len(fake.requests_for("/v1/balance_transactions"))
+    return {
+        "size": size,
+        "transactions": record.transaction_count,
+        "pages": pages,
+        "seconds": elapsed,
+        "ms_per_txn": elapsed / size * 1000,
+        "queries_per_txn": queries / size,
+        "peak_mib": memory.added / 2**20,
+    }
+
+
+def main():
+    database = os.environ.get("STRIPE_BENCH_DB")
+    rc_file = os.environ.get("ODOO_RC")
+    if not (database and rc_file):
+        sys.exit("Set STRIPE_BENCH_DB and ODOO_RC (make bench does).")
+    config.parse_config(
+        [
+            "-c",
+            rc_file,
+            "-d",
+            database,
+            "--log-level=warn",
+            "--log-handler=stripe:WARNING",
+        ]
+    )
+    odoo.service.server.load_server_wide_modules()
+    registry = odoo.modules.registry.Registry(database)
+    fake = load_fake_stripe()(api_keys={API_KEY}, seed=5).start()
+    results = []
+    try:
+        for size in SIZES:
+            with registry.cursor() as cr:
+                env = api.Environment(cr, SUPERUSER_ID, {})
+                results.append(run(env, fake, size))
+                cr.rollback()
+    finally:
+        fake.stop()
+
+    print()
+    print("Payout import + reconciliation (all pages through the stripe SDK)")
+    print(
+        f"{'transactions':>12} {'pages':>5} {'wall s':>8} {'ms/txn':>7} "
+        f"{'queries/txn':>11} {'peak MiB':>8}"
+    )
+    for result in results:
+        print(
+            f"{result['transactions']:>12,} {result['pages']:>5} "
+            f"{result['seconds']:>8.2f} {result['ms_per_txn']:>7.3f} "
+            f"{result['queries_per_txn']:>11.3f} {result['peak_mib']:>8.1f}"
+        )
+    small, large = results[0], results[-1]
+    print(
+        f"time per transaction at {large['size']:,} / at {small['size']:,}: "
+        f"{large['ms_per_txn'] / small['ms_per_txn']:.2f}"
+    )
+    print(
+        f"queries per transaction at {large['size']:,} / at {small['size']:,}: "
+        f"{large['queries_per_txn'] / small['queries_per_txn']:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,760 @@
+import itertools
+import unittest
+from datetime import timedelta
+
+from odoo import Command, fields
+from odoo.exceptions import UserError
+from odoo.tests import tagged
+from odoo.tools import mute_logger
+
+from .. import utils
+from .common import API_KEY, WEBHOOK_SECRET, StripeCommon
+from .fake_stripe import fast_sdk_retries
+
+EVENT_LOGGER = "odoo.addons.stripe_connector.models.stripe_event"
+
+
+class PayoutCommon(StripeCommon):
+    """A Stripe account whose payouts arrive in the company's bank journal."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.bank_journal = cls.stripe_account.payout_journal_id
+        cls.transfer_account = cls.company.transfer_account_id
+        cls.dispute_account = cls.stripe_account.dispute_account_id
+        cls.receivable = cls.customer.property_account_receivable_id
+
+    # === STRIPE SIDE === #
+
+    def pay(self, amount, currency="usd", account=None, **kw):
+        """A charge on Stripe, registered in Odoo by its webhook.
+
+        :return: the charge.
+        """
+        charge = self.fake.add_charge(amount, currency, **kw)
+        event = self.deliver_to(
+            account, "payment_intent.succeeded", self.fake.get(charge["payment_intent"])
+        )
+        self.assertEvent(event, "done")
+        return charge
+
+    def pay_invoice(self, amount, **kw):
+        """An invoice of ``amount`` paid through Stripe: ``(invoice, charge)``."""
+        invoice = self.create_invoice(amount)
+        charge = self.pay(
+            round(amount * 100), metadata={"odoo_invoice": invoice.name}, **kw
+        )
+        self.assertInvoice(invoice, 0.0, "paid")
+        return invoice, charge
+
+    def deliver_to(self, account, event_type, obj):
+        """``deliver`` to another Stripe account of Odoo than the default one."""
+        if not account:
+            return self.deliver(event_type, obj)
+        event = self.make_event(event_type, obj)
+        response = self.post_webhook(event, account=account)
+        self.assertEqual(response.status_code, 200, response.text)
+        self.process_events()
+        return self.get_event(event["id"])
+
+    def fees(self, currency="usd"):
+        """What Stripe charged in fees so far (transaction fees and fee
+        transactions), in major units."""
+        total = sum(
+            txn["fee"] - (txn["amount"] if txn["reporting_category"] == "fee" else 0)
+            for txn in self.fake.objects("balance_transaction")
+            if txn["currency"] == currency
+        )
+        return float(utils.from_minor_units(total, currency))
+
+    # === ODOO SIDE === #
+
+    def get_payout(self, payout):
+        self.env.invalidate_all()
+        return self.env["stripe.payout"].search([("stripe_id", "=", payout["id"])])
+
+    def arrival(self, payout):
+        return utils.timestamp_to_datetime(payout["arrival_date"]).date()
+
+    def add_statement_line(self, amount, date, journal=None, **vals):
+        return self.env["account.bank.statement.line"].create(
+            {
+                "journal_id": (journal or self.bank_journal).id,
+                "date": date,
+                "payment_ref": "STRIPE PAYOUT",
+                "amount": amount,
+                **vals,
+            }
+        )
+
+    def reconcile_with_wizard(self, payouts, **vals):
+        """Open the wizard as the Reconcile button does, and confirm it."""
+        action = payouts.action_open_reconcile_wizard()
+        wizard = (
+            self.env[action["res_model"]].with_context(**action["context"]).create(vals)
+        )
+        wizard.action_confirm()
+        self.env.invalidate_all()
+        return wizard
+
+    def open_wizard(self, payouts):
+        action = payouts.action_open_reconcile_wizard()
+        return (
+            self.env[action["res_model"]].with_context(**action["context"]).create({})
+        )
+
+    def bank_balance(self, journal=None):
+        return self.account_balance((journal or self.bank_journal).default_account_id)
+
+    def assertStripeMirrored(
+        self, currency="usd", journal=None, account_currency=False
+    ):
+        """The Stripe journal holds what Stripe's balance holds."""
+        journal = journal or self.stripe_journal
+        self.assertAlmostEqual(
+            self.account_balance(journal.default_account_id, account_currency),
+            self.fake.balance(currency) / 100,
+            msg="the Stripe journal mirrors Stripe's balance",
+        )
+
+    def assertPayout(self, payout, state, message_part=None):
+        payout.invalidate_recordset()
+        self.assertEqual(payout.state, state, payout.state_message)
+        if message_part:
+            self.assertIn(message_part, payout.state_message or "")
+
+
+@tagged("post_install", "-at_install")
+class TestPayoutReconciliation(PayoutCommon):
+    """A payout mirrors every transaction on the Stripe journal and lands in the
+    bank journal."""
+
+    def test_payout_with_everything_adds_up_and_reconciles(self):
+        """Charges (fees booked at payment time or not), a charge no webhook
+        brought, refunds, a dispute, an adjustment and a billing fee: the payout
+        reconciles on its own; the fee account holds exactly the fees, the Stripe
+        journal holds Stripe's balance, the bank journal the payout."""
+        adjustments = self.company_data["default_account_expense"].copy(
+            {"name": "Stripe adjustments"}
+        )
+        self.stripe_account.payout_adjustment_account_id = adjustments
+        _invoice, charge_a = self.pay_invoice(120.0)
+        self.stripe_account.api_key = False  # fees of these two wait for the payout
+        invoice_b, charge_b = self.pay_invoice(80.0)
+        self.pay_invoice(45.5)
+        self.stripe_account.api_key = API_KEY
+        missed = self.create_invoice(60.0)
+        self.fake.add_charge(6000, "usd", metadata={"odoo_invoice": missed.name})
+        self.fake.add_refund(charge_a["id"], 2000)
+        self.fake.add_refund(charge_b["id"])
+        self.fake.add_dispute(self.pay_invoice(30.0)[1]["id"])
+        self.fake.add_adjustment(-150, "usd", "Correction")
+        self.fake.add_stripe_fee(500, "usd", "Radar fees")
+        # Stripe Tax on its fees: a second fee type on one transaction.
+        taxed = self.fake.get(charge_b["balance_transaction"])
+        taxed["fee_details"].append(
+            {"amount": 40, "currency": "usd", "description": "Tax", "type": "tax"}
+        )
+        taxed.update(fee=taxed["fee"] + 40, net=taxed["net"] - 40)
+        payout = self.fake.add_payout()
+        self.assertGreater(payout["amount"], 0)
+
+        event = self.deliver("payout.paid", payout)
+        self.assertEvent(event, "done", "reconciled")
+        record = self.get_payout(payout)
+        self.assertPayout(record, "reconciled")
+        self.assertEqual(event.payout_id, record)
+        self.assertEqual(record.transaction_count, 10)
+        self.assertEqual(record.to_book_count, 0)
+        self.assertAlmostEqual(record.net_amount, payout["amount"] / 100)
+        self.assertAlmostEqual(record.refund_amount, -100.0)
+        self.assertAlmostEqual(record.dispute_amount, -30.0)
+        self.assertAlmostEqual(record.adjustment_amount, -1.5)
+        self.assertAlmostEqual(record.fee_amount, -self.fees())
+
+        self.assertAlmostEqual(self.account_balance(self.fee_account), self.fees())
+        self.assertStripeMirrored()
+        self.assertAlmostEqual(self.journal_balance(), 0.0)
+        self.assertInvoice(missed, 0.0, "paid")
+        self.assertAlmostEqual(self.account_balance(self.dispute_account), 30.0)
+        self.assertAlmostEqual(self.account_balance(adjustments), 1.5)
+        # The full refund of B is an outbound payment to B's customer.
+        refund_payment = self.env["account.payment"].search(
+            [
+                ("stripe_charge_id", "=", charge_b["id"]),
+                ("payment_type", "=", "outbound"),
+            ]
+        )
+        self.assertEqual(refund_payment.partner_id, invoice_b.partner_id)
+        self.assertAlmostEqual(refund_payment.amount, 80.0)
+        # One fee entry for the whole payout, one line per fee type.
+        fee_lines = record.fee_move_id.line_ids.filtered(
+            lambda line: line.account_id == self.fee_account
+        )
+        self.assertEqual(len(fee_lines), 2, "Stripe fees, and tax on them")
+        self.assertAlmostEqual(
+            fee_lines.filtered(lambda line: "Tax" in line.name).balance, 0.40
+        )
+
+        # The money waits in the transfer account for the bank line.
+        self.assertEqual(record.bank_state, "waiting")
+        self.assertAlmostEqual(self.bank_balance(), 0.0)
+        statement_line = self.add_statement_line(
+            payout["amount"] / 100, self.arrival(payout) + timedelta(days=1)
+        )
+        record.invalidate_recordset()
+        self.assertEqual(record.statement_line_id, statement_line)
+        self.assertEqual(record.bank_state, "matched")
+        self.assertTrue(statement_line.is_reconciled)
+        self.assertAlmostEqual(self.bank_balance(), payout["amount"] / 100)
+        self.assertAlmostEqual(self.account_balance(self.transfer_account), 0.0)
+
+    def test_refunds_and_disputes_booked_by_webhooks_are_not_booked_again(self):
+        """A refund and a won dispute came by webhook before the payout: their
+        transactions link to the refund payment and the dispute entries, and the
+        payout books only the charges' fees and its transfer."""
+        invoice, charge = self.pay_invoice(100.0)
+        refund = self.fake.add_refund(charge["id"], 2500)
+        self.assertEvent(self.deliver("refund.created", refund), "done")
+        _invoice, disputed = self.pay_invoice(40.0)
+        dispute = self.fake.add_dispute(disputed["id"])
+        self.assertEvent(
+            self.deliver("charge.dispute.funds_withdrawn", dispute), "done"
+        )
+        self.fake.win_dispute(dispute["id"])
+        self.assertEvent(
+            self.deliver("charge.dispute.funds_reinstated", dispute), "done"
+        )
+        fees_before = self.account_balance(self.fee_account)
+        self.assertAlmostEqual(fees_before, self.fees(), msg="booked by webhooks")
+        payout = self.fake.add_payout()
+
+        self.deliver("payout.paid", payout)
+        record = self.get_payout(payout)
+        self.assertPayout(record, "reconciled")
+        self.assertEqual(record.linked_count, 5)
+        self.assertFalse(record.payment_ids)
+        self.assertEqual(record.move_ids, record.transfer_move_id, "nothing else")
+        dispute_record = self.env["stripe.dispute"].search([])
+        transactions = record.transaction_ids
+        self.assertEqual(
+            transactions.filtered(lambda t: t.reporting_category == "dispute").move_id,
+            dispute_record.withdrawal_move_id,
+        )
+        self.assertEqual(
+            transactions.filtered(
+                lambda t: t.reporting_category == "refund"
+            ).payment_id,
+            self.env["account.payment"].search(
+                [("stripe_object_id", "=", refund["id"])]
+            ),
+        )
+        self.assertAlmostEqual(self.account_balance(self.fee_account), fees_before)
+        self.assertAlmostEqual(self.account_balance(self.dispute_account), 0.0)
+        self.assertInvoice(invoice, 0.0, "paid")
+        self.assertStripeMirrored()
+        self.assertAlmostEqual(self.journal_balance(), 0.0)
+
+    def test_statement_line_already_there_is_matched_at_once(self):
+        self.pay_invoice(100.0)
+        payout = self.fake.add_payout()
+        self.add_statement_line(
+            payout["amount"] / 100, self.arrival(payout) + timedelta(days=9)
+        )
+        statement_line = self.add_statement_line(
+            payout["amount"] / 100, self.arrival(payout) - timedelta(days=2)
+        )
+        self.deliver("payout.paid", payout)
+        record = self.get_payout(payout)
+        self.assertPayout(record, "reconciled", statement_line.display_name)
+        self.assertEqual(record.statement_line_id, statement_line)
+        self.assertAlmostEqual(self.bank_balance(), payout["amount"] / 100 * 2)
+        self.assertAlmostEqual(self.account_balance(self.transfer_account), 0.0)
+
+    def test_transactions_come_page_by_page(self):
+        """251 transactions: three pages of at most 100, each after the last."""
+        self.stripe_account.payout_auto_reconcile = False
+        self.fake.add_many_charges(250, 1000, "usd")
+        payout = self.fake.add_payout()
+        event = self.deliver("payout.paid", payout)
+        self.assertEvent(event, "done", "Imported 250 transactions")
+        record = self.get_payout(payout)
+        self.assertPayout(record, "to_reconcile", "Reconcile")
+        self.assertEqual(record.transaction_count, 250)
+        self.assertEqual(len(record.transaction_ids), 251, "and the payout's own")
+        self.assertAlmostEqual(record.net_amount, payout["amount"] / 100)
+        self.assertAlmostEqual(record.charge_amount, 2500.0)
+        requests = self.fake.requests_for("/v1/balance_transactions")
+        self.assertEqual(len(requests), 3)
+        self.assertTrue(all(req.query["limit"] == "100" for req in requests))
+        self.assertTrue(all(req.query["payout"] == payout["id"] for req in requests))
+        self.assertEqual(requests[0].query.get("starting_after"), None)
+        self.assertEqual(
+            [req.query.get("expand") for req in requests], [["data.source"]] * 3
+        )
+        for previous, request in itertools.pairwise(requests):
+            self.assertIn(
+                request.query["starting_after"],
+                record.transaction_ids.mapped("stripe_id"),
+            )
+            self.assertNotEqual(
+                request.query["starting_after"], previous.query.get("starting_after")
+            )
+
+    def test_rate_limited_then_success(self):
+        self.pay_invoice(100.0)
+        payout = self.fake.add_payout()
+        with fast_sdk_retries():
+            self.fake.fail_next(2, status=429, path_prefix="/v1/balance_transactions")
+            event = self.deliver("payout.paid", payout)
+        self.assertEvent(event, "done", "reconciled")
+        self.assertEqual(len(self.fake.requests_for("/v1/balance_transactions")), 3)
+        self.assertPayout(self.get_payout(payout), "reconciled")
+        self.assertStripeMirrored()
+
+    @mute_logger(EVENT_LOGGER)
+    def test_persistent_server_error_fails_the_event_and_imports_nothing(self):
+        """The second page keeps failing after the SDK's retries: the event fails
+        with a clear message, no transaction is kept; its retry imports all."""
+        self.fake.add_many_charges(150, 1000, "usd")
+        payout = self.fake.add_payout()
+        with fast_sdk_retries():
+            self.fake.fail_next(
+                10, status=500, path_prefix="/v1/balance_transactions", after=1
+            )
+            event = self.deliver("payout.paid", payout)
+        self.assertEvent(event, "failed", "HTTP 500")
+        self.assertIn(payout["id"], event.state_message)
+        self.assertIn("after 3 retries", event.state_message)
+        self.assertFalse(self.env["stripe.balance.transaction"].search_count([]))
+        self.assertFalse(self.get_payout(payout).transaction_ids)
+        self.assertEqual(len(self.fake.requests_for("/v1/balance_transactions")), 5)
+
+        self.fake.clear_faults()
+        event.action_retry()
+        self.assertEvent(event, "done", "reconciled")
+        self.assertEqual(self.get_payout(payout).transaction_count, 150)
+        self.assertStripeMirrored()
+
+    def test_numbers_that_do_not_add_up_are_refused(self):
+        """A payout larger than its transactions: nothing is booked, the payout and
+        the wizard say by how much."""
+        self.pay_invoice(100.0)
+        fees_before = self.account_balance(self.fee_account)
+        journal_before = self.journal_balance()
+        nets = sum(txn["net"] for txn in self.fake.objects("balance_transaction"))
+        payout = self.fake.add_payout(amount=nets + 1234)
+        event = self.deliver("payout.paid", payout)
+        self.assertEvent(event, "done", "needs attention")
+        record = self.get_payout(payout)
+        self.assertPayout(record, "error", "a difference of")
+        self.assertIn("12.34", record.state_message)
+        self.assertIn("missing", record.state_message)
+        self.assertTrue(record.activity_ids)
+        self.assertFalse(record.move_ids)
+        self.assertAlmostEqual(self.account_balance(self.fee_account), fees_before)
+        self.assertAlmostEqual(self.journal_balance(), journal_before)
+
+        wizard = self.open_wizard(record)
+        self.assertFalse(wizard.can_confirm)
+        self.assertIn("12.34", wizard.blockers)
+        with self.assertRaises(UserError):
+            wizard.action_confirm()
+        self.assertFalse(record.move_ids)
+
+    def test_confirm_twice_books_nothing_more(self):
+        self.stripe_account.payout_auto_reconcile = False
+        self.stripe_account.api_key = False
+        self.pay_invoice(100.0)
+        self.stripe_account.api_key = API_KEY
+        payout = self.fake.add_payout()
+        self.deliver("payout.paid", payout)
+        record = self.get_payout(payout)
+        self.assertPayout(record, "to_reconcile")
+        wizard = self.reconcile_with_wizard(record)
+        self.assertPayout(record, "reconciled")
+        moves = record.move_ids
+        self.assertEqual(len(moves), 2, "a fee entry and a transfer")
+        balances = (self.journal_balance(), self.account_balance(self.fee_account))
+
+        with self.assertRaises(UserError):
+            wizard.action_confirm()
+        with self.assertRaises(UserError):
+            record.action_open_reconcile_wizard()
+        self.assertEvent(
+            self.deliver("payout.paid", payout), "done", "already reconciled"
+        )
+        record._stripe_reconcile()
+        record.invalidate_recordset()
+        self.assertEqual(record.move_ids, moves)
+        self.assertEqual(
+            (self.journal_balance(), self.account_balance(self.fee_account)), balances
+        )
+        self.assertStripeMirrored()
+
+    def test_undo_reverses_cleanly_and_reconciles_again(self):
+        """Undo reverses the entries, cancels the payments the payout registered and
+        frees the bank line; reconciling again gives the same books."""
+        self.stripe_account.api_key = False
+        self.pay_invoice(100.0)
+        self.stripe_account.api_key = API_KEY
+        missed = self.create_invoice(50.0)
+        self.fake.add_charge(5000, "usd", metadata={"odoo_invoice": missed.name})
+        payout = self.fake.add_payout()
+        statement_line = self.add_statement_line(
+            payout["amount"] / 100, self.arrival(payout)
+        )
+        journal_before = self.journal_balance()
+        self.deliver("payout.paid", payout)
+        record = self.get_payout(payout)
+        self.assertPayout(record, "reconciled")
+        self.assertInvoice(missed, 0.0, "paid")
+        self.assertTrue(statement_line.is_reconciled)
+        after = (
+            self.journal_balance(),
+            self.account_balance(self.fee_account),
+            self.bank_balance(),
+        )
+
+        record.action_undo()
+        self.assertPayout(record, "to_reconcile", "undone")
+        self.assertAlmostEqual(self.journal_balance(), journal_before)
+        self.assertAlmostEqual(self.account_balance(self.fee_account), 0.0)
+        self.assertAlmostEqual(self.account_balance(self.transfer_account), 0.0)
+        self.assertInvoice(missed, 50.0, "not_paid")
+        self.assertEqual(record.payment_ids.state, "canceled")
+        statement_line.invalidate_recordset()
+        self.assertFalse(statement_line.is_reconciled)
+        self.assertEqual(record.to_book_count, 1, "the missed charge is to book again")
+
+        self.reconcile_with_wizard(record)
+        self.assertPayout(record, "reconciled")
+        self.assertInvoice(missed, 0.0, "paid")
+        self.assertTrue(statement_line.is_reconciled)
+        self.assertEqual(
+            (
+                self.journal_balance(),
+                self.account_balance(self.fee_account),
+                self.bank_balance(),
+            ),
+            after,
+        )
+        self.assertStripeMirrored()
+
+    def test_failed_payout_after_reconciliation_reverses_the_transfer(self):
+        self.pay_invoice(100.0)
+        payout = self.fake.add_payout()
+        statement_line = self.add_statement_line(
+            payout["amount"] / 100, self.arrival(payout)
+        )
+        self.deliver("payout.paid", payout)
+        record = self.get_payout(payout)
+        self.assertEqual(record.bank_state, "matched")
+
+        event = self.deliver("payout.failed", self.fake.fail_payout(payout["id"]))
+        self.assertEvent(event, "done", "reversed")
+        record.invalidate_recordset()
+        self.assertEqual(record.status, "failed")
+        self.assertTrue(record.transfer_reversal_move_id)
+        self.assertEqual(record.bank_state, "none")
+        self.assertEqual(record.failure_code, "account_closed")
+        self.assertIn("bank account has been closed", record.state_message)
+        activity = record.activity_ids
+        self.assertEqual(activity.user_id, self.stripe_account.user_id)
+        self.assertFalse(statement_line.is_reconciled)
+        self.assertAlmostEqual(self.account_balance(self.transfer_account), 0.0)
+        # The money is back in the Stripe balance, in Stripe and in Odoo.
+        self.assertStripeMirrored()
+        self.assertAlmostEqual(self.journal_balance(), payout["amount"] / 100)
+
+        # A late payout.paid snapshot does not move it back.
+        self.deliver("payout.paid", payout)
+        record.invalidate_recordset()
+        self.assertEqual(record.status, "failed")
+        self.assertAlmostEqual(self.journal_balance(), payout["amount"] / 100)
+
+        # The next payout pays the returned money out again.
+        self.pay_invoice(10.0)
+        second = self.fake.add_payout()
+        self.deliver("payout.paid", second)
+        self.assertPayout(self.get_payout(second), "reconciled")
+        self.assertStripeMirrored()
+        self.assertAlmostEqual(self.journal_balance(), 0.0)
+
+    def test_transactions_wait_for_stripe_reconciliation(self):
+        self.pay_invoice(100.0)
+        payout = self.fake.add_payout(reconciliation_status="in_progress")
+        event = self.deliver("payout.paid", payout)
+        self.assertEvent(event, "done", "not finished reconciling")
+        self.assertFalse(self.fake.requests_for("/v1/balance_transactions"))
+        record = self.get_payout(payout)
+        self.assertPayout(record, "to_reconcile")
+        self.fake.set_payout_status(payout["id"], "paid", "completed")
+        self.deliver("payout.reconciliation_completed", payout)
+        self.assertPayout(record, "reconciled")
+        self.assertStripeMirrored()
+
+    def test_daily_cron_imports_a_payout_no_webhook_brought(self):
+        self.pay_invoice(100.0)
+        payout = self.fake.add_payout()
+        self.env.ref(
+            "stripe_connector.ir_cron_stripe_payout_backfill"
+        ).method_direct_trigger()
+        record = self.get_payout(payout)
+        self.assertPayout(record, "reconciled")
+        self.assertStripeMirrored()
+        arrival = self.fake.requests_for("/v1/payouts")[0].query["arrival_date"]
+        self.assertIn("gte", arrival)
+
+    def test_import_payouts_of_a_date_range(self):
+        self.stripe_account.payout_auto_reconcile = False
+        self.pay_invoice(100.0)
+        payout = self.fake.add_payout()
+        wizard = self.env["stripe.payout.import"].create(
+            {
+                "account_id": self.stripe_account.id,
+                "date_from": fields.Date.today() - timedelta(days=3),
+                "date_to": fields.Date.today() + timedelta(days=3),
+            }
+        )
+        action = wizard.action_import()
+        record = self.get_payout(payout)
+        self.assertEqual(action["domain"], [("id", "in", record.ids)])
+        self.assertTrue(record.transactions_imported)
+        self.assertPayout(record, "to_reconcile")
+
+
+@tagged("post_install", "-at_install")
+class TestPayoutWizard(PayoutCommon):
+    """What a user does in the reconcile wizard."""
+
+    def test_unmatched_charges_picked_or_booked_without_invoice(self):
+        """Two charges no webhook brought: the user picks the invoice of one; the
+        other matches nothing and becomes the customer's outstanding credit."""
+        self.stripe_account.payout_auto_reconcile = False
+        first = self.create_invoice(70.0)
+        self.create_invoice(70.0)
+        customer = self.fake.add_customer(email=self.customer.email)
+        picked = self.fake.add_charge(7000, "usd", customer=customer["id"])
+        unknown = self.fake.add_charge(2500, "usd")
+        payout = self.fake.add_payout()
+        self.deliver("payout.paid", payout)
+        record = self.get_payout(payout)
+
+        wizard = self.open_wizard(record)
+        self.assertTrue(wizard.can_confirm)
+        self.assertEqual(len(wizard.charge_line_ids), 2)
+        line = wizard.charge_line_ids.filtered(
+            lambda line: line.charge_id == picked["id"]
+        )
+        self.assertEqual(line.partner_id, self.customer)
+        self.assertIn("without invoice", line.proposal)
+        self.assertIn("customer payment without invoice", wizard.summary)
+        line.invoice_id = first
+        wizard.action_confirm()
+
+        self.assertPayout(record, "reconciled")
+        self.assertInvoice(first, 0.0, "paid")
+        unknown_payment = self.env["account.payment"].search(
+            [("stripe_charge_id", "=", unknown["id"])]
+        )
+        self.assertEqual(unknown_payment.state, "paid")
+        self.assertFalse(unknown_payment.partner_id)
+        self.assertEqual(unknown_payment.journal_id, self.stripe_journal)
+        self.assertAlmostEqual(unknown_payment.amount, 25.0)
+        picked_payment = self.env["account.payment"].search(
+            [("stripe_charge_id", "=", picked["id"])]
+        )
+        self.assertEqual(picked_payment.reconciled_invoice_ids, first)
+        self.assertEqual(record.payment_ids, unknown_payment | picked_payment)
+        self.assertStripeMirrored()
+
+    def test_several_payouts_at_once(self):
+        self.stripe_account.payout_auto_reconcile = False
+        self.pay_invoice(100.0)
+        first = self.fake.add_payout()
+        self.pay_invoice(40.0)
+        second = self.fake.add_payout()
+        self.deliver("payout.paid", first)
+        self.deliver("payout.paid", second)
+        payouts = self.get_payout(first) | self.get_payout(second)
+        wizard = self.open_wizard(payouts)
+        self.assertTrue(wizard.is_multi)
+        self.assertEqual(wizard.bank_journal_id, self.bank_journal)
+        wizard.action_confirm()
+        self.assertEqual(set(payouts.mapped("state")), {"reconciled"})
+        self.assertStripeMirrored()
+        self.assertAlmostEqual(self.journal_balance(), 0.0)
+
+    def test_manual_payout_with_picked_transactions(self):
+        """Stripe cannot list a manual payout's transactions: the wizard imports the
+        recent ones, proposes those that add up, and the user confirms."""
+        self.pay_invoice(100.0)
+        self.pay_invoice(25.0)
+        payout = self.fake.add_payout(automatic=False)
+        event = self.deliver("payout.paid", payout)
+        self.assertEvent(event, "done", "Manual payout")
+        record = self.get_payout(payout)
+        self.assertPayout(record, "to_reconcile")
+        self.assertFalse(self.fake.requests_for("/v1/balance_transactions"))
+
+        wizard = self.open_wizard(record)
+        self.assertTrue(wizard.is_manual)
+        request = self.fake.requests_for("/v1/balance_transactions")[0]
+        self.assertIn("created", request.query)
+        self.assertNotIn("payout", request.query)
+        self.assertEqual(len(wizard.transaction_ids), 2)
+        self.assertTrue(wizard.can_confirm)
+        # Dropping one makes the numbers wrong; picking it again puts them right.
+        dropped = wizard.transaction_ids[0]
+        wizard.transaction_ids = [Command.unlink(dropped.id)]
+        self.assertFalse(wizard.can_confirm)
+        self.assertIn("difference", wizard.blockers)
+        wizard.transaction_ids = [Command.link(dropped.id)]
+        self.assertTrue(wizard.can_confirm)
+        wizard.action_confirm()
+        self.assertPayout(record, "reconciled")
+        self.assertEqual(record.transaction_count, 2)
+        self.assertStripeMirrored()
+        self.assertAlmostEqual(self.journal_balance(), 0.0)
+
+
+@tagged("post_install", "-at_install")
+class TestPayoutCurrencies(PayoutCommon):
+    def test_payout_in_a_second_currency(self):
+        """A Stripe account settling in EUR (company in USD): its payout books in
+        EUR on EUR journals, with Odoo's rate for the company currency."""
+        eur = self.setup_other_currency("EUR", rates=[("2020-01-01", 0.5)])
+        stripe_eur = self.env["account.journal"].create(
+            {
+                "name": "Stripe EUR",
+                "type": "bank",
+                "code": "STEU",
+                "currency_id": eur.id,
+            }
+        )
+        bank_eur = self.env["account.journal"].create(
+            {"name": "Bank EUR", "type": "bank", "code": "BKEU", "currency_id": eur.id}
+        )
+        account = self.env["stripe.account"].create(
+            {
+                "name": "Stripe EUR",
+                "api_key": API_KEY,
+                "webhook_secret": WEBHOOK_SECRET,
+                "api_base": self.fake.api_base,
+                "journal_id": stripe_eur.id,
+                "payout_journal_id": bank_eur.id,
+                "fee_account_id": self.fee_account.id,
+                "user_id": self.env.user.id,
+            }
+        )
+        invoice = self.create_invoice(200.0, currency=eur)
+        account.api_key = False  # the fee waits for the payout
+        self.pay(20000, "eur", account=account, metadata={"odoo_invoice": invoice.name})
+        account.api_key = API_KEY
+        self.assertInvoice(invoice, 0.0, "paid")
+        self.fake.add_adjustment(-300, "eur", "Correction")
+        payout = self.fake.add_payout(currency="eur")
+
+        ignored = self.deliver("payout.paid", payout)
+        self.assertEvent(ignored, "ignored", "in EUR")
+        self.deliver_to(account, "payout.paid", payout)
+        record = self.get_payout(payout)
+        self.assertPayout(record, "reconciled")
+        self.assertEqual(record.currency_id, eur)
+        fees = self.fees("eur")
+        self.assertAlmostEqual(record.fee_amount, -fees)
+        self.assertStripeMirrored("eur", stripe_eur, account_currency=eur)
+        self.assertAlmostEqual(
+            self.account_balance(self.fee_account), fees * 2 + 3.0 * 2, 2
+        )
+        self.add_statement_line(payout["amount"] / 100, self.arrival(payout), bank_eur)
+        record.invalidate_recordset()
+        self.assertEqual(record.bank_state, "matched")
+        self.assertAlmostEqual(
+            self.account_balance(bank_eur.default_account_id, eur),
+            payout["amount"] / 100,
+        )
+
+    def test_foreign_charge_booked_at_odoo_rate_gets_stripe_exchange_difference(self):
+        """Without an API key at payment time, a EUR payment is booked at Odoo's
+        rate; Stripe settled it in USD at its own. The payout books the
+        difference on the exchange accounts: the Stripe journal mirrors Stripe."""
+        eur = self.setup_other_currency("EUR", rates=[("2020-01-01", 0.5)])
+        invoice = self.create_invoice(100.0, currency=eur)  # 200 USD
+        self.stripe_account.api_key = False
+        self.pay(
+            10000,
+            "eur",
+            exchange_rate=1.8,
+            settlement_currency="usd",
+            metadata={"odoo_invoice": invoice.name},
+        )
+        self.stripe_account.api_key = API_KEY
+        self.assertAlmostEqual(self.journal_balance(), 200.0)
+        payout = self.fake.add_payout(currency="usd")
+        self.deliver("payout.paid", payout)
+        record = self.get_payout(payout)
+        self.assertPayout(record, "reconciled")
+        self.assertTrue(record.exchange_move_id)
+        loss = self.company.expense_currency_exchange_account_id
+        self.assertAlmostEqual(self.account_balance(loss), 20.0)
+        self.assertStripeMirrored()
+        self.assertAlmostEqual(self.journal_balance(), 0.0)
+
+
+@tagged("post_install", "-at_install")
+class TestPayoutUtils(unittest.TestCase):
+    def test_balance_transaction_facts_of_an_expanded_refund(self):
+        facts = utils.balance_transaction_facts(
+            {
+                "id": "txn_1",
+                "type": "refund",
+                "amount": -500,
+                "fee": 0,
+                "net": -500,
+                "currency": "eur",
+                "source": {
+                    "object": "refund",
+                    "id": "re_1",
+                    "charge": "ch_1",
+                    "payment_intent": "pi_1",
+                    "amount": 500,
+                    "currency": "eur",
+                    "secret": "not kept",
+                },
+            }
+        )
+        self.assertEqual(facts["reporting_category"], "refund", "from the type")
+        self.assertEqual(facts["currency"], "EUR")
+        self.assertEqual(
+            (facts["source_id"], facts["source_type"], facts["charge_id"]),
+            ("re_1", "refund", "ch_1"),
+        )
+        self.assertNotIn("secret", facts["source"])
+
+    def test_fee_details_add_up_to_the_fee(self):
+        self.assertEqual(
+            utils.fee_details(
+                [{"type": "application_fee", "amount": 100, "description": "App"}],
+                130,
+            ),
+            [
+                {"type": "application_fee", "amount": 100, "description": "App"},
+                {"type": "stripe_fee", "amount": 30, "description": None},
+            ],
+        )
+        self.assertEqual(utils.fee_details(None, 0), [])
+
+    def test_source_kind_from_id_prefix(self):
+        self.assertEqual(utils.source_kind("py_123"), "charge")
+        self.assertEqual(utils.source_kind("dp_123"), "dispute")
+        self.assertIsNone(utils.source_kind(None))
+
+    def test_later_status_never_moves_back(self):
+        ranks = {"pending": 0, "paid": 2, "failed": 3}
+        self.assertEqual(utils.later_status("failed", "paid", ranks), "failed")
+        self.assertEqual(utils.later_status("pending", "paid", ranks), "paid")
+        self.assertEqual(utils.later_status(None, "paid", ranks), "paid")
+        self.assertEqual(utils.later_status("paid", None, ranks), "paid")

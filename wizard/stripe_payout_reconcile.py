@@ -1,0 +1,417 @@
+from markupsafe import Markup
+
+from odoo import Command, _, api, fields, models
+from odoo.exceptions import UserError
+
+from .. import const, utils
+from ..exceptions import StripeMatchError
+
+
+class StripePayoutReconcile(models.TransientModel):
+    """Reconcile one or several payouts: see their breakdown and what is already in
+    Odoo, match the charges no payment mirrors, pick a manual payout's
+    transactions, and confirm.
+
+    Confirming books what is missing on the Stripe journal (payments, one fee
+    entry, one adjustment entry) and moves each payout to its bank journal; it
+    books nothing unless every payout's transactions add up to its amount.
+    """
+
+    _name = "stripe.payout.reconcile"
+    _description = "Reconcile Stripe Payouts"
+
+    payout_ids = fields.Many2many("stripe.payout", string="Payouts", required=True)
+    payout_id = fields.Many2one(
+        "stripe.payout", compute="_compute_payout_id", string="Payout"
+    )
+    is_multi = fields.Boolean(compute="_compute_payout_id")
+    is_manual = fields.Boolean(compute="_compute_payout_id")
+    account_id = fields.Many2one(related="payout_id.account_id")
+    currency_id = fields.Many2one(related="payout_id.currency_id")
+    amount = fields.Monetary(related="payout_id.amount", string="Payout Amount")
+    arrival_date = fields.Date(related="payout_id.arrival_date")
+    charge_amount = fields.Monetary(related="payout_id.charge_amount")
+    refund_amount = fields.Monetary(related="payout_id.refund_amount")
+    dispute_amount = fields.Monetary(related="payout_id.dispute_amount")
+    fee_amount = fields.Monetary(related="payout_id.fee_amount")
+    adjustment_amount = fields.Monetary(related="payout_id.adjustment_amount")
+    other_amount = fields.Monetary(related="payout_id.other_amount")
+    transaction_count = fields.Integer(related="payout_id.transaction_count")
+    linked_count = fields.Integer(related="payout_id.linked_count")
+    to_book_count = fields.Integer(related="payout_id.to_book_count")
+    bank_journal_id = fields.Many2one(
+        "account.journal",
+        string="Bank Journal",
+        compute="_compute_bank_journal_id",
+        store=True,
+        readonly=False,
+        domain="[('type', '=', 'bank')]",
+        help="The bank journal the payouts arrive in.",
+    )
+
+    # A manual payout's transactions, picked by the user.
+    transaction_ids = fields.Many2many(
+        "stripe.balance.transaction",
+        string="Transactions Paid Out",
+        compute="_compute_transaction_ids",
+        store=True,
+        readonly=False,
+    )
+    net_amount = fields.Monetary(
+        string="Transactions Total", compute="_compute_net_amount"
+    )
+    difference = fields.Monetary(compute="_compute_net_amount")
+
+    charge_line_ids = fields.One2many(
+        "stripe.payout.reconcile.charge",
+        "wizard_id",
+        string="Charges to Match",
+        compute="_compute_charge_line_ids",
+        store=True,
+        readonly=False,
+    )
+    can_confirm = fields.Boolean(compute="_compute_blockers")
+    blockers = fields.Text(compute="_compute_blockers")
+    summary = fields.Html(compute="_compute_summary")
+
+    # === COMPUTE METHODS === #
+
+    @api.depends("payout_ids")
+    def _compute_payout_id(self):
+        for wizard in self:
+            single = wizard.payout_ids if len(wizard.payout_ids) == 1 else False
+            wizard.payout_id = single
+            wizard.is_multi = len(wizard.payout_ids) > 1
+            wizard.is_manual = bool(single) and not single.automatic
+
+    @api.depends("payout_ids")
+    def _compute_bank_journal_id(self):
+        for wizard in self:
+            journals = wizard.payout_ids.mapped(
+                lambda p: p.bank_journal_id or p.account_id.payout_journal_id
+            )
+            wizard.bank_journal_id = journals if len(journals) == 1 else False
+
+    @api.depends("payout_ids")
+    def _compute_transaction_ids(self):
+        """A manual payout's transactions: those picked before, else every
+        candidate when they add up to the payout exactly."""
+        for wizard in self:
+            payout = wizard.payout_ids if len(wizard.payout_ids) == 1 else None
+            if not payout or payout.automatic:
+                wizard.transaction_ids = False
+                continue
+            candidates = wizard._manual_candidates(payout)
+            picked = candidates.filtered(lambda t, p=payout: t.payout_id == p)
+            if not picked and not payout.currency_id.compare_amounts(
+                sum(candidates.mapped("net")), payout.amount
+            ):
+                picked = candidates
+            wizard.transaction_ids = picked
+
+    @api.depends("payout_ids", "transaction_ids")
+    def _compute_net_amount(self):
+        for wizard in self:
+            payouts = wizard.payout_ids
+            if wizard.is_manual:
+                net = sum(wizard.transaction_ids.mapped("net"))
+            else:
+                net = sum(payouts.mapped("net_amount"))
+            wizard.net_amount = net
+            wizard.difference = sum(payouts.mapped("amount")) - net
+
+    @api.depends("payout_ids", "transaction_ids")
+    def _compute_charge_line_ids(self):
+        for wizard in self:
+            if wizard.is_manual:
+                charges = wizard.transaction_ids.filtered(
+                    lambda t: (
+                        t.link_state == "to_book"
+                        and const.PAYOUT_BOOKING.get(t.reporting_category) == "payment"
+                    )
+                )[: const.RECONCILE_WIZARD_MAX_CHARGES]
+            else:
+                charges = self.env["stripe.balance.transaction"].search(
+                    [
+                        ("payout_id", "in", wizard.payout_ids.ids),
+                        ("link_state", "=", "to_book"),
+                        (
+                            "reporting_category",
+                            "in",
+                            [
+                                category
+                                for category, how in const.PAYOUT_BOOKING.items()
+                                if how == "payment"
+                            ],
+                        ),
+                    ],
+                    order="stripe_created, id",
+                    limit=const.RECONCILE_WIZARD_MAX_CHARGES,
+                )
+            wizard.charge_line_ids = [Command.clear()] + [
+                Command.create({"transaction_id": transaction.id})
+                for transaction in charges
+            ]
+
+    @api.depends("payout_ids", "transaction_ids", "bank_journal_id")
+    def _compute_blockers(self):
+        for wizard in self:
+            blockers = []
+            if wizard.is_manual:
+                payout = wizard.payout_ids
+                if payout.currency_id.compare_amounts(wizard.net_amount, payout.amount):
+                    blockers.append(
+                        _(
+                            "The transactions picked add up to %(net)s, the payout is "
+                            "%(amount)s: a difference of %(difference)s. Pick the "
+                            "transactions it pays out (import them from Stripe if "
+                            "they are missing).",
+                            net=payout.currency_id.format(wizard.net_amount),
+                            amount=payout.currency_id.format(payout.amount),
+                            difference=payout.currency_id.format(wizard.difference),
+                        )
+                    )
+            else:
+                for payout in wizard.payout_ids:
+                    if not payout.transactions_imported:
+                        blockers.append(payout._stripe_import_blocker())
+                    elif payout.currency_id.compare_amounts(
+                        payout.net_amount, payout.amount
+                    ):
+                        blockers.append(payout._stripe_difference_message())
+            reconciled = wizard.payout_ids.filtered(lambda p: p.state == "reconciled")
+            if reconciled:
+                blockers.append(
+                    _(
+                        "Already reconciled: %s.",
+                        ", ".join(reconciled.mapped("stripe_id")),
+                    )
+                )
+            if not wizard.bank_journal_id:
+                blockers.append(_("Choose the bank journal the payouts arrive in."))
+            wizard.blockers = "\n".join(blockers)
+            wizard.can_confirm = not blockers
+
+    @api.depends("payout_ids", "transaction_ids", "bank_journal_id")
+    def _compute_summary(self):
+        for wizard in self:
+            wizard.summary = wizard._summary()
+
+    # === ACTION METHODS === #
+
+    def action_confirm(self):
+        """Reconcile the payouts; nothing is booked unless all of them add up."""
+        self.ensure_one()
+        if not self.can_confirm:
+            raise UserError(self.blockers)
+        if self.is_manual:
+            self.payout_ids._stripe_assign_transactions(self.transaction_ids)
+        invoices = {
+            line.transaction_id.id: line.invoice_id
+            for line in self.charge_line_ids
+            if line.invoice_id
+        }
+        payouts = self.payout_ids
+        payouts.bank_journal_id = self.bank_journal_id
+        messages = [payout._stripe_reconcile(invoices) for payout in payouts]
+        if len(payouts) == 1:
+            return {
+                "type": "ir.actions.act_window",
+                "res_model": "stripe.payout",
+                "res_id": payouts.id,
+                "view_mode": "form",
+            }
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "success",
+                "title": _("%s payouts reconciled", len(payouts)),
+                "message": "\n".join(messages),
+                "next": {"type": "ir.actions.act_window_close"},
+            },
+        }
+
+    def action_import_transactions(self):
+        """Import the account's recent transactions from Stripe (for a manual
+        payout), then show the wizard again with them."""
+        self.ensure_one()
+        payout = self.payout_id
+        if not payout:
+            raise UserError(_("Import transactions for one payout at a time."))
+        if not payout.account_id.has_api_key:
+            raise UserError(
+                _(
+                    "The Stripe account %s has no API key.",
+                    payout.account_id.display_name,
+                )
+            )
+        payout._stripe_import_recent_transactions()
+        return payout.action_open_reconcile_wizard()
+
+    # === HELPERS === #
+
+    @api.model
+    def _manual_candidates(self, payout):
+        """Transactions a manual payout may pay out: the account's transactions in
+        its currency, created before it, not paid out by another payout."""
+        return self.env["stripe.balance.transaction"].search(
+            [
+                ("account_id", "=", payout.account_id.id),
+                ("currency_id", "=", payout.currency_id.id),
+                ("payout_id", "in", (False, payout.id)),
+                ("type", "!=", "payout"),
+                (
+                    "stripe_created",
+                    "<=",
+                    payout.stripe_created or fields.Datetime.now(),
+                ),
+            ],
+            order="stripe_created, id",
+        )
+
+    def _summary(self):
+        """What confirming books, in words, for the payouts (or the transactions
+        picked for a manual payout)."""
+        self.ensure_one()
+        if not self.payout_ids:
+            return False
+        transaction_model = self.env["stripe.balance.transaction"]
+        if self.is_manual:
+            domain = [("id", "in", self.transaction_ids.ids)]
+        else:
+            domain = [
+                ("payout_id", "in", self.payout_ids.ids),
+                ("type", "!=", "payout"),
+            ]
+        counts = dict(
+            transaction_model._read_group(
+                [*domain, ("link_state", "=", "to_book")],
+                ["reporting_category"],
+                ["__count"],
+            )
+        )
+        linked = transaction_model.search_count(
+            [*domain, ("link_state", "=", "linked")]
+        )
+        by_booking = {}
+        for category, count in counts.items():
+            how = const.PAYOUT_BOOKING.get(category, "adjustment")
+            by_booking[how] = by_booking.get(how, 0) + count
+        items = [
+            _(
+                "%s transaction(s) are already in Odoo (payments, refunds, entries): "
+                "nothing more is booked for them.",
+                linked,
+            )
+        ]
+        texts = {
+            "payment": _(
+                "%s charge(s) no payment mirrors yet: each pays the invoice picked "
+                "below, else the invoice or order the payment rules find, else it is "
+                "booked as a customer payment without invoice, to reconcile later "
+                "from the customer's outstanding credits."
+            ),
+            "refund": _("%s refund(s): booked as outbound payments to the customer."),
+            "refund_failure": _(
+                "%s failed refund(s): the money came back; booked as inbound "
+                "payments of the customer."
+            ),
+            "dispute": _(
+                "%s dispute movement(s): booked on the disputed payments account."
+            ),
+            "fee": _("%s Stripe fee transaction(s): booked on the fee account."),
+            "adjustment": _(
+                "%s adjustment(s) and other movement(s): booked on the adjustment "
+                "account."
+            ),
+        }
+        for how, text in texts.items():
+            if by_booking.get(how):
+                items.append(text % by_booking[how])
+        items.append(
+            _(
+                "Fees not booked yet: one entry on the fee account, one line per fee "
+                "type."
+            )
+        )
+        if self.bank_journal_id:
+            items.append(
+                _(
+                    "The payout amount moves from the Stripe journal to %(journal)s "
+                    "through the liquidity transfer account; the bank statement line "
+                    "of that amount around the arrival date is matched with it, now "
+                    "or when it is imported.",
+                    journal=self.bank_journal_id.display_name,
+                )
+            )
+        return Markup("<ul>%s</ul>") % Markup().join(
+            Markup("<li>%s</li>") % item for item in items
+        )
+
+
+class StripePayoutReconcileCharge(models.TransientModel):
+    """A charge of a payout that no Odoo payment mirrors: a user may pick the
+    invoice it pays; otherwise the payment rules decide."""
+
+    _name = "stripe.payout.reconcile.charge"
+    _description = "Charge to Match in a Payout"
+
+    wizard_id = fields.Many2one(
+        "stripe.payout.reconcile", required=True, ondelete="cascade"
+    )
+    transaction_id = fields.Many2one(
+        "stripe.balance.transaction", required=True, ondelete="cascade"
+    )
+    company_id = fields.Many2one(related="transaction_id.company_id")
+    currency_id = fields.Many2one(related="transaction_id.currency_id")
+    amount = fields.Monetary(related="transaction_id.amount")
+    charge_id = fields.Char(related="transaction_id.source_id", string="Charge")
+    stripe_created = fields.Datetime(related="transaction_id.stripe_created")
+    description = fields.Char(compute="_compute_proposal")
+    partner_id = fields.Many2one(
+        "res.partner", string="Customer", compute="_compute_proposal"
+    )
+    proposal = fields.Char(
+        string="Without a pick",
+        compute="_compute_proposal",
+        help="What the payment rules do with this charge when no invoice is picked.",
+    )
+    invoice_id = fields.Many2one(
+        "account.move",
+        string="Invoice",
+        domain="[('move_type', 'in', ('out_invoice', 'out_receipt')), "
+        "('state', '=', 'posted'), ('payment_state', 'in', ('not_paid', 'partial')), "
+        "('company_id', '=', company_id)]",
+        help="The invoice this charge pays.",
+    )
+
+    @api.depends("transaction_id")
+    def _compute_proposal(self):
+        for line in self:
+            transaction = line.transaction_id
+            source = dict(transaction.source_data or {})
+            facts = utils.payment_facts(source) if source else None
+            line.description = source.get("description") if source else False
+            if not facts or not facts["amount"]:
+                line.partner_id = False
+                line.proposal = _("Customer payment without invoice")
+                continue
+            event = transaction._stripe_payment_event()
+            partner = event._stripe_find_partner(facts, [])
+            line.partner_id = partner
+            currency = self.env["res.currency"].search(
+                [("name", "=", facts["currency"])], limit=1
+            )
+            amount = float(utils.from_minor_units(facts["amount"], facts["currency"]))
+            try:
+                target = event._stripe_find_payment_target(facts, amount, currency)
+            except StripeMatchError:
+                target = None
+            if target and target._name in ("account.move", "sale.order"):
+                line.proposal = _("Pays %s", target.display_name)
+            else:
+                line.proposal = _(
+                    "Customer payment of %s without invoice",
+                    partner.display_name if partner else _("an unknown customer"),
+                )
