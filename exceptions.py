@@ -4,6 +4,8 @@ Any other exception means the handler failed: the event becomes ``failed`` with 
 exception's message and is retried with a backoff.
 """
 
+from odoo.exceptions import UserError
+
 
 class StripeEventIgnored(Exception):
     """The event needs no work in Odoo; its message says why."""
@@ -17,7 +19,7 @@ class StripeEventRetryLater(Exception):
     """
 
 
-class StripeMatchError(Exception):
+class StripeMatchError(UserError):
     """No Odoo document, or several, match the Stripe object.
 
     :param str message: what was tried.
@@ -26,7 +28,7 @@ class StripeMatchError(Exception):
 
     def __init__(self, message, candidates=None):
         super().__init__(message)
-        self.candidates = candidates
+        self.candidates = candidates or []
 
 
 class WebhookRefused(Exception):

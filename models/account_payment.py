@@ -53,6 +53,15 @@ class AccountPayment(models.Model):
             domain.append(("payment_type", "=", payment_type))
         return self.search(domain)
 
+    def _stripe_open_credit(self):
+        """What this customer payment left unreconciled on the customer's account
+        (an overpayment, a payment of an order not invoiced), in its currency."""
+        self.ensure_one()
+        lines = self.move_id.line_ids.filtered(
+            lambda line: line.account_id == self.destination_account_id
+        )
+        return abs(sum(lines.mapped("amount_residual_currency")))
+
     def _stripe_description(self):
         """One line for event messages: name, amount and what it paid."""
         self.ensure_one()

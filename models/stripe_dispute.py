@@ -2,7 +2,6 @@ from odoo import Command, _, api, fields, models
 from odoo.exceptions import UserError
 
 from .. import utils
-from ..exceptions import StripeEventRetryLater
 
 # Stripe dispute statuses after which nothing changes any more.
 FINAL_STATUSES = ("won", "lost", "warning_closed")
@@ -96,42 +95,41 @@ class StripeDispute(models.Model):
         :param datetime seen_at: the event's ``created``; an older snapshot never
             moves the Stripe status back.
         :return: the dispute and what was booked now.
-        :raise StripeEventRetryLater: the disputed payment is not in Odoo yet.
         """
         payment = self.env["account.payment"]._stripe_find(
             account,
             [data.get("payment_intent"), utils.object_id(data.get("charge"))],
             payment_type="inbound",
         )[:1]
-        if not payment:
-            raise StripeEventRetryLater(
-                _(
-                    "Waiting for the disputed payment %s to be registered in Odoo.",
-                    utils.object_id(data.get("charge")),
-                )
-            )
         dispute = self.search(
             [("account_id", "=", account.id), ("stripe_id", "=", data["id"])]
         )
-        currency = self.env["res.currency"].search(
-            [("name", "=", (data.get("currency") or "").upper())], limit=1
-        )
         if not dispute:
+            currency = self.env["res.currency"].search(
+                [("name", "=", (data.get("currency") or "").upper())], limit=1
+            )
             dispute = self.create(
                 {
                     "stripe_id": data["id"],
                     "account_id": account.id,
                     "charge_id": utils.object_id(data.get("charge")),
-                    "payment_id": payment.id,
-                    "partner_id": payment.partner_id.id,
                     "amount": float(
                         utils.from_minor_units(data.get("amount"), data.get("currency"))
                     ),
-                    "currency_id": (currency or payment.currency_id).id,
+                    "currency_id": (currency or account.currency_id).id,
                     "reason": data.get("reason"),
                     "stripe_created": utils.timestamp_to_datetime(data.get("created")),
                 }
             )
+        if payment and not dispute.payment_id:
+            # The money moves whether or not Odoo knows the payment (made before
+            # Odoo was connected, say): the dispute is booked anyway, and linked to
+            # the payment and its invoice as soon as Odoo has them.
+            dispute.write(
+                {"payment_id": payment.id, "partner_id": payment.partner_id.id}
+            )
+            if dispute.state == "withdrawn":
+                dispute._stripe_notify_withdrawal()
         if not dispute.status_updated or seen_at >= dispute.status_updated:
             dispute.write({"status": data.get("status"), "status_updated": seen_at})
         booked = dispute._stripe_book_transactions(
@@ -359,20 +357,11 @@ class StripeDispute(models.Model):
         return clearing
 
     def _stripe_loss_credit_note(self, invoice, date):
-        """A posted credit note on the invoice for the disputed amount."""
+        """A posted credit note on the invoice for the disputed amount: its
+        reversal when all of it is lost, else its lines pro rata."""
         amount = self.currency_id._convert(
             self.amount, invoice.currency_id, invoice.company_id, date
         )
         return invoice._stripe_create_credit_note(
-            amount,
-            date,
-            _("Stripe dispute %s lost", self.stripe_id),
-            {
-                "name": _(
-                    "Lost dispute %(dispute)s on %(invoice)s",
-                    dispute=self.stripe_id,
-                    invoice=invoice.name,
-                ),
-                "account_id": invoice.invoice_line_ids[:1].account_id.id,
-            },
+            amount, date, _("Stripe dispute %s lost", self.stripe_id)
         )

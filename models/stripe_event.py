@@ -1,5 +1,6 @@
 import json
 import logging
+import time
 from datetime import timedelta
 
 from psycopg2 import errors as pg_errors
@@ -136,7 +137,8 @@ class StripeEvent(models.Model):
     # === ACTION METHODS === #
 
     def action_retry(self):
-        """Process the events again now, whatever their state and attempts."""
+        """Process failed, waiting or ignored events again now, with a fresh count
+        of attempts."""
         events = self.filtered("can_retry")
         if not events:
             raise UserError(_("Only failed, waiting or ignored events can be retried."))
@@ -216,16 +218,22 @@ class StripeEvent(models.Model):
             "payload": utils.clean_text(payload.decode("utf-8")),
             "next_attempt_at": fields.Datetime.now(),
         }
+        domain = [
+            ("account_id", "=", account.id),
+            ("stripe_id", "=", vals["stripe_id"]),
+        ]
+        # A redelivery is answered without trying the insert (the usual case);
+        # between concurrent deliveries, the unique constraint decides.
+        existing = self.search(domain)
+        if existing:
+            return existing, False
         try:
             with self.env.cr.savepoint():
                 event = self.with_context(
                     mail_create_nolog=True, mail_create_nosubscribe=True
                 ).create(vals)
         except pg_errors.UniqueViolation:
-            existing = self.search(
-                [("account_id", "=", account.id), ("stripe_id", "=", vals["stripe_id"])]
-            )
-            return existing, False
+            return self.search(domain), False
         self._trigger_processing()
         return event, True
 
@@ -241,11 +249,16 @@ class StripeEvent(models.Model):
     @api.model
     def _cron_process_events(self):
         """Process a batch of due events; the cron framework calls again while some
-        remain (``ir.cron._notify_progress``) and commits between batches."""
+        remain (``ir.cron._notify_progress``) and commits between batches.
+
+        A batch stops early after ``const.PROCESS_BATCH_SECONDS`` so that a
+        transaction never outlives the server's time limits; events taken but not
+        processed are released at commit and taken by the next batch.
+        """
         events = self._acquire_due_events(const.PROCESS_BATCH_SIZE)
-        events._process_acquired()
+        done = events._process_acquired(time_limit=const.PROCESS_BATCH_SECONDS)
         remaining = self.search_count(self._due_domain())
-        self.env["ir.cron"]._notify_progress(done=len(events), remaining=remaining)
+        self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
 
     def _process_events(self):
         """Process these events now, skipping any another worker holds."""
@@ -290,9 +303,18 @@ class StripeEvent(models.Model):
         )
         return self.browse([row[0] for row in self.env.cr.fetchall()])
 
-    def _process_acquired(self):
-        for event in self:
+    def _process_acquired(self, time_limit=None):
+        """Process these (locked) events in order.
+
+        :param int time_limit: seconds after which no further event is started.
+        :return: the number of events processed.
+        """
+        start = time.monotonic()
+        for count, event in enumerate(self):
+            if time_limit and time.monotonic() - start > time_limit:
+                return count
             event.with_company(event.company_id)._process_one()
+        return len(self)
 
     def _process_one(self):
         """Run the event's handler in a savepoint and record the outcome.
@@ -315,25 +337,24 @@ class StripeEvent(models.Model):
         except StripeEventRetryLater as outcome:
             self._set_waiting(str(outcome))
         except (
-            # Another worker got there first: back in the queue, not an attempt.
             pg_errors.SerializationFailure,
             pg_errors.LockNotAvailable,
             pg_errors.DeadlockDetected,
+            pg_errors.UniqueViolation,
         ) as error:
-            _logger.info(
-                "Stripe event %s lost a race, retrying: %s", self.stripe_id, error
-            )
-            self.next_attempt_at = fields.Datetime.now() + timedelta(
-                seconds=const.CONCURRENCY_RETRY_DELAY
-            )
-            self._trigger_processing(at=self.next_attempt_at)
+            self._set_race(error)
+        except UserError as error:
+            # An expected business failure (nothing matches, a setting is
+            # missing): its message says it all.
+            _logger.info("Stripe event %s failed: %s", self.stripe_id, error.args[0])
+            self._set_failed(error.args[0])
         # Any other error of a handler fails the event (with its message) instead
         # of the whole batch; the traceback goes to the log.
         except Exception as error:  # pylint: disable=broad-exception-caught
             _logger.warning(
                 "Stripe event %s (%s) failed", self.stripe_id, self.type, exc_info=True
             )
-            self._set_failed(self._error_message(error))
+            self._set_failed(f"{type(error).__name__}: {error}")
         else:
             self._set_state("done", message or _("Processed."))
 
@@ -348,6 +369,24 @@ class StripeEvent(models.Model):
                 "processed_at": fields.Datetime.now(),
             }
         )
+
+    def _set_race(self, error):
+        """Another worker booked the same Stripe object, or held its rows, at the
+        same time: look again in a few seconds, when its work is visible (the
+        event then finds it done). Counted as an attempt, so that a persistent
+        conflict still ends ``failed``."""
+        _logger.info("Stripe event %s lost a race, retrying: %s", self.stripe_id, error)
+        if self.attempts + 1 >= const.MAX_ATTEMPTS:
+            self._set_failed(f"{type(error).__name__}: {error}")
+            return
+        self.write(
+            {
+                "attempts": self.attempts + 1,
+                "next_attempt_at": fields.Datetime.now()
+                + timedelta(seconds=const.CONCURRENCY_RETRY_DELAY),
+            }
+        )
+        self._trigger_processing(at=self.next_attempt_at)
 
     def _set_waiting(self, message):
         """Put the event back to wait; fail it once it has waited as long as Stripe
@@ -419,14 +458,6 @@ class StripeEvent(models.Model):
             note=message,
             user_id=user.id,
         )
-
-    @api.model
-    def _error_message(self, error):
-        """A message an accountant can act on: user errors as they are, technical
-        errors with their type (the traceback is in the server log)."""
-        if isinstance(error, UserError):
-            return error.args[0]
-        return f"{type(error).__name__}: {error}"
 
     # === HANDLER HELPERS === #
 

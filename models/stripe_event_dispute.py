@@ -1,7 +1,5 @@
 from odoo import _, fields, models
 
-from ..exceptions import StripeEventIgnored
-
 
 class StripeEvent(models.Model):
     """Dispute events: every ``charge.dispute.*`` event brings the dispute up to
@@ -26,12 +24,10 @@ class StripeEvent(models.Model):
                 moves=", ".join(booked.mapped("name")),
             )
         if dispute.state == "open":
-            raise StripeEventIgnored(
-                _(
-                    "Dispute %(dispute)s is %(status)s; no money has moved yet.",
-                    dispute=dispute.stripe_id,
-                    status=dispute.status,
-                )
+            return _(
+                "Dispute %(dispute)s recorded (%(status)s); no money has moved yet.",
+                dispute=dispute.stripe_id,
+                status=dispute.status,
             )
         return _(
             "Dispute %(dispute)s (%(state)s): nothing new to book.",

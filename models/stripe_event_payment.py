@@ -22,6 +22,7 @@ class StripeEvent(models.Model):
     invoice_id = fields.Many2one(
         "account.move",
         string="Invoice to Pay",
+        check_company=True,
         domain="[('move_type', 'in', ('out_invoice', 'out_receipt')), "
         "('state', '=', 'posted'), ('company_id', '=', company_id)]",
         help="When Odoo cannot tell which invoice a payment is for, pick it here "
@@ -30,6 +31,7 @@ class StripeEvent(models.Model):
     sale_order_id = fields.Many2one(
         "sale.order",
         string="Order to Pay",
+        check_company=True,
         domain="[('company_id', '=', company_id), ('state', '!=', 'cancel')]",
         help="When Odoo cannot tell which order a payment is for, pick it here "
         "and click Retry.",
@@ -41,14 +43,44 @@ class StripeEvent(models.Model):
         return self._stripe_process_payment(utils.payment_facts(self._get_object()))
 
     def _handle_charge_succeeded(self):
+        """The fallback for charges made without a PaymentIntent (older
+        integrations); a charge of a PaymentIntent is booked from
+        ``payment_intent.succeeded``, which carries the integrator's metadata
+        (Stripe does not copy it onto the charge)."""
         charge = self._get_object()
         if charge.get("paid") is False or charge.get("status") == "failed":
             raise StripeEventIgnored(_("The charge did not succeed."))
+        if charge.get("captured") is False:
+            raise StripeEventIgnored(
+                _(
+                    "The charge is authorized but not captured; it is booked once "
+                    "captured."
+                )
+            )
+        intent = utils.object_id(charge.get("payment_intent"))
+        if intent:
+            raise StripeEventIgnored(
+                _(
+                    "The charge belongs to PaymentIntent %s; it is booked from its "
+                    "payment_intent.succeeded event.",
+                    intent,
+                )
+            )
         return self._stripe_process_payment(utils.payment_facts(charge))
 
     def _handle_checkout_session_completed(self):
         session = self._get_object()
         status = session.get("payment_status")
+        if not utils.object_id(session.get("payment_intent")):
+            # Subscription (or setup) mode: the money comes through the Stripe
+            # invoice's own PaymentIntent, booked from its payment_intent event.
+            raise StripeEventIgnored(
+                _(
+                    "The Checkout Session (mode %s) has no PaymentIntent of its own; "
+                    "its payment is booked from its payment_intent.succeeded event.",
+                    session.get("mode"),
+                )
+            )
         if status == "no_payment_required":
             raise StripeEventIgnored(_("The Checkout Session required no payment."))
         if status != "paid":
@@ -129,21 +161,31 @@ class StripeEvent(models.Model):
         return " ".join(messages)
 
     def _stripe_check_not_provider_payment(self, facts):
-        """Ignore payments Odoo's own Stripe payment provider already handles."""
-        if not facts["payment_intent_id"]:
+        """Ignore payments Odoo's own Stripe payment provider handles.
+
+        Its transactions carry the PaymentIntent id once the customer is back or
+        its own webhook arrived; before that, only the PaymentIntent's description
+        names them (the provider sets it to the transaction's reference).
+        """
+        domain = []
+        if facts["payment_intent_id"]:
+            domain = [("provider_reference", "=", facts["payment_intent_id"])]
+        if facts["references"]:
+            domain = [
+                *(["|"] if domain else []),
+                *domain,
+                ("reference", "in", facts["references"]),
+            ]
+        if not domain:
             return
         # sudo: payment transactions are not readable by every processing user.
-        transaction = (
-            self.env["payment.transaction"]
-            .sudo()
-            .search([("provider_reference", "=", facts["payment_intent_id"])], limit=1)
-        )
+        transaction = self.env["payment.transaction"].sudo().search(domain, limit=1)
         if transaction:
             raise StripeEventIgnored(
                 _(
                     "PaymentIntent %(intent)s is handled by Odoo's payment provider "
                     "(transaction %(reference)s); nothing more to book.",
-                    intent=facts["payment_intent_id"],
+                    intent=facts["payment_intent_id"] or facts["key"],
                     reference=transaction.reference,
                 )
             )
@@ -360,8 +402,23 @@ class StripeEvent(models.Model):
         return fee_move
 
     def _stripe_payment_date(self, facts):
-        created = utils.timestamp_to_datetime(facts["created"]) or self.stripe_created
-        return fields.Date.to_date(created) if created else fields.Date.today()
+        """The day the money reached the Stripe balance, in the company's time zone
+        (the responsible user's): the balance transaction's time when known, else
+        the event's (when Stripe reported the success), else the object's."""
+        balance_transaction = facts.get("balance_transaction")
+        moment = (
+            utils.timestamp_to_datetime(
+                balance_transaction.get("created")
+                if isinstance(balance_transaction, dict)
+                else None
+            )
+            or self.stripe_created
+            or utils.timestamp_to_datetime(facts.get("created"))
+        )
+        if not moment:
+            return fields.Date.context_today(self)
+        tz = self.account_id.user_id.tz or self.env.user.tz or "UTC"
+        return fields.Date.context_today(self.with_context(tz=tz), timestamp=moment)
 
     def _stripe_note_failed_payment(self, facts, reason):
         """No accounting for a failed payment: a note on the matched document."""

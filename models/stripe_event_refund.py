@@ -95,6 +95,9 @@ class StripeEvent(models.Model):
             )[:1]
         )
         if not original and not invoice:
+            self._stripe_check_not_provider_payment(
+                {"payment_intent_id": refund.get("payment_intent"), "references": []}
+            )
             self._stripe_check_payment_is_coming(refund)
             raise StripeEventRetryLater(
                 _(
@@ -116,42 +119,42 @@ class StripeEvent(models.Model):
             "stripe_charge_id": refund.get("charge") or original.stripe_charge_id,
         }
         force_balance = self._stripe_force_balance(currency, balance_transaction)
+        # What the original payment left as the customer's credit (an overpayment,
+        # or a payment of an order without invoice) is refunded first; only the
+        # rest takes back revenue with a credit note.
+        excess = original._stripe_open_credit() if original else 0.0
+        credit_amount = currency.round(amount - min(excess, amount))
         messages = []
-        if invoice:
+        credit_note = self.env["account.move"]
+        if invoice and not currency.is_zero(credit_amount):
             credit_note = self._stripe_create_credit_note(
-                invoice, refund, amount, currency, date
-            )
-            payment = self._stripe_refund_payment(
-                invoice.partner_id,
-                amount,
-                currency,
-                date,
-                stripe_vals,
-                force_balance,
-                reconcile_with=credit_note,
+                invoice, refund, credit_amount, currency, date
             )
             self._link_documents(moves=credit_note | invoice)
             messages.append(
                 _(
-                    "Credit note %(credit_note)s of %(amount)s on %(invoice)s, "
-                    "refunded by %(payment)s.",
+                    "Credit note %(credit_note)s of %(amount)s on %(invoice)s.",
                     credit_note=credit_note.name,
                     amount=credit_note.currency_id.format(credit_note.amount_total),
                     invoice=invoice.name,
-                    payment=payment.name,
                 )
             )
-        else:
-            payment = self._stripe_refund_payment(
-                original.partner_id,
-                amount,
-                currency,
-                date,
-                stripe_vals,
-                force_balance,
-                reconcile_with=original.move_id,
+        payment = self._stripe_refund_payment(
+            invoice.partner_id or original.partner_id,
+            amount,
+            currency,
+            date,
+            stripe_vals,
+            force_balance,
+            reconcile_with=credit_note | original.move_id,
+        )
+        messages.append(
+            _(
+                "Refund payment %(payment)s of %(amount)s.",
+                payment=payment.name,
+                amount=currency.format(amount),
             )
-            messages.append(_("Refund %s of a payment without invoice.", payment.name))
+        )
         self._link_documents(payments=payment)
         fee_move = self.account_id._stripe_book_fee(
             balance_transaction,
@@ -211,33 +214,23 @@ class StripeEvent(models.Model):
             )
 
     def _stripe_create_credit_note(self, invoice, refund, amount, currency, date):
-        """A posted credit note for the refunded amount.
-
-        A refund of the whole invoice (same currency, no earlier credit note)
-        reverses it line by line; a partial one is a single line on the account's
-        refund product or account.
-        """
-        ref = _("Stripe refund %s", refund["id"])
+        """A posted credit note for the refunded amount: the invoice's reversal
+        when all of it is refunded, else a partial credit note (see
+        ``account.move._stripe_create_credit_note``)."""
         amount = currency._convert(
             amount, invoice.currency_id, invoice.company_id, date
         )
-        if (
-            not invoice.reversal_move_ids
-            and invoice.currency_id.compare_amounts(amount, invoice.amount_total) == 0
-        ):
-            credit_note = invoice._reverse_moves(
-                [{"ref": ref, "date": date, "invoice_date": date}]
-            )
-            credit_note.action_post()
-            return credit_note
         return invoice._stripe_create_credit_note(
-            amount, date, ref, self._stripe_refund_line_vals(invoice)
+            amount,
+            date,
+            _("Stripe refund %s", refund["id"]),
+            self._stripe_refund_line_vals(invoice),
         )
 
     def _stripe_refund_line_vals(self, invoice):
-        """The partial credit note's line: the refund product (its taxes when
-        they are included in the price), else the refund account, else the
-        invoice's first line's account."""
+        """The single line of partial credit notes when the account names a refund
+        product (its taxes when they are included in its price) or account;
+        ``None`` otherwise: the invoice's lines are credited pro rata."""
         account = self.account_id
         vals = {"name": _("Refund of %s", invoice.name)}
         product = account.refund_product_id
@@ -250,10 +243,13 @@ class StripeEvent(models.Model):
                 "product_id": product.id,
                 "tax_ids": [Command.set(taxes.ids)],
             }
-        line_account = (
-            account.refund_account_id or invoice.invoice_line_ids[:1].account_id
-        )
-        return {**vals, "account_id": line_account.id}
+        if account.refund_account_id:
+            return {
+                **vals,
+                "account_id": account.refund_account_id.id,
+                "tax_ids": [Command.clear()],
+            }
+        return None
 
     def _stripe_refund_payment(
         self,

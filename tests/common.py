@@ -62,8 +62,11 @@ class StripeCommon(AccountTestInvoicingCommon, HttpCase):
 
     # === DOCUMENTS === #
 
-    def create_invoice(self, amount, partner=None, currency=None, post=True, **vals):
-        """A customer invoice of one untaxed line, posted by default."""
+    def create_invoice(
+        self, amount, partner=None, currency=None, post=True, taxes=None, **vals
+    ):
+        """A customer invoice of one line (untaxed unless ``taxes``), posted by
+        default."""
         invoice = self.env["account.move"].create(
             {
                 "move_type": "out_invoice",
@@ -76,7 +79,7 @@ class StripeCommon(AccountTestInvoicingCommon, HttpCase):
                             "name": "Consulting",
                             "quantity": 1,
                             "price_unit": amount,
-                            "tax_ids": [Command.clear()],
+                            "tax_ids": [Command.set(taxes.ids if taxes else [])],
                         }
                     )
                 ],

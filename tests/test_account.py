@@ -41,19 +41,31 @@ class TestStripeAccount(StripeCommon):
     def test_fetch_missed_events(self):
         """Events the webhook never delivered are fetched, stored once and
         processed; those already received are not stored again."""
-        invoice = self.create_invoice(100.0)
-        charge = self.fake.add_charge(10000, "usd", metadata={"odoo_invoice": invoice.name})
-        intent = self.fake.get(charge["payment_intent"])
-        delivered = self.deliver("payment_intent.succeeded", intent)
-        missed = self.make_event("charge.succeeded", charge, delivered=False)
+        first = self.create_invoice(100.0)
+        second = self.create_invoice(60.0)
+        charge = self.fake.add_charge(
+            10000, "usd", metadata={"odoo_invoice": first.name}
+        )
+        delivered = self.deliver(
+            "payment_intent.succeeded", self.fake.get(charge["payment_intent"])
+        )
+        other = self.fake.add_charge(
+            6000, "usd", metadata={"odoo_invoice": second.name}
+        )
+        missed = self.make_event(
+            "payment_intent.succeeded",
+            self.fake.get(other["payment_intent"]),
+            delivered=False,
+        )
         self.make_event("customer.created", self.fake.add_customer())  # not handled
         self.stripe_account.action_fetch_missed_events()
         self.process_events()
         stored = self.env["stripe.event"].search([])
         self.assertEqual(
-            sorted(stored.mapped("stripe_id")), sorted([delivered.stripe_id, missed["id"]])
+            sorted(stored.mapped("stripe_id")),
+            sorted([delivered.stripe_id, missed["id"]]),
         )
-        self.assertEvent(self.get_event(missed["id"]), "done", "Already registered")
-        self.assertInvoice(invoice, 0.0, "paid")
+        self.assertEvent(self.get_event(missed["id"]), "done", second.name)
+        self.assertInvoice(second, 0.0, "paid")
         requests = self.fake.requests_for("/v1/events")
         self.assertEqual(requests[0].query["limit"], "100")

@@ -7,6 +7,7 @@ from odoo.exceptions import UserError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
+from .. import const
 from .common import StripeCommon
 
 EVENT_LOGGER = "odoo.addons.stripe_connector.models.stripe_event"
@@ -21,7 +22,7 @@ class TestEventProcessing(StripeCommon):
         done with a message saying what Odoo did and links the payment."""
         invoice = self.create_invoice(42.0)
         charge = self.fake.add_charge(
-            4200, "usd", metadata={"odoo_invoice": invoice.name}
+            4200, "usd", metadata={"odoo_invoice": invoice.name}, payment_intent=False
         )
         event = self.deliver("charge.succeeded", charge)
         self.assertEvent(event, "done", invoice.name)
@@ -43,8 +44,12 @@ class TestEventProcessing(StripeCommon):
         first, so the first payment's message shows the first residual."""
         invoice = self.create_invoice(100.0)
         metadata = {"odoo_invoice": invoice.name}
-        early = self.fake.add_charge(3000, "usd", metadata=metadata, created=1700000000)
-        late = self.fake.add_charge(5000, "usd", metadata=metadata, created=1700000500)
+        early = self.fake.add_charge(
+            3000, "usd", metadata=metadata, created=1700000000, payment_intent=False
+        )
+        late = self.fake.add_charge(
+            5000, "usd", metadata=metadata, created=1700000500, payment_intent=False
+        )
         late_event = self.deliver(
             "charge.succeeded", late, process=False, created=1700000500
         )
@@ -63,7 +68,7 @@ class TestEventProcessing(StripeCommon):
         self.stripe_account.journal_id = False  # processing cannot book anything
         invoice = self.create_invoice(10.0)
         charge = self.fake.add_charge(
-            1000, "usd", metadata={"odoo_invoice": invoice.name}
+            1000, "usd", metadata={"odoo_invoice": invoice.name}, payment_intent=False
         )
         start = fields.Datetime.now()
         with freeze_time(start):
@@ -108,7 +113,9 @@ class TestEventProcessing(StripeCommon):
     @mute_logger(EVENT_LOGGER)
     def test_retry_from_the_list_and_mark_ignored(self):
         self.stripe_account.journal_id = False
-        charges = [self.fake.add_charge(1000, "usd") for _i in range(3)]
+        charges = [
+            self.fake.add_charge(1000, "usd", payment_intent=False) for _i in range(3)
+        ]
         events = self.env["stripe.event"]
         for charge in charges:
             events |= self.deliver("charge.succeeded", charge)
@@ -126,7 +133,7 @@ class TestEventProcessing(StripeCommon):
     def test_done_event_cannot_be_retried(self):
         invoice = self.create_invoice(10.0)
         charge = self.fake.add_charge(
-            1000, "usd", metadata={"odoo_invoice": invoice.name}
+            1000, "usd", metadata={"odoo_invoice": invoice.name}, payment_intent=False
         )
         event = self.deliver("charge.succeeded", charge)
         self.assertFalse(event.can_retry)
@@ -141,9 +148,21 @@ class TestEventProcessing(StripeCommon):
 
     def test_failed_events_show_on_the_dashboard(self):
         with mute_logger(EVENT_LOGGER):
-            self.deliver("charge.succeeded", self.fake.add_charge(1000, "usd"))
+            self.deliver(
+                "charge.succeeded",
+                self.fake.add_charge(1000, "usd", payment_intent=False),
+            )
         self.stripe_journal.invalidate_recordset()
         self.assertEqual(self.stripe_journal.stripe_failed_event_count, 1)
         self.assertEqual(self.stripe_account.failed_event_count, 1)
         action = self.stripe_journal.action_stripe_open_failed_events()
         self.assertEqual(self.env["stripe.event"].search_count(action["domain"]), 1)
+
+    def test_every_handled_type_has_its_handler(self):
+        """The dispatch table names methods that exist (a typo would fail every
+        event of that type)."""
+        for event_type, method in const.EVENT_HANDLERS.items():
+            with self.subTest(event_type=event_type):
+                self.assertTrue(
+                    callable(getattr(self.env["stripe.event"], method, None))
+                )

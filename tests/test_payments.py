@@ -259,17 +259,17 @@ class TestPayments(StripeCommon):
     # === IDEMPOTENCY AND FEES === #
 
     def test_same_intent_in_two_events_registers_once(self):
-        """payment_intent.succeeded and charge.succeeded about one payment, plus a
-        redelivery: one payment, one fee entry."""
+        """Checkout sends checkout.session.completed and payment_intent.succeeded
+        about one payment, and Stripe may redeliver: one payment, one fee entry."""
         invoice = self.create_invoice(100.0)
-        charge = self.fake.add_charge(
-            10000, "usd", metadata={"odoo_invoice": invoice.name}
-        )
-        first = self.deliver("charge.succeeded", charge)
-        second = self.deliver(
-            "payment_intent.succeeded", self.fake.get(charge["payment_intent"])
-        )
-        self.assertEvent(first, "done")
+        charge = self.fake.add_charge(10000, "usd")
+        session = self.checkout_session(charge, client_reference_id=invoice.name)
+        first = self.deliver("checkout.session.completed", session)
+        intent = self.fake.get(charge["payment_intent"])
+        second = self.deliver("payment_intent.succeeded", intent)
+        self.post_webhook(self.make_event("payment_intent.succeeded", intent))
+        self.process_events()
+        self.assertEvent(first, "done", invoice.name)
         self.assertEvent(second, "done", "Already registered")
         self.assertEqual(first.payment_ids, second.payment_ids)
         payments = self.env["account.payment"].search(
@@ -281,6 +281,36 @@ class TestPayments(StripeCommon):
             self.account_balance(self.fee_account), self.fee_of(charge)
         )
         self.assertEqual(len(self.fake.requests_for("/v1/charges/")), 1)
+
+    def test_charge_of_a_payment_intent_is_booked_from_the_intent(self):
+        """charge.succeeded of a PaymentIntent carries none of the intent's
+        metadata: Odoo waits for payment_intent.succeeded instead of guessing."""
+        invoice = self.create_invoice(100.0)
+        self.create_invoice(100.0)  # same customer, same amount: a guess could pick it
+        customer = self.fake.add_customer(email=self.customer.email)
+        charge = self.fake.add_charge(
+            10000,
+            "usd",
+            customer=customer["id"],
+            metadata={"odoo_invoice": invoice.name},
+        )
+        charge_event = self.deliver("charge.succeeded", dict(charge, metadata={}))
+        self.assertEvent(charge_event, "ignored", charge["payment_intent"])
+        event = self.deliver(
+            "payment_intent.succeeded", self.fake.get(charge["payment_intent"])
+        )
+        self.assertEvent(event, "done", invoice.name)
+        self.assertInvoice(invoice, 0.0, "paid")
+
+    def test_uncaptured_charge_is_not_a_payment(self):
+        invoice = self.create_invoice(100.0)
+        charge = self.fake.add_charge(
+            10000, "usd", payment_intent=False, metadata={"odoo_invoice": invoice.name}
+        )
+        authorized = dict(charge, captured=False, amount_captured=0)
+        event = self.deliver("charge.succeeded", authorized)
+        self.assertEvent(event, "ignored", "not captured")
+        self.assertInvoice(invoice, 100.0, "not_paid")
 
     def test_fee_booked_once_on_fee_account(self):
         invoice = self.create_invoice(100.0)
@@ -333,6 +363,27 @@ class TestPayments(StripeCommon):
         self.assertFalse(
             self.env["account.payment"].search([("stripe_account_id", "!=", False)])
         )
+
+    def test_payment_of_a_provider_transaction_not_yet_confirmed_is_ignored(self):
+        """Before Odoo's provider learns the PaymentIntent id, the intent's
+        description (the transaction reference) tells that it is Odoo's."""
+        invoice = self.create_invoice(100.0)
+        self.env["payment.transaction"].sudo().create(
+            {
+                "provider_id": self.env.ref("payment.payment_provider_stripe").id,
+                "payment_method_id": self.env.ref("payment.payment_method_card").id,
+                "reference": f"{invoice.name}-1",
+                "amount": 100.0,
+                "currency_id": self.currency.id,
+                "partner_id": self.customer.id,
+            }
+        )
+        customer = self.fake.add_customer(email=self.customer.email)
+        event = self.pay(
+            10000, customer=customer["id"], description=f"{invoice.name}-1"
+        )
+        self.assertEvent(event, "ignored", f"{invoice.name}-1")
+        self.assertInvoice(invoice, 100.0, "not_paid")
 
     # === SALE ORDERS === #
 

@@ -46,8 +46,15 @@ class RefundDisputeCommon(StripeCommon):
         return self.currency.round(sum(lines.mapped("balance")))
 
     def credit_notes(self, invoice):
+        """The credit notes a user finds for the invoice: its reversals and those
+        whose source document is the invoice."""
         return self.env["account.move"].search(
-            [("reversed_entry_id", "=", invoice.id), ("move_type", "=", "out_refund")]
+            [
+                ("move_type", "=", "out_refund"),
+                "|",
+                ("reversed_entry_id", "=", invoice.id),
+                ("invoice_origin", "=", invoice.name),
+            ]
         )
 
     def assertStripeMirrored(self):
@@ -97,6 +104,68 @@ class TestRefunds(RefundDisputeCommon):
         self.assertInvoice(invoice, 0.0, "paid")
         self.assertAlmostEqual(self.customer_balance(), 0.0)
         self.assertAlmostEqual(self.journal_balance(), 100.0 - 3.0 - 50.0)
+        self.assertStripeMirrored()
+
+    def test_partial_refund_credits_taxes_in_proportion(self):
+        """Half of a taxed invoice refunded: the credit note takes back half the
+        revenue and half the tax, and is exactly the refunded amount."""
+        tax = self.tax_sale_a  # 15 %
+        invoice = self.create_invoice(100.0, taxes=tax)
+        self.assertAlmostEqual(invoice.amount_total, 115.0)
+        charge = self.fake.add_charge(
+            11500, "usd", metadata={"odoo_invoice": invoice.name}
+        )
+        self.deliver(
+            "payment_intent.succeeded", self.fake.get(charge["payment_intent"])
+        )
+        self.deliver("refund.created", self.fake.add_refund(charge["id"], 3333))
+        credit_note = self.credit_notes(invoice)
+        self.assertAlmostEqual(credit_note.amount_total, 33.33)
+        self.assertAlmostEqual(credit_note.amount_tax, 4.35)
+        self.assertEqual(
+            credit_note.invoice_line_ids.tax_ids, tax, "the invoice's taxes are kept"
+        )
+        self.assertInvoice(credit_note, 0.0, "paid")
+        self.assertInvoice(invoice, 0.0, "paid")
+        self.assertAlmostEqual(self.customer_balance(), 0.0)
+        self.assertStripeMirrored()
+
+    def test_refund_of_an_overpayment_refunds_the_credit_first(self):
+        """Invoice 100 paid 120: refunding 20 gives back the customer's credit,
+        with no credit note; refunding the 100 left reverses the invoice."""
+        invoice = self.create_invoice(100.0)
+        charge = self.fake.add_charge(
+            12000, "usd", metadata={"odoo_invoice": invoice.name}
+        )
+        self.deliver(
+            "payment_intent.succeeded", self.fake.get(charge["payment_intent"])
+        )
+        self.assertAlmostEqual(self.customer_balance(), -20.0)
+        event = self.deliver("refund.created", self.fake.add_refund(charge["id"], 2000))
+        self.assertEvent(event, "done")
+        self.assertFalse(self.credit_notes(invoice))
+        self.assertAlmostEqual(self.customer_balance(), 0.0)
+        self.deliver("refund.created", self.fake.add_refund(charge["id"], 10000))
+        credit_note = self.credit_notes(invoice)
+        self.assertAlmostEqual(credit_note.amount_total, 100.0)
+        self.assertInvoice(credit_note, 0.0, "paid")
+        self.assertAlmostEqual(self.customer_balance(), 0.0)
+        self.assertStripeMirrored()
+
+    def test_refund_on_a_partially_paid_invoice_keeps_what_is_owed(self):
+        """Invoice 100, 60 paid then refunded: the credit note of 60 does not
+        settle the 40 still due; the invoice still shows them."""
+        invoice = self.create_invoice(100.0)
+        charge = self.fake.add_charge(
+            6000, "usd", metadata={"odoo_invoice": invoice.name}
+        )
+        self.deliver(
+            "payment_intent.succeeded", self.fake.get(charge["payment_intent"])
+        )
+        self.deliver("refund.created", self.fake.add_refund(charge["id"]))
+        self.assertAlmostEqual(self.credit_notes(invoice).amount_total, 60.0)
+        self.assertInvoice(invoice, 40.0, "partial")
+        self.assertAlmostEqual(self.customer_balance(), 40.0)
         self.assertStripeMirrored()
 
     def test_refund_larger_than_the_remainder_is_refused(self):
@@ -354,6 +423,25 @@ class TestDisputes(RefundDisputeCommon):
         self.assertAlmostEqual(self.account_balance(loss_account), 100.0)
         self.assertAlmostEqual(self.customer_balance(), 0.0)
 
+    def test_dispute_of_a_payment_odoo_does_not_know(self):
+        """Paid before Odoo was connected: the money still leaves Stripe, so the
+        withdrawal is booked (the Stripe journal keeps mirroring Stripe); a lost
+        dispute without invoice is written off."""
+        charge = self.fake.add_charge(10000, "usd", fee=300, created=1600000000)
+        dispute = self.fake.add_dispute(charge["id"], fee=1500)
+        self.deliver("charge.dispute.funds_withdrawn", dispute)
+        record = self.env["stripe.dispute"].search([])
+        self.assertEqual(record.state, "withdrawn")
+        self.assertFalse(record.payment_id)
+        self.assertAlmostEqual(self.account_balance(self.dispute_account), 100.0)
+        self.assertAlmostEqual(self.journal_balance(), -115.0)
+        self.fake.lose_dispute(dispute["id"])
+        self.deliver("charge.dispute.closed", dispute)
+        self.assertEqual(record.state, "lost")
+        self.assertAlmostEqual(self.account_balance(self.dispute_account), 0.0)
+        loss_account = self.stripe_account.fee_account_id
+        self.assertAlmostEqual(self.account_balance(loss_account), 115.0)
+
     def test_inquiry_without_money_moved_is_noted_only(self):
         invoice, charge = self.paid_invoice(100.0)
         dispute = {
@@ -369,7 +457,11 @@ class TestDisputes(RefundDisputeCommon):
             "created": 1800000000,
         }
         event = self.deliver("charge.dispute.created", dispute)
-        self.assertEvent(event, "ignored", "no money has moved")
+        self.assertEvent(event, "done", "no money has moved yet")
+        record = self.env["stripe.dispute"].search([("stripe_id", "=", "dp_inquiry")])
+        self.assertEqual(record.state, "open")
+        self.assertEqual(record.status, "warning_needs_response")
+        self.assertEqual(record.invoice_ids, invoice)
         self.assertFalse(invoice.activity_ids)
         self.assertAlmostEqual(self.account_balance(self.dispute_account), 0.0)
         self.assertAlmostEqual(self.journal_balance(), 97.0)

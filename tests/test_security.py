@@ -63,6 +63,9 @@ class TestSecurity(StripeCommon):
         account.write({"payment_tolerance": 3})
         with self.assertRaises(AccessError):
             account.read(["api_key"])
+        # The API base decides where the secret key is sent.
+        with self.assertRaises(AccessError):
+            account.write({"api_base": "https://attacker.example"})
         self.event.with_user(self.stripe_manager).action_retry()
         self.assertEqual(self.event.state, "ignored")
 

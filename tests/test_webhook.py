@@ -152,7 +152,9 @@ class TestWebhookIntake(StripeCommon):
             "payment_intent.succeeded", self.intent, livemode=True
         )
         self.post_refused(400, "livemode True does not match", event=live_event)
-        self.stripe_account.mode = "live"
+        self.stripe_account.write(
+            {"mode": "live", "api_base": "https://api.stripe.com"}
+        )
         self.post_refused(400, "livemode False does not match", event=self.event)
 
     def test_body_over_one_mebibyte_is_refused(self):
