@@ -6,6 +6,7 @@ from . import (
     res_config_settings,
     res_partner,
     sale_order,
+    stripe_account_mixin,
     stripe_account,
     stripe_balance_transaction,
     stripe_dispute,

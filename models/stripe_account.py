@@ -327,7 +327,7 @@ class StripeAccount(models.Model):
                         ),
                         ("type", "=", "bank"),
                         ("id", "!=", account.journal_id.id),
-                        ("id", "not in", self.search([]).journal_id.ids),
+                        ("stripe_account_ids", "=", False),
                     ],
                     limit=1,
                 )
@@ -567,7 +567,7 @@ class StripeAccount(models.Model):
     def _cron_fetch_missed_events(self):
         """Daily safety net: fetch what the webhook missed, for every account
         with an API key."""
-        for account in self.search([]).filtered("has_api_key"):
+        for account in self._stripe_api_accounts():
             try:
                 with self.env.cr.savepoint():
                     account.with_company(
@@ -590,6 +590,12 @@ class StripeAccount(models.Model):
         mirrors them: the disputed payments account, else the adjustment account."""
         self.ensure_one()
         return self.dispute_account_id or self._stripe_adjustment_account()
+
+    @api.model
+    def _stripe_api_accounts(self):
+        """The active accounts the API can be read with (crons)."""
+        # sudo: only the presence of a key is tested; it is not read here.
+        return self.browse(self.sudo().search([("api_key", "!=", False)]).ids)
 
     def _stripe_get_journal(self):
         """Return the Stripe journal, or explain that it must be set."""

@@ -19,18 +19,11 @@ class StripeDispute(models.Model):
 
     _name = "stripe.dispute"
     _description = "Stripe Dispute"
-    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _inherit = ["stripe.account.mixin", "mail.thread", "mail.activity.mixin"]
     _order = "stripe_created desc, id desc"
     _rec_name = "stripe_id"
-    _check_company_auto = True
 
     stripe_id = fields.Char(string="Dispute ID", required=True, readonly=True)
-    account_id = fields.Many2one(
-        "stripe.account", required=True, readonly=True, ondelete="restrict", index=True
-    )
-    company_id = fields.Many2one(
-        related="account_id.company_id", store=True, index=True, precompute=True
-    )
     charge_id = fields.Char(readonly=True, index=True)
     payment_id = fields.Many2one(
         "account.payment", string="Disputed Payment", readonly=True, index=True

@@ -25,26 +25,14 @@ class StripeEvent(models.Model):
 
     _name = "stripe.event"
     _description = "Stripe Event"
-    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _inherit = ["stripe.account.mixin", "mail.thread", "mail.activity.mixin"]
     _order = "stripe_created desc, id desc"
     _rec_name = "stripe_id"
-    _check_company_auto = True
 
     # === STRIPE DATA === #
 
     stripe_id = fields.Char(string="Event ID", required=True, readonly=True)
     type = fields.Char(string="Event Type", required=True, readonly=True, index=True)
-    account_id = fields.Many2one(
-        "stripe.account",
-        string="Stripe Account",
-        required=True,
-        readonly=True,
-        ondelete="restrict",
-        index=True,
-    )
-    company_id = fields.Many2one(
-        related="account_id.company_id", store=True, index=True, precompute=True
-    )
     livemode = fields.Boolean(readonly=True)
     api_version = fields.Char(string="API Version", readonly=True)
     stripe_created = fields.Datetime(

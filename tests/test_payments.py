@@ -435,6 +435,37 @@ class TestPayments(StripeCommon):
         self.assertEvent(event, "done")
         self.assertInvoice(invoice, 0.0, "paid")
 
+    def test_async_checkout_failure_notes_the_invoice(self):
+        invoice = self.create_invoice(70.0)
+        charge = self.fake.add_charge(7000, "usd")
+        session = self.checkout_session(
+            charge, payment_status="unpaid", metadata={"odoo_invoice": invoice.name}
+        )
+        event = self.deliver("checkout.session.async_payment_failed", session)
+        self.assertEvent(event, "done", invoice.name)
+        self.assertInvoice(invoice, 70.0, "not_paid")
+        self.assertIn("asynchronous payment failed", invoice.message_ids[0].body)
+
+    def test_invoice_numbers_are_matched_in_the_account_company(self):
+        """Two companies number their invoices alike: a payment on company A's
+        Stripe account pays company A's invoice, never company B's."""
+        other = self.setup_other_company(name="Company B")["company"]
+        self.env.user.company_ids |= other
+        invoice = self.create_invoice(100.0)
+        invoice_b = self.create_invoice(
+            100.0,
+            company_id=other.id,
+            journal_id=self.env["account.journal"]
+            .search([("company_id", "=", other.id), ("type", "=", "sale")], limit=1)
+            .id,
+        )
+        self.assertEqual(invoice_b.name, invoice.name)
+        event = self.pay(10000, metadata={"odoo_invoice": invoice.name})
+        self.assertEvent(event, "done")
+        self.assertInvoice(invoice, 0.0, "paid")
+        self.assertInvoice(invoice_b, 100.0, "not_paid")
+        self.assertEqual(event.payment_ids.company_id, self.company)
+
     def test_failed_payment_notes_the_invoice(self):
         invoice = self.create_invoice(70.0)
         intent = self.fake.add_payment_intent(
