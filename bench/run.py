@@ -155,10 +155,6 @@ def setup(env, fake, size):
     event, _new = env["stripe.event"]._receive(account, event_data, payload)
     env.flush_all()
     env.invalidate_all()
-    # A month of payments has long been analyzed by autovacuum in a real database;
-    # here they were all created a moment ago, in this very transaction.
-    for table in ("account_payment", "account_move", "account_move_line"):
-        env.cr.execute(f"ANALYZE {table}")
     return account, event, payout
 
 

@@ -573,9 +573,6 @@ class StripePayout(models.Model):
                 # Written to the database, then out of memory: the next page
                 # starts from an empty cache.
                 self.env.invalidate_all()
-            # The planner must know how many transactions it joins with payments
-            # and entries when booking: fresh statistics for what was just written.
-            self.env.cr.execute("ANALYZE stripe_balance_transaction")
             self.transactions_imported = True
             self._stripe_update_breakdown()
 
