@@ -351,6 +351,17 @@ def fee_details(details, fee):
     return result
 
 
+def booking_categories(*hows):
+    """Reporting categories whose transactions are booked one of these ways at
+    payout time (see ``const.PAYOUT_BOOKING``).
+
+    ``booking_categories("fee") == ["fee"]``
+
+    :rtype: list[str]
+    """
+    return [category for category, how in const.PAYOUT_BOOKING.items() if how in hows]
+
+
 def later_status(current, new, ranks):
     """Return the status a record should have after seeing ``new``.
 

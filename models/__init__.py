@@ -16,4 +16,5 @@ from . import (
     stripe_event_payout,
     stripe_event_refund,
     stripe_payout,
+    stripe_payout_booking,
 )

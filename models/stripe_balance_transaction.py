@@ -23,27 +23,15 @@ class StripeBalanceTransaction(models.Model):
 
     _name = "stripe.balance.transaction"
     _description = "Stripe Balance Transaction"
+    _inherit = ["stripe.account.mixin"]
     _order = "stripe_created desc, id desc"
     _rec_name = "stripe_id"
-    _check_company_auto = True
 
     # === STRIPE DATA === #
 
     stripe_id = fields.Char(string="Transaction ID", required=True, readonly=True)
-    account_id = fields.Many2one(
-        "stripe.account",
-        string="Stripe Account",
-        required=True,
-        readonly=True,
-        ondelete="cascade",
-        index=True,
-    )
-    company_id = fields.Many2one(
-        related="account_id.company_id", store=True, index=True, precompute=True
-    )
     payout_id = fields.Many2one(
         "stripe.payout",
-        string="Payout",
         readonly=True,
         index=True,
         ondelete="set null",
@@ -81,14 +69,12 @@ class StripeBalanceTransaction(models.Model):
         help="Stripe's rate from the charge's currency to the settlement currency.",
     )
     source_id = fields.Char(
-        string="Source",
         readonly=True,
         index="btree_not_null",
         help="The Stripe object that moved the balance (ch_, re_, dp_, po_...).",
     )
     source_type = fields.Char(readonly=True)
     charge_id = fields.Char(
-        string="Charge",
         readonly=True,
         index="btree_not_null",
         help="The charge a charge, refund or dispute is about.",
@@ -108,7 +94,6 @@ class StripeBalanceTransaction(models.Model):
 
     payment_id = fields.Many2one(
         "account.payment",
-        string="Payment",
         readonly=True,
         index="btree_not_null",
         ondelete="set null",

@@ -10,9 +10,7 @@ class StripeEvent(models.Model):
 
     _inherit = "stripe.event"
 
-    payout_id = fields.Many2one(
-        "stripe.payout", string="Payout", readonly=True, index="btree_not_null"
-    )
+    payout_id = fields.Many2one("stripe.payout", readonly=True, index="btree_not_null")
 
     def _handle_payout(self):
         data = self._get_object()

@@ -682,24 +682,24 @@ class TestPayoutCurrencies(PayoutCommon):
         rate; Stripe settled it in USD at its own. The payout books the
         difference on the exchange accounts: the Stripe journal mirrors Stripe."""
         eur = self.setup_other_currency("EUR", rates=[("2020-01-01", 0.5)])
-        invoice = self.create_invoice(100.0, currency=eur)  # 200 USD
+        invoice = self.create_invoice(50.0, currency=eur)  # 100 USD
         self.stripe_account.api_key = False
         self.pay(
-            10000,
+            5000,
             "eur",
-            exchange_rate=1.8,
+            exchange_rate=1.9,  # Stripe settles 95 USD
             settlement_currency="usd",
             metadata={"odoo_invoice": invoice.name},
         )
         self.stripe_account.api_key = API_KEY
-        self.assertAlmostEqual(self.journal_balance(), 200.0)
+        self.assertAlmostEqual(self.journal_balance(), 100.0)
         payout = self.fake.add_payout(currency="usd")
         self.deliver("payout.paid", payout)
         record = self.get_payout(payout)
         self.assertPayout(record, "reconciled")
         self.assertTrue(record.exchange_move_id)
         loss = self.company.expense_currency_exchange_account_id
-        self.assertAlmostEqual(self.account_balance(loss), 20.0)
+        self.assertAlmostEqual(self.account_balance(loss), 5.0)
         self.assertStripeMirrored()
         self.assertAlmostEqual(self.journal_balance(), 0.0)
 

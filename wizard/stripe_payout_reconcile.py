@@ -20,10 +20,8 @@ class StripePayoutReconcile(models.TransientModel):
     _name = "stripe.payout.reconcile"
     _description = "Reconcile Stripe Payouts"
 
-    payout_ids = fields.Many2many("stripe.payout", string="Payouts", required=True)
-    payout_id = fields.Many2one(
-        "stripe.payout", compute="_compute_payout_id", string="Payout"
-    )
+    payout_ids = fields.Many2many("stripe.payout", required=True)
+    payout_id = fields.Many2one("stripe.payout", compute="_compute_payout_id")
     is_multi = fields.Boolean(compute="_compute_payout_id")
     is_manual = fields.Boolean(compute="_compute_payout_id")
     account_id = fields.Many2one(related="payout_id.account_id")
@@ -41,7 +39,6 @@ class StripePayoutReconcile(models.TransientModel):
     to_book_count = fields.Integer(related="payout_id.to_book_count")
     bank_journal_id = fields.Many2one(
         "account.journal",
-        string="Bank Journal",
         compute="_compute_bank_journal_id",
         store=True,
         readonly=False,
@@ -138,11 +135,7 @@ class StripePayoutReconcile(models.TransientModel):
                         (
                             "reporting_category",
                             "in",
-                            [
-                                category
-                                for category, how in const.PAYOUT_BOOKING.items()
-                                if how == "payment"
-                            ],
+                            utils.booking_categories("payment"),
                         ),
                     ],
                     order="stripe_created, id",
@@ -213,7 +206,7 @@ class StripePayoutReconcile(models.TransientModel):
         }
         payouts = self.payout_ids
         payouts.bank_journal_id = self.bank_journal_id
-        messages = [payout._stripe_reconcile(invoices) for payout in payouts]
+        payouts.mapped(lambda payout: payout._stripe_reconcile(invoices))
         if len(payouts) == 1:
             return {
                 "type": "ir.actions.act_window",
@@ -221,16 +214,11 @@ class StripePayoutReconcile(models.TransientModel):
                 "res_id": payouts.id,
                 "view_mode": "form",
             }
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "type": "success",
-                "title": _("%s payouts reconciled", len(payouts)),
-                "message": "\n".join(messages),
-                "next": {"type": "ir.actions.act_window_close"},
-            },
-        }
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "stripe_connector.stripe_payout_action"
+        )
+        action["domain"] = [("id", "in", payouts.ids)]
+        return action
 
     def action_import_transactions(self):
         """Import the account's recent transactions from Stripe (for a manual
@@ -379,7 +367,6 @@ class StripePayoutReconcileCharge(models.TransientModel):
     )
     invoice_id = fields.Many2one(
         "account.move",
-        string="Invoice",
         domain="[('move_type', 'in', ('out_invoice', 'out_receipt')), "
         "('state', '=', 'posted'), ('payment_state', 'in', ('not_paid', 'partial')), "
         "('company_id', '=', company_id)]",
