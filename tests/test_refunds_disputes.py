@@ -57,9 +57,13 @@ class RefundDisputeCommon(StripeCommon):
             ]
         )
 
-    def assertStripeMirrored(self):
-        """The Stripe journal balance equals Stripe's own balance."""
+    def assertStripeMirrored(self, disputed=0.0):
+        """The Stripe journal balance equals Stripe's own balance, the fee account
+        holds exactly Stripe's fees, the disputed payments account ``disputed``."""
         self.assertAlmostEqual(self.journal_balance(), self.fake.balance("usd") / 100)
+        fees = sum(txn["fee"] for txn in self.fake.objects("balance_transaction"))
+        self.assertAlmostEqual(self.account_balance(self.fee_account), fees / 100)
+        self.assertAlmostEqual(self.account_balance(self.dispute_account), disputed)
 
 
 @tagged("post_install", "-at_install")
@@ -178,6 +182,9 @@ class TestRefunds(RefundDisputeCommon):
         self.assertIn("40.00", event.state_message)
         self.assertEqual(len(self.credit_notes(invoice)), 1)
         self.assertFalse(event.payment_ids)
+        # Stripe refused it too in real life; here the fake accepted 40: the
+        # journal shows only the 60 booked.
+        self.assertAlmostEqual(self.journal_balance(), 100.0 - 3.0 - 60.0)
 
     def test_refund_before_its_payment_waits(self):
         """Stripe delivers the refund first: it waits (nothing booked), and is
@@ -299,6 +306,22 @@ class TestRefunds(RefundDisputeCommon):
         event = self.deliver("refund.updated", succeeded)
         self.assertEvent(event, "done")
         self.assertAlmostEqual(self.credit_notes(invoice).amount_total, 10.0)
+        self.assertStripeMirrored()
+
+    def test_returned_fee_on_a_refund_goes_to_the_fee_account(self):
+        """Stripe returns part of its processing fee on a refund: the refund's
+        balance transaction has a negative fee, credited to the fee account."""
+        invoice, charge = self.paid_invoice(100.0, fee=300)
+        refund = self.fake.add_refund(charge["id"])
+        refund_txn = self.fake.get(refund["balance_transaction"])
+        self.assertFalse(self.credit_notes(invoice))
+        refund_txn.update(fee=-120, net=refund_txn["amount"] + 120)
+        event = self.deliver("refund.created", refund)
+        self.assertEvent(event, "done", "fee")
+        self.assertAlmostEqual(self.account_balance(self.fee_account), 3.0 - 1.2)
+        self.assertAlmostEqual(self.journal_balance(), -3.0 + 1.2)
+        self.assertInvoice(self.credit_notes(invoice), 0.0, "paid")
+        self.assertStripeMirrored()
 
 
 @tagged("post_install", "-at_install")
@@ -395,6 +418,7 @@ class TestDisputes(RefundDisputeCommon):
         events = self.lost_events(dispute)
         self.deliver_all(events[:2])
         self.assertWithdrawn(invoice)
+        self.assertStripeMirrored(disputed=100.0)
         processed = self.deliver_all(events[2:])
         self.assertEvent(processed[0], "done", "lost")
         record = self.assertLost(invoice)
