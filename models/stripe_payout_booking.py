@@ -303,36 +303,43 @@ class StripePayout(models.Model):
 
         :return: the entry, or an empty recordset.
         """
-        cr = self.env.cr
         self.env.flush_all()
-        # Transactions with a fee no entry booked: neither the transaction's own
-        # fee entry nor the fee entry of its payment (webhook with an API key).
-        unbooked_from = SQL(
-            """stripe_balance_transaction bt
-               LEFT JOIN account_payment payment ON payment.id = bt.payment_id"""
-        )
-        unbooked_where = SQL(
-            """bt.payout_id = %s AND bt.type != 'payout' AND bt.fee != 0
-               AND bt.fee_move_id IS NULL AND payment.stripe_fee_move_id IS NULL""",
-            self.id,
-        )
-        cr.execute(
+        code = self.currency_id.name
+        # One table per query, here and below: however stale PostgreSQL's
+        # statistics (a first month of payments, all new), no plan can turn
+        # quadratic. The payout's transactions whose fee no entry of their own
+        # booked, then those of them whose payment has a fee entry (a webhook with
+        # an API key booked it).
+        self.env.cr.execute(
             SQL(
                 """
-                SELECT detail->>'type', SUM((detail->>'amount')::numeric)
-                  FROM %s
-                 CROSS JOIN LATERAL jsonb_array_elements(bt.fee_details) detail
-                 WHERE %s
-                 GROUP BY 1
+                SELECT id, payment_id, fee_details
+                  FROM stripe_balance_transaction
+                 WHERE payout_id = %s AND type != 'payout' AND fee != 0
+                   AND fee_move_id IS NULL
                 """,
-                unbooked_from,
-                unbooked_where,
+                self.id,
             )
         )
-        code = self.currency_id.name
+        rows = self.env.cr.fetchall()
+        booked_payments = set(
+            self.env["account.payment"]
+            .search(
+                [
+                    ("id", "in", list({row[1] for row in rows if row[1]})),
+                    ("stripe_fee_move_id", "!=", False),
+                ]
+            )
+            .ids
+        )
+        rows = [row for row in rows if row[1] not in booked_payments]
+        minor_by_type = defaultdict(int)
+        for _id, _payment_id, details in rows:
+            for detail in details or []:
+                minor_by_type[detail["type"]] += detail["amount"]
         totals = [
             (fee_type, utils.from_minor_units(amount, code))
-            for fee_type, amount in cr.fetchall()
+            for fee_type, amount in minor_by_type.items()
         ]
         fee_transactions = self.env["stripe.balance.transaction"].search(
             [
@@ -372,14 +379,6 @@ class StripePayout(models.Model):
             lines=lines,
             currency_code=code,
         )
-        cr.execute(
-            SQL(
-                "SELECT bt.id, bt.payment_id FROM %s WHERE %s",
-                unbooked_from,
-                unbooked_where,
-            )
-        )
-        rows = cr.fetchall()
         transactions = self.env["stripe.balance.transaction"].browse(
             [row[0] for row in rows]
         )
@@ -412,34 +411,40 @@ class StripePayout(models.Model):
         self.env.flush_all()
         account = self.account_id
         company = self.company_id
-        company_currency = self.currency_id == company.currency_id
-        self.env.cr.execute(
-            SQL(
-                """
-                SELECT COALESCE(SUM(booked.settled - booked.amount), 0)
-                  FROM (
-                        SELECT bt.amount AS settled,
-                               SUM(CASE WHEN line.currency_id = %(currency)s
-                                        THEN line.amount_currency
-                                        WHEN %(company_currency)s THEN line.balance
-                                   END) AS amount
-                          FROM stripe_balance_transaction bt
-                          JOIN account_payment payment ON payment.id = bt.payment_id
-                          JOIN account_move_line line ON line.move_id = payment.move_id
-                         WHERE bt.payout_id = %(payout)s
-                           AND line.account_id = %(balance_account)s
-                           AND line.parent_state = 'posted'
-                         GROUP BY bt.id
-                       ) booked
-                 WHERE booked.amount IS NOT NULL
-                """,
-                currency=self.currency_id.id,
-                company_currency=company_currency,
-                balance_account=account.journal_id.default_account_id.id,
-                payout=self.id,
+        # What Stripe settled per payment, then what each payment's entry put on
+        # the Stripe balance account (one table per query, see _stripe_book_fees).
+        settled = self.env["stripe.balance.transaction"]._read_group(
+            [("payout_id", "=", self.id), ("payment_id", "!=", False)],
+            ["payment_id"],
+            ["amount:sum"],
+        )
+        payments = self.env["account.payment"].browse(
+            [payment.id for payment, _amount in settled]
+        )
+        payments.fetch(["move_id"])
+        booked = defaultdict(float)
+        for move, currency, amount_currency, balance in self.env[
+            "account.move.line"
+        ]._read_group(
+            [
+                ("move_id", "in", payments.move_id.ids),
+                ("account_id", "=", account.journal_id.default_account_id.id),
+                ("parent_state", "=", "posted"),
+            ],
+            ["move_id", "currency_id"],
+            ["amount_currency:sum", "balance:sum"],
+        ):
+            if currency == self.currency_id:
+                booked[move.id] += amount_currency
+            elif self.currency_id == company.currency_id:
+                booked[move.id] += balance
+        difference = self.currency_id.round(
+            sum(
+                amount - booked[payment.move_id.id]
+                for payment, amount in settled
+                if payment.move_id.id in booked
             )
         )
-        difference = self.currency_id.round(float(self.env.cr.fetchone()[0]))
         if self.currency_id.is_zero(difference):
             return self.env["account.move"]
         counterpart = (
@@ -557,10 +562,10 @@ class StripePayout(models.Model):
             candidates = candidates.filtered_domain(domain)
         candidates = candidates.filtered(
             lambda line: (
-                self.currency_id.compare_amounts(
+                self._stripe_statement_amount(line) is not None
+                and not self.currency_id.compare_amounts(
                     self._stripe_statement_amount(line), self.amount
                 )
-                == 0
             )
         ).sorted(lambda line: (abs((line.date - arrival).days), line.id))
         for statement_line in candidates:

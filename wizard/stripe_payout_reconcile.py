@@ -20,7 +20,7 @@ class StripePayoutReconcile(models.TransientModel):
     _name = "stripe.payout.reconcile"
     _description = "Reconcile Stripe Payouts"
 
-    payout_ids = fields.Many2many("stripe.payout", required=True)
+    payout_ids = fields.Many2many("stripe.payout", string="Payouts", required=True)
     payout_id = fields.Many2one("stripe.payout", compute="_compute_payout_id")
     is_multi = fields.Boolean(compute="_compute_payout_id")
     is_manual = fields.Boolean(compute="_compute_payout_id")
