@@ -14,6 +14,14 @@ class AccountPayment(models.Model):
         "registers one payment per Stripe object.",
     )
     stripe_charge_id = fields.Char(readonly=True, copy=False, index="btree_not_null")
+    stripe_exchange_move_id = fields.Many2one(
+        "account.move",
+        string="Stripe Exchange Difference",
+        readonly=True,
+        copy=False,
+        help="The entry that brought the Stripe journal to what Stripe settled, when "
+        "Stripe converted the payment at another rate than Odoo's.",
+    )
     stripe_fee_move_id = fields.Many2one(
         "account.move",
         string="Stripe Fee Entry",

@@ -715,14 +715,10 @@ class StripeAccount(models.Model):
             ],
         )
 
-    def _stripe_payment_vals(
-        self, payment_type, partner, amount, currency, date, force_balance=0.0
-    ):
+    def _stripe_payment_vals(self, payment_type, partner, amount, currency, date):
         """Values of a customer payment on the Stripe journal (no invoice).
 
         :param str payment_type: ``inbound`` (money in) or ``outbound`` (a refund).
-        :param float force_balance: the company-currency amount Stripe settled,
-            when known and the payment is in a foreign currency.
         """
         journal = self._stripe_get_journal()
         vals = {
@@ -737,9 +733,108 @@ class StripeAccount(models.Model):
                 payment_type
             ).id,
         }
-        if force_balance:
-            vals["force_balance"] = force_balance
         return vals
+
+    def _stripe_payment_currency(self, currency, amount, balance_transaction, date):
+        """The currency and amount a payment is registered in on the Stripe journal.
+
+        The payment's own currency, unless the Stripe journal is kept in a foreign
+        currency (its account forces it) and the payment is in a third one: then
+        what Stripe settled in the journal's currency (from the balance
+        transaction, else converted at Odoo's rate).
+
+        :return: ``(res.currency, float)``
+        """
+        journal_currency = self._stripe_get_journal().default_account_id.currency_id
+        if not journal_currency or journal_currency == currency:
+            return currency, amount
+        settled = balance_transaction or {}
+        if (settled.get("currency") or "").upper() == journal_currency.name:
+            return journal_currency, abs(
+                float(utils.from_minor_units(settled["amount"], settled["currency"]))
+            )
+        return journal_currency, currency._convert(
+            amount, journal_currency, self.company_id, date
+        )
+
+    def _stripe_book_exchange_difference(self, payment, balance_transaction):
+        """Bring the Stripe journal to what Stripe settled for a payment.
+
+        Odoo registers a payment in another currency at its own rate; Stripe
+        converted it at another. The difference goes to the company's exchange
+        gain or loss account, in one entry on the Stripe journal linked to the
+        payment (payouts count it, so it is never booked twice).
+
+        :param payment: the ``account.payment`` (customer payment or refund).
+        :param dict balance_transaction: Stripe's, or ``None`` (nothing known yet:
+            the payout books the difference).
+        :return: the entry, or an empty recordset.
+        """
+        self.ensure_one()
+        entry = self.env["account.move"]
+        if not balance_transaction or payment.stripe_exchange_move_id:
+            return entry
+        code = (balance_transaction.get("currency") or "").upper()
+        company = self.company_id
+        liquidity = payment.move_id.line_ids.filtered(
+            lambda line: line.account_id == self.journal_id.default_account_id
+        )
+        if liquidity.currency_id.name == code:
+            booked = sum(liquidity.mapped("amount_currency"))
+        elif company.currency_id.name == code:
+            booked = sum(liquidity.mapped("balance"))
+        else:
+            return entry
+        settled = float(utils.from_minor_units(balance_transaction["amount"], code))
+        currency = (
+            liquidity.currency_id
+            if liquidity.currency_id.name == code
+            else (company.currency_id)
+        )
+        difference = currency.round(settled - booked)
+        if currency.is_zero(difference):
+            return entry
+        entry = self._stripe_post_exchange_difference(
+            difference,
+            payment.date,
+            _("Stripe exchange difference %s", payment.stripe_object_id),
+            _("Stripe's rate vs. Odoo's for %s", payment.stripe_object_id),
+            code,
+        )
+        payment.stripe_exchange_move_id = entry
+        return entry
+
+    def _stripe_post_exchange_difference(
+        self, difference, date, ref, label, currency_code
+    ):
+        """Post on the Stripe journal what Stripe settled beyond (positive) or
+        short of (negative) what Odoo booked, against the company's exchange gain
+        or loss account.
+
+        :raise UserError: the company has no exchange difference accounts.
+        """
+        company = self.company_id
+        counterpart = (
+            company.income_currency_exchange_account_id
+            if difference > 0
+            else company.expense_currency_exchange_account_id
+        )
+        if not counterpart:
+            raise UserError(
+                _(
+                    "Set the exchange gain and loss accounts of %s (Accounting "
+                    "settings) to book Stripe's exchange differences.",
+                    company.name,
+                )
+            )
+        return self._stripe_post_entry(
+            date=date,
+            ref=ref,
+            lines=[
+                {"account_id": counterpart.id, "amount": -difference, "name": label}
+            ],
+            currency_code=currency_code,
+        )
 
     def _stripe_create_journal(self):
         """Create the Stripe journal: a bank journal with its own balance account."""

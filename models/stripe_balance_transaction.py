@@ -509,7 +509,17 @@ class StripeBalanceTransaction(models.Model):
         return payment
 
     def _stripe_book_charge(self, invoice):
-        facts = utils.payment_facts(self._stripe_source())
+        source = self._stripe_source()
+        intent = self._stripe_payment_intent(
+            utils.object_id(source.get("payment_intent"))
+        )
+        if intent:
+            # The integrator's metadata is on the PaymentIntent: Stripe does not
+            # copy it onto the charge.
+            facts = utils.payment_facts(intent)
+            utils.add_charge_facts(facts, source)
+        else:
+            facts = utils.payment_facts(source)
         # The transaction gives Stripe's settled amount (the Stripe journal mirrors
         # it exactly); its fee is left to the payout's fee entry.
         facts["balance_transaction"] = self._stripe_balance_transaction_dict(fee=0)
@@ -579,35 +589,41 @@ class StripeBalanceTransaction(models.Model):
         if facts.get("amount") and facts.get("currency"):
             currency = event._stripe_get_currency(facts["currency"])
             amount = float(utils.from_minor_units(facts["amount"], currency.name))
-            force_balance = event._stripe_force_balance(
-                currency, facts["balance_transaction"]
-            )
         else:
-            currency, amount, force_balance = self.currency_id, self.amount, 0.0
+            currency, amount = self.currency_id, self.amount
+        date = event._stripe_payment_date(facts)
+        currency, amount = account._stripe_payment_currency(
+            currency, amount, facts["balance_transaction"], date
+        )
         if partner is None:
             partner = event._stripe_find_partner(facts, []) or self.env["res.partner"]
-        journal = account._stripe_get_journal()
-        vals = {
-            "payment_type": payment_type,
-            "partner_type": "customer",
-            "partner_id": partner.id,
-            "amount": abs(amount),
-            "currency_id": currency.id,
-            "date": event._stripe_payment_date(facts),
-            "journal_id": journal.id,
-            "payment_method_line_id": journal._stripe_get_payment_method_line(
-                payment_type
-            ).id,
-            "memo": _("Stripe %s", object_id),
-            "stripe_account_id": account.id,
-            "stripe_object_id": object_id,
-            "stripe_charge_id": charge_id,
-        }
-        if force_balance:
-            vals["force_balance"] = abs(force_balance)
+        vals = account._stripe_payment_vals(
+            payment_type, partner, abs(amount), currency, date
+        )
+        vals.update(
+            memo=_("Stripe %s", object_id),
+            stripe_account_id=account.id,
+            stripe_object_id=object_id,
+            stripe_charge_id=charge_id,
+        )
         payment = self.env["account.payment"].create(vals)
         payment.action_post()
+        account._stripe_book_exchange_difference(payment, facts["balance_transaction"])
         return payment
+
+    def _stripe_payment_intent(self, intent_id):
+        """The PaymentIntent of a charge no webhook brought, read through the API;
+        ``None`` without a key, or when Stripe cannot tell (the charge alone is
+        then matched)."""
+        account = self.account_id
+        if not (intent_id and account.has_api_key):
+            return None
+        try:
+            return (
+                account._get_client().v1.payment_intents.retrieve(intent_id).to_dict()
+            )
+        except stripe.StripeError:
+            return None
 
     def _stripe_payment_event(self, invoice=None):
         """A virtual ``stripe.event`` of the account: the payment rules of webhooks

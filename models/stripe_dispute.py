@@ -148,7 +148,15 @@ class StripeDispute(models.Model):
             )
             if self[field]:
                 continue
-            move = self._stripe_book_transaction(transaction, withdrawal)
+            # A payout reconciled before this event may have booked it already.
+            move = self.env["stripe.balance.transaction"].search(
+                [
+                    ("account_id", "=", self.account_id.id),
+                    ("stripe_id", "=", transaction.get("id")),
+                    ("move_id", "!=", False),
+                ],
+                limit=1,
+            ).move_id or self._stripe_book_transaction(transaction, withdrawal)
             if withdrawal:
                 self.write(
                     {

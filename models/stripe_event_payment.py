@@ -132,6 +132,9 @@ class StripeEvent(models.Model):
         amount = float(utils.from_minor_units(facts["amount"], facts["currency"]))
         balance_transaction = self._stripe_complete_facts(facts)["balance_transaction"]
         target = self._stripe_find_payment_target(facts, amount, currency)
+        currency, amount = account._stripe_payment_currency(
+            currency, amount, balance_transaction, self._stripe_payment_date(facts)
+        )
 
         messages = []
         if target._name == "sale.order":
@@ -141,16 +144,27 @@ class StripeEvent(models.Model):
         else:
             invoice = target
         if invoice:
-            payment = self._stripe_pay_invoice(
-                invoice, facts, amount, currency, balance_transaction
-            )
+            payment = self._stripe_pay_invoice(invoice, facts, amount, currency)
             self._link_documents(moves=invoice)
         else:
             payment = self._stripe_create_customer_payment(
-                target, facts, amount, currency, balance_transaction
+                target, facts, amount, currency
             )
         self._link_documents(payments=payment)
         messages.insert(0, _("Payment %s.", payment._stripe_description()))
+        if facts.get("api_error"):
+            messages.append(
+                _(
+                    "Stripe could not be read (%s): the fee is booked with the payout.",
+                    facts["api_error"],
+                )
+            )
+        exchange_move = account._stripe_book_exchange_difference(
+            payment, balance_transaction
+        )
+        if exchange_move:
+            self._link_documents(moves=exchange_move)
+            messages.append(_("Stripe's conversion booked in %s.", exchange_move.name))
         fee_move = self._stripe_book_charge_fee(payment, balance_transaction)
         if fee_move:
             self._link_documents(moves=fee_move)
@@ -230,35 +244,34 @@ class StripeEvent(models.Model):
         With an API key, a PaymentIntent event (whose ``latest_charge`` is only an
         id) is completed with the charge's metadata, description, billing e-mail
         and expanded balance transaction (for the fee and Stripe's exchange rate).
-        Without a key, the fee is booked at payout time.
+        Without a key, or when Stripe cannot be read, the payment is still
+        registered and the fee is booked at payout time.
         """
         account = self.account_id
-        if isinstance(facts["balance_transaction"], dict):
+        if isinstance(facts["balance_transaction"], dict) or facts.get("api_error"):
             return facts
+        facts["balance_transaction"] = None
         if not (account.has_api_key and facts["charge_id"]):
-            facts["balance_transaction"] = None
             return facts
         try:
             charge = account._get_client().v1.charges.retrieve(
                 facts["charge_id"], params={"expand": ["balance_transaction"]}
             )
         except stripe.StripeError as error:
-            raise UserError(
-                _(
-                    "Could not read charge %(charge)s from Stripe: %(error)s",
-                    charge=facts["charge_id"],
-                    error=error.user_message or str(error),
-                )
-            ) from error
-        facts["balance_transaction"] = None
+            _logger.warning(
+                "Stripe event %s: charge %s not read: %s",
+                self.stripe_id,
+                facts["charge_id"],
+                error,
+            )
+            facts["api_error"] = error.user_message or str(error)
+            return facts
         utils.add_charge_facts(facts, charge.to_dict())
         if not isinstance(facts["balance_transaction"], dict):
             facts["balance_transaction"] = None
         return facts
 
-    def _stripe_pay_invoice(
-        self, invoice, facts, amount, currency, balance_transaction
-    ):
+    def _stripe_pay_invoice(self, invoice, facts, amount, currency):
         """Register the payment on the invoice with Odoo's payment registration.
 
         Partial payments leave the exact residual open; an overpayment pays the
@@ -319,9 +332,6 @@ class StripeEvent(models.Model):
                     "stripe_account_id": account.id,
                     "stripe_object_id": facts["key"],
                     "stripe_charge_id": facts["charge_id"],
-                    "stripe_force_balance": self._stripe_force_balance(
-                        currency, balance_transaction
-                    ),
                 }
             )
         )
@@ -335,9 +345,7 @@ class StripeEvent(models.Model):
             )
         return wizard._create_payments()
 
-    def _stripe_create_customer_payment(
-        self, order, facts, amount, currency, balance_transaction
-    ):
+    def _stripe_create_customer_payment(self, order, facts, amount, currency):
         """Record a customer payment that names the order, with no invoice yet."""
         account = self.account_id
         vals = account._stripe_payment_vals(
@@ -346,7 +354,6 @@ class StripeEvent(models.Model):
             amount,
             currency,
             self._stripe_payment_date(facts),
-            self._stripe_force_balance(currency, balance_transaction),
         )
         vals.update(
             memo=order.name,
@@ -364,24 +371,6 @@ class StripeEvent(models.Model):
             )
         )
         return payment
-
-    def _stripe_force_balance(self, currency, balance_transaction):
-        """Company-currency amount Stripe credited, when the payment is in another
-        currency and Stripe settled it in the company's: the Stripe journal then
-        holds what Stripe holds, and Odoo books the exchange difference."""
-        company_currency = self.company_id.currency_id
-        if (
-            not balance_transaction
-            or currency == company_currency
-            or (balance_transaction.get("currency") or "").upper()
-            != company_currency.name
-        ):
-            return 0.0
-        return float(
-            utils.from_minor_units(
-                balance_transaction["amount"], balance_transaction["currency"]
-            )
-        )
 
     def _stripe_book_charge_fee(self, payment, balance_transaction):
         """Book the charge's Stripe fee, once per payment.

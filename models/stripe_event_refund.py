@@ -118,7 +118,6 @@ class StripeEvent(models.Model):
             "stripe_object_id": refund["id"],
             "stripe_charge_id": refund.get("charge") or original.stripe_charge_id,
         }
-        force_balance = self._stripe_force_balance(currency, balance_transaction)
         # What the original payment left as the customer's credit (an overpayment,
         # or a payment of an order without invoice) is refunded first; only the
         # rest takes back revenue with a credit note.
@@ -145,7 +144,6 @@ class StripeEvent(models.Model):
             currency,
             date,
             stripe_vals,
-            force_balance,
             reconcile_with=credit_note | original.move_id,
         )
         messages.append(
@@ -156,6 +154,12 @@ class StripeEvent(models.Model):
             )
         )
         self._link_documents(payments=payment)
+        exchange_move = self.account_id._stripe_book_exchange_difference(
+            payment, balance_transaction
+        )
+        if exchange_move:
+            self._link_documents(moves=exchange_move)
+            messages.append(_("Stripe's conversion booked in %s.", exchange_move.name))
         fee_move = self.account_id._stripe_book_fee(
             balance_transaction,
             _("Stripe fee for refund %s", refund["id"]),
@@ -258,7 +262,6 @@ class StripeEvent(models.Model):
         currency,
         date,
         stripe_vals,
-        force_balance,
         reconcile_with,
     ):
         """Post the outbound payment of a refund on the Stripe journal and reconcile
@@ -271,7 +274,7 @@ class StripeEvent(models.Model):
         back.
         """
         vals = self.account_id._stripe_payment_vals(
-            "outbound", partner, amount, currency, date, force_balance
+            "outbound", partner, amount, currency, date
         )
         vals.update(memo=stripe_vals["stripe_object_id"], **stripe_vals)
         payment = self.env["account.payment"].create(vals)

@@ -421,59 +421,52 @@ class StripePayout(models.Model):
         payments = self.env["account.payment"].browse(
             [payment.id for payment, _amount in settled]
         )
-        payments.fetch(["move_id"])
+        payments.fetch(["move_id", "stripe_exchange_move_id"])
+        # A payment's own exchange entry (booked when Stripe's rate was known at
+        # payment time) counts as booked for it.
+        payment_of_move = {payment.move_id.id: payment.id for payment in payments}
+        payment_of_move.update(
+            {
+                payment.stripe_exchange_move_id.id: payment.id
+                for payment in payments
+                if payment.stripe_exchange_move_id
+            }
+        )
         booked = defaultdict(float)
         for move, currency, amount_currency, balance in self.env[
             "account.move.line"
         ]._read_group(
             [
-                ("move_id", "in", payments.move_id.ids),
+                ("move_id", "in", list(payment_of_move)),
                 ("account_id", "=", account.journal_id.default_account_id.id),
                 ("parent_state", "=", "posted"),
             ],
             ["move_id", "currency_id"],
             ["amount_currency:sum", "balance:sum"],
         ):
+            payment_id = payment_of_move[move.id]
             if currency == self.currency_id:
-                booked[move.id] += amount_currency
+                booked[payment_id] += amount_currency
             elif self.currency_id == company.currency_id:
-                booked[move.id] += balance
+                booked[payment_id] += balance
         difference = self.currency_id.round(
             sum(
-                amount - booked[payment.move_id.id]
+                amount - booked[payment.id]
                 for payment, amount in settled
-                if payment.move_id.id in booked
+                if payment.id in booked
             )
         )
         if self.currency_id.is_zero(difference):
             return self.env["account.move"]
-        counterpart = (
-            company.income_currency_exchange_account_id
-            if difference > 0
-            else company.expense_currency_exchange_account_id
-        )
-        if not counterpart:
-            raise UserError(
-                _(
-                    "Set the exchange gain and loss accounts of %s (Accounting "
-                    "settings) to book Stripe's exchange differences.",
-                    company.name,
-                )
-            )
-        return account._stripe_post_entry(
-            date=self._stripe_booking_date(),
-            ref=_("Stripe payout %s: exchange differences", self.stripe_id),
-            lines=[
-                {
-                    "account_id": counterpart.id,
-                    "amount": -difference,
-                    "name": _(
-                        "Stripe's settled amounts vs. payments booked, payout %s",
-                        self.stripe_id,
-                    ),
-                }
-            ],
-            currency_code=self.currency_id.name,
+        return account._stripe_post_exchange_difference(
+            difference,
+            self._stripe_booking_date(),
+            _("Stripe payout %s: exchange differences", self.stripe_id),
+            _(
+                "Stripe's settled amounts vs. payments booked, payout %s",
+                self.stripe_id,
+            ),
+            self.currency_id.name,
         )
 
     def _stripe_book_transfer(self):

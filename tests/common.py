@@ -142,13 +142,14 @@ class StripeCommon(AccountTestInvoicingCommon, HttpCase):
                 return
         raise AssertionError("events still due after 20 cron runs")
 
-    def deliver(self, event_type, obj, process=True, **kwargs):
-        """Post a signed event about ``obj`` and, by default, process it.
+    def deliver(self, event_type, obj, process=True, account=None, **kwargs):
+        """Post a signed event about ``obj`` (to ``account``, by default the test
+        account) and, by default, process it.
 
         :return: the stored ``stripe.event``.
         """
         event = self.make_event(event_type, obj, **kwargs)
-        response = self.post_webhook(event)
+        response = self.post_webhook(event, account=account)
         self.assertEqual(response.status_code, 200, response.text)
         if process:
             self.process_events()

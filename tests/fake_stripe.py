@@ -451,6 +451,7 @@ class FakeStripe:
         description=None,
         billing_details=None,
         status="succeeded",
+        charge_metadata=None,
     ):
         """Create a captured card Charge with its balance transaction.
 
@@ -461,7 +462,10 @@ class FakeStripe:
         :param amount: charged amount, in ``currency`` minor units
         :param fee: Stripe fee in settlement minor units; default
             1.5 % + 25 of the settled amount
-        :param metadata: charge metadata (and its new PaymentIntent's)
+        :param metadata: the PaymentIntent's metadata (the charge's own when it
+            has no PaymentIntent: Stripe does not copy it onto the charge)
+        :param charge_metadata: the charge's own metadata when it has a
+            PaymentIntent
         :param customer: customer id, or None
         :param payment_intent: True creates a succeeded PaymentIntent (its
             ``latest_charge`` is this charge), a ``pi_`` id completes that
@@ -494,11 +498,16 @@ class FakeStripe:
                 )
             elif payment_intent:
                 intent = self._get("payment_intent", payment_intent)
-                metadata = {**intent["metadata"], **metadata}
                 customer = customer or intent["customer"]
+            # Stripe does not copy a PaymentIntent's metadata onto its charges.
             charge = self._store(
                 self._build_charge(
-                    amount, currency, status, customer, metadata, created
+                    amount,
+                    currency,
+                    status,
+                    customer,
+                    metadata if intent is None else charge_metadata,
+                    created,
                 )
             )
             charge["description"] = description

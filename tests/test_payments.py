@@ -1,7 +1,7 @@
 from odoo import Command, fields
 from odoo.tests import tagged
 
-from .common import StripeCommon
+from .common import API_KEY, WEBHOOK_SECRET, StripeCommon
 
 
 @tagged("post_install", "-at_install")
@@ -256,6 +256,101 @@ class TestPayments(StripeCommon):
         loss_account = self.company.expense_currency_exchange_account_id
         self.assertAlmostEqual(self.account_balance(loss_account), 20.0)
 
+    def test_company_currency_invoice_paid_in_another_currency(self):
+        """A USD invoice (the company's currency) paid in EUR: Odoo registers the
+        EUR at its rate, which pays the invoice; Stripe converted at another rate,
+        and the difference is an exchange loss, not a debt of the customer."""
+        self.setup_other_currency("EUR", rates=[("2020-01-01", 0.5)])
+        invoice = self.create_invoice(200.0)
+        charge = self.fake.add_charge(
+            10000,
+            "eur",
+            fee=300,
+            exchange_rate=1.8,
+            settlement_currency="usd",
+            metadata={"odoo_invoice": invoice.name},
+        )
+        event = self.deliver(
+            "payment_intent.succeeded", self.fake.get(charge["payment_intent"])
+        )
+        self.assertEvent(event, "done", "conversion")
+        self.assertInvoice(invoice, 0.0, "paid")
+        self.assertAlmostEqual(
+            self.account_balance(self.customer.property_account_receivable_id), 0.0
+        )
+        loss_account = self.company.expense_currency_exchange_account_id
+        self.assertAlmostEqual(self.account_balance(loss_account), 20.0)
+        self.assertAlmostEqual(self.journal_balance(), 180.0 - 3.0)
+        self.assertAlmostEqual(self.journal_balance(), self.fake.balance("usd") / 100)
+
+    def test_foreign_currency_payment_within_tolerance(self):
+        """99.99 EUR for a 100 EUR invoice, settled by Stripe at its own rate: the
+        cent is written off, the invoice is paid, the journal holds what Stripe
+        settled."""
+        self.setup_other_currency("EUR", rates=[("2020-01-01", 0.5)])
+        eur = self.env.ref("base.EUR")
+        invoice = self.create_invoice(100.0, currency=eur)
+        charge = self.fake.add_charge(
+            9999,
+            "eur",
+            fee=300,
+            exchange_rate=1.8,
+            settlement_currency="usd",
+            metadata={"odoo_invoice": invoice.name},
+        )
+        self.deliver(
+            "payment_intent.succeeded", self.fake.get(charge["payment_intent"])
+        )
+        self.assertInvoice(invoice, 0.0, "paid")
+        self.assertAlmostEqual(self.journal_balance(), 179.98 - 3.0)
+        self.assertAlmostEqual(self.journal_balance(), self.fake.balance("usd") / 100)
+
+    def test_journal_in_settlement_currency_takes_a_third_currency(self):
+        """A Stripe account settling in EUR (its journal in EUR, the company in
+        USD) paid in GBP: the payment is what Stripe settled in EUR, and it pays
+        the GBP invoice."""
+        eur = self.setup_other_currency("EUR", rates=[("2020-01-01", 0.5)])
+        gbp = self.setup_other_currency("GBP", rates=[("2020-01-01", 0.5 / 1.17)])
+        journal = self.env["account.journal"].create(
+            {
+                "name": "Stripe EUR",
+                "type": "bank",
+                "code": "STEU",
+                "currency_id": eur.id,
+            }
+        )
+        account = self.env["stripe.account"].create(
+            {
+                "name": "Stripe EU",
+                "company_id": self.company.id,
+                "api_key": API_KEY,
+                "webhook_secret": WEBHOOK_SECRET,
+                "api_base": self.fake.api_base,
+                "journal_id": journal.id,
+                "fee_account_id": self.fee_account.id,
+            }
+        )
+        invoice = self.create_invoice(100.0, currency=gbp)
+        charge = self.fake.add_charge(
+            10000,
+            "gbp",
+            exchange_rate=1.17,
+            settlement_currency="eur",
+            metadata={"odoo_invoice": invoice.name},
+        )
+        event = self.deliver(
+            "payment_intent.succeeded",
+            self.fake.get(charge["payment_intent"]),
+            account=account,
+        )
+        self.assertEvent(event, "done")
+        payment = event.payment_ids
+        self.assertEqual(payment.currency_id, eur)
+        self.assertAlmostEqual(payment.amount, 117.0)
+        self.assertInvoice(invoice, 0.0, "paid")
+        stripe_balance = self.account_balance(journal.default_account_id, currency=eur)
+        self.assertAlmostEqual(stripe_balance, self.fake.balance("eur") / 100)
+
     # === IDEMPOTENCY AND FEES === #
 
     def test_same_intent_in_two_events_registers_once(self):
@@ -337,6 +432,22 @@ class TestPayments(StripeCommon):
         self.assertAlmostEqual(self.account_balance(self.fee_account), 0.0)
         self.assertAlmostEqual(self.journal_balance(), 100.0)
         self.assertFalse(self.fake.requests)
+
+    def test_stripe_unreachable_still_registers_the_payment(self):
+        """A key that may not read charges (or Stripe down): the invoice is paid
+        anyway; the fee waits for the payout."""
+        invoice = self.create_invoice(100.0)
+        charge = self.fake.add_charge(
+            10000, "usd", metadata={"odoo_invoice": invoice.name}
+        )
+        self.fake.fail_next(10, status=403, path_prefix="/v1/charges")
+        event = self.deliver(
+            "payment_intent.succeeded", self.fake.get(charge["payment_intent"])
+        )
+        self.assertEvent(event, "done", "the fee is booked with the payout")
+        self.assertInvoice(invoice, 0.0, "paid")
+        self.assertFalse(event.payment_ids.stripe_fee_move_id)
+        self.assertAlmostEqual(self.journal_balance(), 100.0)
 
     def test_payment_handled_by_odoo_payment_provider_is_ignored(self):
         invoice = self.create_invoice(100.0)

@@ -447,6 +447,24 @@ class TestDisputes(RefundDisputeCommon):
         self.assertAlmostEqual(self.account_balance(loss_account), 100.0)
         self.assertAlmostEqual(self.customer_balance(), 0.0)
 
+    def test_dispute_booked_by_its_payout_first(self):
+        """The payout that carries the withdrawal is reconciled before the dispute's
+        webhook is processed: the dispute then books nothing more."""
+        invoice, _charge, dispute = self.open_dispute()
+        self.paid_invoice(500.0)  # so that there is something to pay out
+        payout = self.fake.add_payout()
+        self.deliver("payout.paid", payout)
+        self.assertAlmostEqual(self.account_balance(self.dispute_account), 100.0)
+        event = self.deliver("charge.dispute.funds_withdrawn", dispute)
+        self.assertEvent(event, "done")
+        record = self.env["stripe.dispute"].search([])
+        self.assertEqual(record.state, "withdrawn")
+        self.assertTrue(record.withdrawal_move_id)
+        self.assertAlmostEqual(self.account_balance(self.dispute_account), 100.0)
+        self.assertAlmostEqual(self.account_balance(self.fee_account), 3.0 + 3.0 + 15.0)
+        self.assertAlmostEqual(self.journal_balance(), self.fake.balance("usd") / 100)
+        self.assertIn("withdrawn", invoice.message_ids[0].body)
+
     def test_dispute_of_a_payment_odoo_does_not_know(self):
         """Paid before Odoo was connected: the money still leaves Stripe, so the
         withdrawal is booked (the Stripe journal keeps mirroring Stripe); a lost

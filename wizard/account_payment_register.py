@@ -9,11 +9,6 @@ class AccountPaymentRegister(models.TransientModel):
     stripe_account_id = fields.Many2one("stripe.account")
     stripe_object_id = fields.Char()
     stripe_charge_id = fields.Char()
-    stripe_force_balance = fields.Float(
-        help="Company-currency amount Stripe actually credited (from its balance "
-        "transaction), so that the Stripe journal mirrors Stripe's balance; the "
-        "difference with the invoice's rate becomes an exchange difference."
-    )
 
     def _create_payment_vals_from_wizard(self, batch_result):
         vals = super()._create_payment_vals_from_wizard(batch_result)
@@ -23,6 +18,4 @@ class AccountPaymentRegister(models.TransientModel):
                 stripe_object_id=self.stripe_object_id,
                 stripe_charge_id=self.stripe_charge_id,
             )
-            if self.stripe_force_balance and not vals["write_off_line_vals"]:
-                vals["force_balance"] = self.stripe_force_balance
         return vals
