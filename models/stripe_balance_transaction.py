@@ -386,6 +386,23 @@ class StripeBalanceTransaction(models.Model):
                 inbound.setdefault(payment.stripe_object_id, payment)
             else:
                 outbound[payment.stripe_object_id] = payment
+        # Payments Odoo's own Stripe payment provider registered (on the Stripe
+        # journal when it is the provider's journal): found by their PaymentIntent.
+        intents = keys - set(inbound)
+        if intents:
+            provider_payments = self.env["account.payment"].search_fetch(
+                [
+                    ("journal_id", "=", account.journal_id.id),
+                    ("payment_type", "=", "inbound"),
+                    ("state", "in", ("in_process", "paid")),
+                    ("payment_transaction_id.provider_reference", "in", list(intents)),
+                ],
+                ["payment_transaction_id", "move_id", "stripe_fee_move_id"],
+            )
+            for payment in provider_payments:
+                inbound.setdefault(
+                    payment.payment_transaction_id.provider_reference, payment
+                )
         return inbound, outbound
 
     @api.model

@@ -256,6 +256,57 @@ class TestPayoutReconciliation(PayoutCommon):
         self.assertStripeMirrored()
         self.assertAlmostEqual(self.journal_balance(), 0.0)
 
+    def test_charge_of_odoo_payment_provider_is_linked_to_its_payment(self):
+        """A charge Odoo's own Stripe provider registered (its journal being the
+        Stripe journal): the payout links its transaction to that payment and
+        registers nothing more."""
+        invoice = self.create_invoice(80.0)
+        charge = self.fake.add_charge(8000, "usd", fee=250)
+        transaction = (
+            self.env["payment.transaction"]
+            .sudo()
+            .create(
+                {
+                    "provider_id": self.env.ref("payment.payment_provider_stripe").id,
+                    "payment_method_id": self.env.ref("payment.payment_method_card").id,
+                    "reference": "INV-TX-1",
+                    "amount": 80.0,
+                    "currency_id": self.currency.id,
+                    "partner_id": self.customer.id,
+                    "provider_reference": charge["payment_intent"],
+                    "invoice_ids": [Command.set(invoice.ids)],
+                }
+            )
+        )
+        journal = self.stripe_journal
+        provider_payment = self.env["account.payment"].create(
+            {
+                "payment_type": "inbound",
+                "partner_type": "customer",
+                "partner_id": self.customer.id,
+                "amount": 80.0,
+                "journal_id": journal.id,
+                "payment_method_line_id": journal._stripe_get_payment_method_line(
+                    "inbound"
+                ).id,
+                "payment_transaction_id": transaction.id,
+            }
+        )
+        provider_payment.action_post()
+        event = self.deliver(
+            "payment_intent.succeeded", self.fake.get(charge["payment_intent"])
+        )
+        self.assertEvent(event, "ignored", "INV-TX-1")
+        payout = self.fake.add_payout()
+        self.deliver("payout.paid", payout)
+        record = self.get_payout(payout)
+        self.assertEqual(record.state, "reconciled", record.state_message)
+        self.assertFalse(record.payment_ids, "no second payment for the charge")
+        linked = record.transaction_ids.filtered(lambda t: t.source_id == charge["id"])
+        self.assertEqual(linked.payment_id, provider_payment)
+        self.assertAlmostEqual(self.account_balance(self.fee_account), 2.5)
+        self.assertAlmostEqual(self.journal_balance(), self.fake.balance("usd") / 100)
+
     def test_statement_line_already_there_is_matched_at_once(self):
         self.pay_invoice(100.0)
         payout = self.fake.add_payout()
