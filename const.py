@@ -213,6 +213,17 @@ PAYOUT_BACKFILL_DAYS = 7
 # imports the account's transactions created in the days before the payout.
 MANUAL_PAYOUT_LOOKBACK_DAYS = 31
 
+_CHARGE_CHILD_KEYS = (
+    "object",
+    "id",
+    "amount",
+    "currency",
+    "charge",
+    "payment_intent",
+    "status",
+    "created",
+)
+
 # What Odoo keeps of an expanded source that no Odoo document mirrors yet: enough
 # to match and book it at payout time without asking Stripe again.
 SOURCE_KEPT_KEYS = {
@@ -230,26 +241,9 @@ SOURCE_KEPT_KEYS = {
         "receipt_email",
         "created",
     ),
-    "refund": (
-        "object",
-        "id",
-        "amount",
-        "currency",
-        "charge",
-        "payment_intent",
-        "status",
-        "created",
-    ),
-    "dispute": (
-        "object",
-        "id",
-        "amount",
-        "currency",
-        "charge",
-        "payment_intent",
-        "status",
-        "created",
-    ),
+    # A refund and a dispute are about a charge: the same keys tell which.
+    "refund": _CHARGE_CHILD_KEYS,
+    "dispute": _CHARGE_CHILD_KEYS,
 }
 
 # The reconcile wizard lists at most this many charges for a user to match by hand;

@@ -395,22 +395,21 @@ class StripeAccount(models.Model):
         }
 
     def action_view_payouts(self):
-        self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id(
-            "stripe_connector.stripe_payout_action"
-        )
-        action["domain"] = [("account_id", "=", self.id)]
-        return action
+        return self._stripe_action("stripe_connector.stripe_payout_action")
 
     def action_view_events(self):
-        self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id(
-            "stripe_connector.stripe_event_action"
-        )
-        action["domain"] = [("account_id", "=", self.id)]
-        action["context"] = {"default_account_id": self.id}
+        context = {"default_account_id": self.id}
         if self.env.context.get("failed_only"):
-            action["context"]["search_default_failed"] = 1
+            context["search_default_failed"] = 1
+        return self._stripe_action("stripe_connector.stripe_event_action", context)
+
+    def _stripe_action(self, xmlid, context=None):
+        """A window action of ours restricted to this account's records."""
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(xmlid)
+        action["domain"] = [("account_id", "=", self.id)]
+        if context:
+            action["context"] = context
         return action
 
     # === WEBHOOK METHODS === #
@@ -853,7 +852,7 @@ class StripeAccount(models.Model):
             code = f"STR{suffix}"
         return journal_model.create(
             {
-                "name": _("Stripe (%s)", self.name),
+                "name": self.name,
                 "type": "bank",
                 "code": code,
                 "company_id": self.company_id.id,

@@ -20,3 +20,14 @@ class StripeAccountMixin(models.AbstractModel):
     company_id = fields.Many2one(
         related="account_id.company_id", store=True, index=True, precompute=True
     )
+
+    def _stripe_schedule_activity(self, summary, note):
+        """Give the account's responsible user a to-do on this record, unless one
+        is already open for them (the record must have activities)."""
+        self.ensure_one()
+        user = self.account_id.user_id
+        if not user or self.activity_ids.filtered(lambda a: a.user_id == user):
+            return
+        self.activity_schedule(
+            "mail.mail_activity_data_todo", summary=summary, note=note, user_id=user.id
+        )

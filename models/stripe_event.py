@@ -434,18 +434,9 @@ class StripeEvent(models.Model):
                     message=message,
                 )
             )
-            self._schedule_failure_activity(message)
-
-    def _schedule_failure_activity(self, message):
-        user = self.account_id.user_id
-        if not user or self.activity_ids.filtered(lambda a: a.user_id == user):
-            return
-        self.activity_schedule(
-            "mail.mail_activity_data_todo",
-            summary=_("Stripe event %s needs attention", self.stripe_id),
-            note=message,
-            user_id=user.id,
-        )
+            self._stripe_schedule_activity(
+                _("Stripe event %s needs attention", self.stripe_id), message
+            )
 
     # === HANDLER HELPERS === #
 

@@ -503,14 +503,9 @@ class StripePayout(models.Model):
         """Post ``message`` and give the account's responsible an activity (one)."""
         self.ensure_one()
         self.message_post(body=message)
-        user = self.account_id.user_id
-        if user and not self.activity_ids.filtered(lambda a: a.user_id == user):
-            self.activity_schedule(
-                "mail.mail_activity_data_todo",
-                summary=_("Stripe payout %s needs attention", self.stripe_id),
-                note=message,
-                user_id=user.id,
-            )
+        self._stripe_schedule_activity(
+            _("Stripe payout %s needs attention", self.stripe_id), message
+        )
 
     # === BANK STATEMENT === #
 
