@@ -52,13 +52,13 @@ class StripeWebhookController(http.Controller):
                 {"error": refusal.reason}, status=refusal.status
             )
         # sudo: see above; the event was authenticated by its signature.
-        event, created = (
+        _event, created = (
             request.env["stripe.event"]
             .sudo()
             ._receive(account_sudo, event_data, payload)
         )
         return request.make_json_response(
-            {"received": True, "id": event.stripe_id, "duplicate": not created}
+            {"received": True, "id": event_data["id"], "duplicate": not created}
         )
 
     @staticmethod
