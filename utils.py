@@ -117,7 +117,9 @@ def references_in_text(text):
     """
     if not isinstance(text, str):
         return []
-    return _REFERENCE_RE.findall(text)[:20]
+    # "INV/2026/00012." ends a sentence: the dot is not part of the number.
+    tokens = (token.rstrip("./-") for token in _REFERENCE_RE.findall(text))
+    return [token for token in tokens if token][:20]
 
 
 def backoff_delay(attempt, base, maximum=None):
@@ -163,6 +165,8 @@ def payment_facts(obj):
         "email": None,
         "created": obj.get("created"),
         "balance_transaction": None,
+        "intent_description": None,
+        "source": kind,
     }
     charge = None
     if kind == "payment_intent":
@@ -177,6 +181,7 @@ def payment_facts(obj):
             )
         facts["metadata"].append(("PaymentIntent", obj.get("metadata") or {}))
         facts["references"].append(obj.get("description"))
+        facts["intent_description"] = obj.get("description")
         facts["email"] = obj.get("receipt_email")
     elif kind == "charge":
         charge = obj
@@ -192,14 +197,32 @@ def payment_facts(obj):
         )
         intent = obj.get("payment_intent")
         if isinstance(intent, dict):
-            facts["metadata"].append(("PaymentIntent", intent.get("metadata") or {}))
-            charge = intent.get("latest_charge")
-    facts["charge_id"] = object_id(charge)
+            add_intent_facts(facts, intent)
+    facts["charge_id"] = facts["charge_id"] or object_id(charge)
     if isinstance(charge, dict):
         add_charge_facts(facts, charge)
     facts["key"] = facts["payment_intent_id"] or facts["charge_id"] or obj.get("id")
     facts["references"] = [ref for ref in facts["references"] if ref]
     return facts
+
+
+def add_intent_facts(facts, intent):
+    """Complete the payment facts of a Checkout Session with its PaymentIntent
+    (its metadata, description and charge), without overriding what the session
+    already gave.
+
+    :param dict facts: as returned by ``payment_facts``; updated in place.
+    :param dict intent: the PaymentIntent, ``latest_charge`` an id or expanded.
+    """
+    facts["metadata"].append(("PaymentIntent", intent.get("metadata") or {}))
+    if intent.get("description"):
+        facts["references"].append(intent["description"])
+    facts["intent_description"] = intent.get("description")
+    facts["customer_id"] = facts["customer_id"] or object_id(intent.get("customer"))
+    charge = intent.get("latest_charge")
+    facts["charge_id"] = facts["charge_id"] or object_id(charge)
+    if isinstance(charge, dict):
+        add_charge_facts(facts, charge)
 
 
 def add_charge_facts(facts, charge):

@@ -4,10 +4,11 @@ import stripe
 
 from odoo import _, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import float_compare
+from odoo.osv import expression
+from odoo.tools import email_normalize, float_compare
 
 from .. import const, utils
-from ..exceptions import StripeEventIgnored, StripeMatchError
+from ..exceptions import StripeEventIgnored, StripeEventRetryLater, StripeMatchError
 
 _logger = logging.getLogger(__name__)
 
@@ -116,6 +117,9 @@ class StripeEvent(models.Model):
         :rtype: str
         """
         account = self.account_id
+        if facts.get("source") == "checkout.session":
+            # The session's PaymentIntent tells whether Odoo's provider owns it.
+            self._stripe_complete_facts(facts)
         self._stripe_check_not_provider_payment(facts)
         payment_model = self.env["account.payment"]
         existing = payment_model._stripe_find(
@@ -179,46 +183,141 @@ class StripeEvent(models.Model):
 
         Its transactions carry the PaymentIntent id once the customer is back or
         its own webhook arrived; before that, only the PaymentIntent's description
-        names them (the provider sets it to the transaction's reference).
+        names them (the provider sets it to the transaction's reference). Other
+        providers' transactions (a wire transfer started from the portal takes the
+        invoice's name too) do not count. A transaction the provider has not
+        confirmed yet makes the event wait for it.
+
+        :raise StripeEventIgnored: the provider registered the payment.
+        :raise StripeEventRetryLater: the provider has not confirmed it yet.
         """
-        domain = []
-        if facts["payment_intent_id"]:
-            domain = [("provider_reference", "=", facts["payment_intent_id"])]
-        if facts["references"]:
-            domain = [
-                *(["|"] if domain else []),
-                *domain,
-                ("reference", "in", facts["references"]),
-            ]
-        if not domain:
+        intent = facts.get("payment_intent_id")
+        description = facts.get("intent_description")
+        clauses = []
+        if intent:
+            clauses.append([("provider_reference", "=", intent)])
+        if description:
+            clauses.append(
+                [
+                    ("reference", "=", description),
+                    "|",
+                    ("provider_reference", "=", False),
+                    ("provider_reference", "=", intent or False),
+                ]
+            )
+        if not clauses:
             return
         # sudo: payment transactions are not readable by every processing user.
-        transaction = self.env["payment.transaction"].sudo().search(domain, limit=1)
-        if transaction:
-            raise StripeEventIgnored(
+        transaction = (
+            self.env["payment.transaction"]
+            .sudo()
+            .search(
+                [
+                    "|",
+                    ("provider_code", "=", "stripe"),
+                    ("provider_id.module_id.name", "=", "payment_stripe"),
+                    *expression.OR(clauses),
+                ],
+                order="id desc",
+                limit=1,
+            )
+        )
+        if not transaction:
+            return
+        if transaction.state != "done":
+            raise StripeEventRetryLater(
                 _(
-                    "PaymentIntent %(intent)s is handled by Odoo's payment provider "
-                    "(transaction %(reference)s); nothing more to book.",
-                    intent=facts["payment_intent_id"] or facts["key"],
+                    "PaymentIntent %(intent)s belongs to transaction %(reference)s of "
+                    "Odoo's payment provider, which is %(state)s: waiting for the "
+                    "provider to confirm it.",
+                    intent=intent or facts["key"],
                     reference=transaction.reference,
+                    state=transaction.state,
                 )
             )
+        raise StripeEventIgnored(
+            _(
+                "PaymentIntent %(intent)s is handled by Odoo's payment provider "
+                "(transaction %(reference)s); nothing more to book.",
+                intent=intent or facts["key"],
+                reference=transaction.reference,
+            )
+        )
 
     def _stripe_complete_existing_payment(self, payment, facts):
-        """A second event about an already registered object adds nothing but the
-        charge id and fee it may have lacked."""
+        """A second event about an already registered object adds nothing but what
+        the payment may lack: the charge id, the fee, Stripe's conversion, and the
+        invoice when the payment was registered without one (a payout booked the
+        charge before its webhook, or the order was not invoiced) and is still the
+        customer's credit.
+        """
         self._link_documents(payments=payment)
         if facts["charge_id"] and not payment.stripe_charge_id:
             payment.stripe_charge_id = facts["charge_id"]
         message = _("Already registered: %s.", payment._stripe_description())
-        if not payment.stripe_fee_move_id:
-            fee_move = self._stripe_book_charge_fee(
-                payment, self._stripe_complete_facts(facts)["balance_transaction"]
-            )
-            if fee_move:
-                self._link_documents(moves=fee_move)
-                message += " " + _("Stripe fee booked in %s.", fee_move.name)
+        reconciled = self._stripe_reconcile_existing_payment(payment, facts)
+        if reconciled:
+            message += " " + reconciled
+        if payment.stripe_fee_move_id:
+            # The fee and the conversion are booked together, from one balance
+            # transaction: nothing more to read.
+            return message
+        balance_transaction = self._stripe_complete_facts(facts)["balance_transaction"]
+        exchange_move = self.account_id._stripe_book_exchange_difference(
+            payment, balance_transaction
+        )
+        if exchange_move:
+            self._link_documents(moves=exchange_move)
+            message += " " + _("Stripe's conversion booked in %s.", exchange_move.name)
+        fee_move = self._stripe_book_charge_fee(payment, balance_transaction)
+        if fee_move:
+            self._link_documents(moves=fee_move)
+            message += " " + _("Stripe fee booked in %s.", fee_move.name)
         return message
+
+    def _stripe_reconcile_existing_payment(self, payment, facts):
+        """Settle the invoice a user picked (or the payment rules find) with what
+        a registered payment left as the customer's credit.
+
+        :return: what was done, or ``None``.
+        """
+        if payment.reconciled_invoice_ids or not payment._stripe_open_credit():
+            return None
+        invoice = self.invoice_id
+        if not invoice:
+            amount = payment._stripe_open_credit()
+            try:
+                target = self._stripe_find_payment_target(
+                    self._stripe_complete_facts(facts), amount, payment.currency_id
+                )
+            except StripeMatchError:
+                return None
+            invoice = (
+                target
+                if target._name == "account.move"
+                else target.invoice_ids.filtered(
+                    lambda move: (
+                        move.state == "posted"
+                        and move.move_type in CUSTOMER_INVOICE_TYPES
+                    )
+                )
+            )
+        invoice = invoice.filtered(
+            lambda move: move.payment_state in ("not_paid", "partial")
+        )
+        if not invoice:
+            return None
+        (payment.move_id.line_ids | invoice.line_ids).filtered(
+            lambda line: (
+                line.account_id == payment.destination_account_id
+                and not line.reconciled
+            )
+        ).reconcile()
+        self._link_documents(moves=invoice)
+        return _(
+            "Its credit now pays %(invoices)s.",
+            invoices=", ".join(invoice.mapped("name")),
+        )
 
     def _stripe_get_currency(self, code):
         currency = (
@@ -248,10 +347,20 @@ class StripeEvent(models.Model):
         registered and the fee is booked at payout time.
         """
         account = self.account_id
+        if facts.get("completed"):
+            return facts
+        facts["completed"] = True
         if isinstance(facts["balance_transaction"], dict) or facts.get("api_error"):
             return facts
         facts["balance_transaction"] = None
-        if not (account.has_api_key and facts["charge_id"]):
+        if not account.has_api_key:
+            return facts
+        if facts.get("source") == "checkout.session" and not facts["charge_id"]:
+            self._stripe_add_session_intent(facts)
+            if isinstance(facts["balance_transaction"], dict):
+                return facts
+            facts["balance_transaction"] = None
+        if not facts["charge_id"] or facts.get("api_error"):
             return facts
         try:
             charge = account._get_client().v1.charges.retrieve(
@@ -270,6 +379,26 @@ class StripeEvent(models.Model):
         if not isinstance(facts["balance_transaction"], dict):
             facts["balance_transaction"] = None
         return facts
+
+    def _stripe_add_session_intent(self, facts):
+        """A Checkout Session names its PaymentIntent by id only: read it (with
+        its charge and balance transaction) so that the intent's metadata and
+        description take part in the matching, and the fee is booked at once."""
+        try:
+            intent = self.account_id._get_client().v1.payment_intents.retrieve(
+                facts["payment_intent_id"],
+                params={"expand": ["latest_charge.balance_transaction"]},
+            )
+        except stripe.StripeError as error:
+            _logger.warning(
+                "Stripe event %s: PaymentIntent %s not read: %s",
+                self.stripe_id,
+                facts["payment_intent_id"],
+                error,
+            )
+            facts["api_error"] = error.user_message or str(error)
+            return
+        utils.add_intent_facts(facts, intent.to_dict())
 
     def _stripe_pay_invoice(self, invoice, facts, amount, currency):
         """Register the payment on the invoice with Odoo's payment registration.
@@ -292,21 +421,6 @@ class StripeEvent(models.Model):
                 )
             )
         journal = account._stripe_get_journal()
-        date = self._stripe_payment_date(facts)
-        residual = invoice.currency_id._convert(
-            invoice.amount_residual, currency, invoice.company_id, date
-        )
-        difference = currency.round(residual - amount)
-        tolerance = float(
-            utils.from_minor_units(account.payment_tolerance, currency.name)
-        )
-        within_tolerance = (
-            not currency.is_zero(difference)
-            and float_compare(
-                abs(difference), tolerance, precision_rounding=currency.rounding
-            )
-            <= 0
-        )
         wizard = (
             self.env["account.payment.register"]
             .with_context(active_model="account.move", active_ids=invoice.ids)
@@ -318,30 +432,43 @@ class StripeEvent(models.Model):
                     ).id,
                     "amount": amount,
                     "currency_id": currency.id,
-                    "payment_date": date,
+                    "payment_date": self._stripe_payment_date(facts),
                     "group_payment": True,
-                    "payment_difference_handling": "reconcile"
-                    if within_tolerance
-                    else "open",
-                    "writeoff_account_id": (
-                        account.writeoff_account_id or account.fee_account_id
-                    ).id
-                    if within_tolerance
-                    else False,
-                    "writeoff_label": _("Stripe payment difference"),
+                    "payment_difference_handling": "open",
                     "stripe_account_id": account.id,
                     "stripe_object_id": facts["key"],
                     "stripe_charge_id": facts["charge_id"],
                 }
             )
         )
-        if within_tolerance and not wizard.writeoff_account_id:
-            raise UserError(
-                _(
-                    "Set a fee account or a write-off account on %s to write off "
-                    "payment differences.",
-                    account.display_name,
+        # The difference as Odoo's registration computes it (and would write off),
+        # in the payment's currency, at the rates Odoo applies.
+        difference = wizard.payment_difference
+        tolerance = float(
+            utils.from_minor_units(account.payment_tolerance, currency.name)
+        )
+        if (
+            not currency.is_zero(difference)
+            and float_compare(
+                abs(difference), tolerance, precision_rounding=currency.rounding
+            )
+            <= 0
+        ):
+            writeoff_account = account.writeoff_account_id or account.fee_account_id
+            if not writeoff_account:
+                raise UserError(
+                    _(
+                        "Set a fee account or a write-off account on %s to write "
+                        "off payment differences.",
+                        account.display_name,
+                    )
                 )
+            wizard.write(
+                {
+                    "payment_difference_handling": "reconcile",
+                    "writeoff_account_id": writeoff_account.id,
+                    "writeoff_label": _("Stripe payment difference"),
+                }
             )
         return wizard._create_payments()
 
@@ -582,10 +709,12 @@ class StripeEvent(models.Model):
             if len(partners) == 1:
                 return partners
             tried.append(_("no partner with Stripe customer %s", customer_id))
-        email = facts["email"] or self._stripe_fetch_customer_email(customer_id)
+        email = email_normalize(
+            facts["email"] or self._stripe_fetch_customer_email(customer_id) or ""
+        )
         if email:
             partners = partner_model.search(
-                [("email", "=ilike", email.strip()), *company_domain]
+                [("email_normalized", "=", email), *company_domain]
             ).commercial_partner_id
             if len(partners) == 1:
                 return partners

@@ -360,6 +360,11 @@ class TestPayments(StripeCommon):
         charge = self.fake.add_charge(10000, "usd")
         session = self.checkout_session(charge, client_reference_id=invoice.name)
         first = self.deliver("checkout.session.completed", session)
+        # The session names its PaymentIntent by id: it is read (with the charge
+        # and its balance transaction) and the fee is booked at once.
+        self.assertAlmostEqual(
+            self.account_balance(self.fee_account), self.fee_of(charge)
+        )
         intent = self.fake.get(charge["payment_intent"])
         second = self.deliver("payment_intent.succeeded", intent)
         self.post_webhook(self.make_event("payment_intent.succeeded", intent))
@@ -375,7 +380,30 @@ class TestPayments(StripeCommon):
         self.assertAlmostEqual(
             self.account_balance(self.fee_account), self.fee_of(charge)
         )
-        self.assertEqual(len(self.fake.requests_for("/v1/charges/")), 1)
+        self.assertEqual(len(self.fake.requests_for("/v1/payment_intents/")), 1)
+        self.assertFalse(self.fake.requests_for("/v1/charges/"))
+
+    def test_checkout_session_follows_its_payment_intent_metadata(self):
+        """The PaymentIntent's metadata (Checkout's payment_intent_data) names the
+        invoice: it wins over a guess by customer and amount, which would pick
+        another open invoice of the same customer."""
+        guessed = self.create_invoice(100.0)
+        named = self.create_invoice(
+            100.0, partner=self.env["res.partner"].create({"name": "Payer's Company"})
+        )
+        customer = self.fake.add_customer(email=self.customer.email)
+        charge = self.fake.add_charge(
+            10000,
+            "usd",
+            customer=customer["id"],
+            metadata={"odoo_invoice_id": str(named.id)},
+        )
+        event = self.deliver(
+            "checkout.session.completed", self.checkout_session(charge)
+        )
+        self.assertEvent(event, "done", named.name)
+        self.assertInvoice(named, 0.0, "paid")
+        self.assertInvoice(guessed, 100.0, "not_paid")
 
     def test_charge_of_a_payment_intent_is_booked_from_the_intent(self):
         """charge.succeeded of a PaymentIntent carries none of the intent's
@@ -464,6 +492,7 @@ class TestPayments(StripeCommon):
                 "currency_id": self.currency.id,
                 "partner_id": self.customer.id,
                 "provider_reference": charge["payment_intent"],
+                "state": "done",
             }
         )
         event = self.deliver(
@@ -475,26 +504,55 @@ class TestPayments(StripeCommon):
             self.env["account.payment"].search([("stripe_account_id", "!=", False)])
         )
 
-    def test_payment_of_a_provider_transaction_not_yet_confirmed_is_ignored(self):
+    def test_payment_of_a_provider_transaction_not_yet_confirmed_waits(self):
         """Before Odoo's provider learns the PaymentIntent id, the intent's
-        description (the transaction reference) tells that it is Odoo's."""
+        description (the transaction reference) tells that it is Odoo's: the
+        event waits for the provider, then is ignored once it confirmed."""
         invoice = self.create_invoice(100.0)
-        self.env["payment.transaction"].sudo().create(
-            {
-                "provider_id": self.env.ref("payment.payment_provider_stripe").id,
-                "payment_method_id": self.env.ref("payment.payment_method_card").id,
-                "reference": f"{invoice.name}-1",
-                "amount": 100.0,
-                "currency_id": self.currency.id,
-                "partner_id": self.customer.id,
-            }
+        transaction = (
+            self.env["payment.transaction"]
+            .sudo()
+            .create(
+                {
+                    "provider_id": self.env.ref("payment.payment_provider_stripe").id,
+                    "payment_method_id": self.env.ref("payment.payment_method_card").id,
+                    "reference": f"{invoice.name}-1",
+                    "amount": 100.0,
+                    "currency_id": self.currency.id,
+                    "partner_id": self.customer.id,
+                }
+            )
         )
         customer = self.fake.add_customer(email=self.customer.email)
         event = self.pay(
             10000, customer=customer["id"], description=f"{invoice.name}-1"
         )
+        self.assertEvent(event, "waiting", "waiting for the provider")
+        self.assertInvoice(invoice, 100.0, "not_paid")
+        transaction.state = "done"
+        event.action_retry()
+        self.process_events()
         self.assertEvent(event, "ignored", f"{invoice.name}-1")
         self.assertInvoice(invoice, 100.0, "not_paid")
+
+    def test_other_providers_transactions_do_not_block_the_payment(self):
+        """A wire transfer started from the portal takes the invoice's name as its
+        reference: a Stripe payment described with that name still pays it."""
+        invoice = self.create_invoice(100.0)
+        self.env["payment.transaction"].sudo().create(
+            {
+                "provider_id": self.env.ref("payment.payment_provider_transfer").id,
+                "payment_method_id": self.env.ref("payment.payment_method_card").id,
+                "reference": invoice.name,
+                "amount": 100.0,
+                "currency_id": self.currency.id,
+                "partner_id": self.customer.id,
+                "state": "pending",
+            }
+        )
+        event = self.pay(10000, description=invoice.name)
+        self.assertEvent(event, "done", invoice.name)
+        self.assertInvoice(invoice, 0.0, "paid")
 
     # === SALE ORDERS === #
 

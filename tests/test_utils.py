@@ -107,6 +107,37 @@ class TestPaymentFacts(unittest.TestCase):
             ],
         )
 
+    def test_checkout_session_with_its_expanded_payment_intent(self):
+        intent = {
+            "id": "pi_1",
+            "object": "payment_intent",
+            "description": "INV/2026/00012",
+            "metadata": {"odoo_invoice_id": "7"},
+            "latest_charge": {"id": "ch_1", "balance_transaction": "txn_1"},
+        }
+        session = {
+            "id": "cs_1",
+            "object": "checkout.session",
+            "amount_total": 1000,
+            "currency": "usd",
+            "client_reference_id": "S00042",
+            "metadata": {},
+            "payment_intent": intent,
+        }
+        facts = utils.payment_facts(session)
+        self.assertEqual(facts["key"], "pi_1")
+        self.assertEqual(facts["charge_id"], "ch_1")
+        self.assertEqual(facts["intent_description"], "INV/2026/00012")
+        self.assertEqual(facts["references"], ["S00042", "INV/2026/00012"])
+        self.assertIn(("PaymentIntent", {"odoo_invoice_id": "7"}), facts["metadata"])
+        self.assertEqual(facts["balance_transaction"], "txn_1")
+
+    def test_references_in_text_drop_sentence_punctuation(self):
+        self.assertEqual(
+            utils.references_in_text("Paid: INV/2026/00012. Order S00042-"),
+            ["Paid", "INV/2026/00012", "Order", "S00042"],
+        )
+
     def test_timestamps(self):
         self.assertEqual(str(utils.timestamp_to_datetime(0)), "1970-01-01 00:00:00")
         self.assertIsNone(utils.timestamp_to_datetime("yesterday"))
