@@ -8,7 +8,7 @@ class AccountMove(models.Model):
         """Post a credit note of ``amount`` on this customer invoice.
 
         - The whole invoice, nothing credited yet: Odoo's reversal, line by line.
-        - ``line_vals`` given (a refund product or account): one line.
+        - Otherwise, ``line_vals`` given (a refund product or account): one line.
         - Otherwise the invoice's lines pro rata, with their taxes, so that the
           taxes are credited in proportion; a line without tax takes the cents
           the proportion leaves, so that the credit note is exactly ``amount``.
@@ -27,8 +27,7 @@ class AccountMove(models.Model):
         self.ensure_one()
         currency = self.currency_id
         if (
-            not line_vals
-            and not self._stripe_credit_notes()
+            not self._stripe_credit_notes()
             and currency.compare_amounts(amount, self.amount_total) == 0
         ):
             credit_note = self._reverse_moves(

@@ -150,8 +150,9 @@ class StripeAccount(models.Model):
         "product.product",
         check_company=True,
         help="Product on the line of partial refund credit notes (its income "
-        "account, and its taxes when they are included in the price). A full "
-        "refund reverses the invoice line by line instead.",
+        "account, and its taxes when they are included in the price). Empty: the "
+        "invoice's lines are credited pro rata, with their taxes. A full refund "
+        "reverses the invoice line by line in any case.",
     )
     refund_account_id = fields.Many2one(
         "account.account",
@@ -159,7 +160,8 @@ class StripeAccount(models.Model):
         domain="[('deprecated', '=', False), ('account_type', 'in', "
         "('income', 'income_other'))]",
         help="Account of partial refund credit notes when no refund product is "
-        "set. Empty: the account of the invoice's first line.",
+        "set (one line, without tax). Empty: the invoice's lines are credited pro "
+        "rata, with their taxes.",
     )
     dispute_account_id = fields.Many2one(
         "account.account",

@@ -274,6 +274,11 @@ class StripeDispute(models.Model):
         withdrawal = self.withdrawal_move_id.line_ids.filtered(
             lambda line: line.account_id == account.dispute_account_id
         )
+        if len(withdrawal) > 1:  # a payout's entry: the line of this customer
+            withdrawal = (
+                withdrawal.filtered(lambda line: line.partner_id == self.partner_id)
+                or withdrawal
+            )
         date = fields.Date.context_today(self)
         invoice = self.invoice_ids[:1]
         credit_note = self.env["account.move"]
@@ -285,9 +290,13 @@ class StripeDispute(models.Model):
         else:
             counterpart = account.dispute_loss_account_id or account.fee_account_id
         clearing = self._stripe_clear_disputed_account(withdrawal, counterpart, date)
-        (withdrawal | clearing.line_ids).filtered(
-            lambda line: line.account_id == account.dispute_account_id
-        ).reconcile()
+        if account.dispute_account_id.reconcile:
+            (withdrawal | clearing.line_ids).filtered(
+                lambda line: (
+                    line.account_id == account.dispute_account_id
+                    and not line.reconciled
+                )
+            ).reconcile()
         if credit_note:
             (credit_note.line_ids | clearing.line_ids).filtered(
                 lambda line: line.account_id == counterpart and not line.reconciled
@@ -328,6 +337,23 @@ class StripeDispute(models.Model):
         }
         amount_currency = sum(withdrawal.mapped("amount_currency"))
         balance = sum(withdrawal.mapped("balance"))
+        # A payout's adjustments entry books the withdrawals of all its disputes
+        # (one line per customer): only this dispute's transaction is cleared.
+        transactions = self.env["stripe.balance.transaction"].search(
+            [
+                ("account_id", "=", self.account_id.id),
+                ("move_id", "=", self.withdrawal_move_id.id),
+            ]
+        )
+        own = transactions.filtered(
+            lambda transaction: transaction.stripe_id == self.withdrawal_transaction
+        )
+        if own and len(transactions) > 1 and amount_currency:
+            own_amount = -own.amount
+            balance = self.company_id.currency_id.round(
+                balance * own_amount / amount_currency
+            )
+            amount_currency = own_amount
         clearing = self.env["account.move"].create(
             {
                 "move_type": "entry",

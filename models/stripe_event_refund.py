@@ -3,8 +3,14 @@ import stripe
 from odoo import Command, _, fields, models
 from odoo.exceptions import UserError
 
-from .. import utils
+from .. import const, utils
 from ..exceptions import StripeEventIgnored, StripeEventRetryLater
+
+REFUND_EVENT_TYPES = [
+    event_type
+    for event_type, handler in const.EVENT_HANDLERS.items()
+    if handler in ("_handle_refund", "_handle_charge_refunded")
+]
 
 
 class StripeEvent(models.Model):
@@ -77,9 +83,48 @@ class StripeEvent(models.Model):
                 )
             )
         if booked:
+            completed = self._stripe_complete_refund(booked[:1], refund)
             self._link_documents(payments=booked, moves=booked.reconciled_invoice_ids)
-            return _("Refund already booked: %s.", booked[0]._stripe_description())
+            return completed or _(
+                "Refund already booked: %s.", booked[0]._stripe_description()
+            )
+        failure = self._stripe_refund_failure_reported(refund)
+        if failure:
+            failure_event, failure_status = failure
+            raise StripeEventIgnored(
+                _(
+                    "Refund %(refund)s is %(status)s according to event %(event)s; "
+                    "nothing was booked for it.",
+                    refund=refund["id"],
+                    status=failure_status,
+                    event=failure_event.stripe_id,
+                )
+            )
         return self._stripe_book_refund(refund)
+
+    def _stripe_refund_failure_reported(self, refund):
+        """A failure or cancellation another event reported for this refund.
+
+        Events are processed in Stripe's order, but a refund whose payment was not
+        in Odoo yet waits; meanwhile its ``refund.failed`` may have been processed
+        (with nothing to reverse). The refund object in the waiting event still
+        says it succeeded: the stored events tell the rest.
+
+        :return: ``(stripe.event, status)`` or ``None``.
+        """
+        events = self.search(
+            [
+                ("account_id", "=", self.account_id.id),
+                ("object_id", "=", refund["id"]),
+                ("type", "in", ("refund.failed", "refund.updated")),
+            ],
+            order="stripe_created desc, id desc",
+        ).filtered(lambda event: event.id != self._origin.id)
+        for event in events:
+            status = event._get_object().get("status")
+            if status in ("failed", "canceled"):
+                return event, status
+        return None
 
     def _stripe_book_refund(self, refund):
         account = self.account_id
@@ -109,10 +154,15 @@ class StripeEvent(models.Model):
             )
         currency = self._stripe_get_currency(refund["currency"].upper())
         amount = float(utils.from_minor_units(refund["amount"], refund["currency"]))
-        if original:
-            self._stripe_check_refundable(original, amount, currency)
         balance_transaction = self._stripe_refund_balance_transaction(refund)
         date = self._stripe_payment_date({"created": refund.get("created")})
+        # Registered like the payment it refunds: in the Stripe journal's currency
+        # when that journal is kept in a third currency.
+        pay_currency, pay_amount = account._stripe_payment_currency(
+            currency, amount, balance_transaction, date
+        )
+        if original:
+            self._stripe_check_refundable(original, pay_amount, pay_currency)
         stripe_vals = {
             "stripe_account_id": account.id,
             "stripe_object_id": refund["id"],
@@ -122,7 +172,14 @@ class StripeEvent(models.Model):
         # or a payment of an order without invoice) is refunded first; only the
         # rest takes back revenue with a credit note.
         excess = original._stripe_open_credit() if original else 0.0
-        credit_amount = currency.round(amount - min(excess, amount))
+        if original and original.currency_id != pay_currency:
+            excess = original.currency_id._convert(
+                excess, pay_currency, account.company_id, date
+            )
+        credited = pay_amount - min(excess, pay_amount)
+        credit_amount = currency.round(
+            amount * credited / pay_amount if pay_amount else 0.0
+        )
         messages = []
         credit_note = self.env["account.move"]
         if invoice and not currency.is_zero(credit_amount):
@@ -140,8 +197,8 @@ class StripeEvent(models.Model):
             )
         payment = self._stripe_refund_payment(
             invoice.partner_id or original.partner_id,
-            amount,
-            currency,
+            pay_amount,
+            pay_currency,
             date,
             stripe_vals,
             reconcile_with=credit_note | original.move_id,
@@ -150,7 +207,7 @@ class StripeEvent(models.Model):
             _(
                 "Refund payment %(payment)s of %(amount)s.",
                 payment=payment.name,
-                amount=currency.format(amount),
+                amount=pay_currency.format(pay_amount),
             )
         )
         self._link_documents(payments=payment)
@@ -318,16 +375,36 @@ class StripeEvent(models.Model):
                 _("Refund %s was already reversed in Odoo.", refund["id"])
             )
         credit_notes = payment.reconciled_invoice_ids.filtered(
-            lambda move: move.move_type == "out_refund"
+            lambda move: move.move_type == "out_refund" and not move.reversal_move_ids
         )
+        returned = self._stripe_refund_returned_by_payout(refund)
+        if returned and not credit_notes:
+            raise StripeEventIgnored(
+                _(
+                    "Refund %(refund)s came back with a payout, which booked it "
+                    "(%(payment)s).",
+                    refund=refund["id"],
+                    payment=returned.name,
+                )
+            )
         date = fields.Date.context_today(self)
         reason = refund.get("failure_reason") or refund.get("status")
         ref = _(
             "Stripe refund %(refund)s %(status)s", refund=refund["id"], status=reason
         )
-        reversal = payment.move_id._reverse_moves(
-            [{"date": date, "ref": ref}], cancel=True
-        )
+        if returned:
+            # The money is back on the Stripe journal already (the payout's
+            # payment): only the revenue is taken back, and the two payments settle.
+            reversal = self.env["account.move"]
+        else:
+            reversal = payment.move_id._reverse_moves(
+                [{"date": date, "ref": ref}], cancel=True
+            )
+            exchange_move = payment.stripe_exchange_move_id
+            if exchange_move and not exchange_move.reversal_move_ids:
+                reversal |= exchange_move._reverse_moves(
+                    [{"date": date, "ref": ref}], cancel=True
+                )
         if credit_notes:
             reversal |= credit_notes._reverse_moves(
                 [
@@ -336,17 +413,117 @@ class StripeEvent(models.Model):
                 ],
                 cancel=True,
             )
+        if returned:
+            (payment.move_id.line_ids | returned.move_id.line_ids).filtered(
+                lambda line: (
+                    line.account_id == payment.destination_account_id
+                    and not line.reconciled
+                )
+            ).reconcile()
         message = _(
             "Stripe refund %(refund)s %(status)s after it was booked: reversed by "
             "%(moves)s.",
             refund=refund["id"],
             status=refund.get("status"),
-            moves=", ".join(reversal.mapped("name")),
+            moves=", ".join(reversal.mapped("name")) or returned.name,
         )
         for document in [*credit_notes, payment]:
             document.message_post(body=message)
         self._link_documents(payments=payment, moves=credit_notes | reversal)
         return message
+
+    def _stripe_refund_returned_by_payout(self, refund):
+        """The inbound payment a payout booked for the refund's failure (its
+        ``refund_failure`` balance transaction), if a payout came first."""
+        return (
+            self.env["stripe.balance.transaction"]
+            .search(
+                [
+                    ("account_id", "=", self.account_id.id),
+                    ("source_id", "=", refund["id"]),
+                    ("reporting_category", "=", "refund_failure"),
+                    ("payment_id", "!=", False),
+                ],
+                limit=1,
+            )
+            .payment_id
+        )
+
+    def _stripe_complete_refund(self, payment, refund):
+        """Give a refund that a payout booked first the credit note it lacks.
+
+        A payout reconciled before the refund's webhook books the money as an
+        outbound payment on the customer's account. Once the invoice is known (the
+        refunded payment's, or one a user picked on this event), what the refunded
+        payment left as the customer's credit is used first, and the rest becomes a
+        credit note reconciled with the refund payment. Done once: a refund
+        payment a processed event already handled is left alone.
+
+        :return: what was done, or ``None`` when there was nothing to complete.
+        """
+        if (
+            refund.get("status") != "succeeded"
+            or payment.move_id.reversal_move_ids
+            or payment.reconciled_invoice_ids
+            or self.search_count(
+                [
+                    ("payment_ids", "in", payment.ids),
+                    ("type", "in", REFUND_EVENT_TYPES),
+                    ("state", "=", "done"),
+                    ("id", "!=", self._origin.id),
+                ],
+                limit=1,
+            )
+        ):
+            return None
+
+        def open_lines(moves):
+            return moves.line_ids.filtered(
+                lambda line: (
+                    line.account_id == payment.destination_account_id
+                    and not line.reconciled
+                )
+            )
+
+        if not open_lines(payment.move_id):
+            return None
+        original = self.env["account.payment"]._stripe_find(
+            self.account_id,
+            [refund.get("payment_intent"), refund.get("charge")],
+            payment_type="inbound",
+        )[:1]
+        invoice = (
+            self.invoice_id
+            or original.reconciled_invoice_ids.filtered(
+                lambda move: move.move_type in ("out_invoice", "out_receipt")
+            )[:1]
+        )
+        if not invoice:
+            return None
+        if open_lines(original.move_id):
+            open_lines(payment.move_id | original.move_id).reconcile()
+        currency = payment.currency_id
+        left = abs(sum(open_lines(payment.move_id).mapped("amount_residual_currency")))
+        if currency.is_zero(left):
+            return _(
+                "Refund %(payment)s settled with the customer's credit left by "
+                "%(original)s.",
+                payment=payment.name,
+                original=original.name,
+            )
+        credit_note = self._stripe_create_credit_note(
+            invoice, refund, left, currency, payment.date
+        )
+        open_lines(payment.move_id | credit_note).reconcile()
+        self._link_documents(moves=credit_note | invoice)
+        return _(
+            "Refund %(payment)s, booked with its payout, completed with credit note "
+            "%(credit_note)s of %(amount)s on %(invoice)s.",
+            payment=payment.name,
+            credit_note=credit_note.name,
+            amount=credit_note.currency_id.format(credit_note.amount_total),
+            invoice=invoice.name,
+        )
 
     def _stripe_list_refunds(self, charge_id):
         try:

@@ -93,6 +93,58 @@ class TestRefunds(RefundDisputeCommon):
         self.assertAlmostEqual(self.account_balance(self.fee_account), 3.0)
         self.assertStripeMirrored()
 
+    def test_full_refund_reverses_the_invoice_even_with_a_refund_product(self):
+        """The refund product is for partial refunds: a full refund still takes
+        back each line of the invoice, with its taxes."""
+        self.stripe_account.refund_product_id = self.env["product.product"].create(
+            {"name": "Stripe refund", "type": "service"}
+        )
+        invoice, charge = self.paid_invoice(100.0, fee=300)
+        event = self.deliver("refund.created", self.fake.add_refund(charge["id"]))
+        self.assertEvent(event, "done", "Credit note")
+        credit_note = self.credit_notes(invoice)
+        self.assertEqual(credit_note.reversed_entry_id, invoice)
+        self.assertAlmostEqual(credit_note.amount_total, 100.0)
+        self.assertEqual(
+            credit_note.invoice_line_ids.product_id,
+            invoice.invoice_line_ids.product_id,
+        )
+        self.assertInvoice(credit_note, 0.0, "paid")
+        self.assertAlmostEqual(self.customer_balance(), 0.0)
+        self.assertStripeMirrored()
+
+    def test_refund_failed_before_it_could_be_booked_is_never_booked(self):
+        """The refund waits for its payment; meanwhile Stripe reports it failed.
+        Once the payment is there, the waiting event books nothing."""
+        invoice = self.create_invoice(100.0)
+        charge = self.fake.add_charge(
+            10000, "usd", fee=300, metadata={"odoo_invoice": invoice.name}
+        )
+        refund = self.fake.add_refund(charge["id"], 2500)
+        start = fields.Datetime.now()
+        with freeze_time(start):
+            created = self.deliver("refund.created", refund)
+        self.assertEvent(created, "waiting", "Waiting for the payment")
+        with freeze_time(start + timedelta(seconds=5)):
+            failed = self.deliver(
+                "refund.failed", self.fake.set_refund_status(refund["id"], "failed")
+            )
+        self.assertEvent(failed, "ignored", "nothing was booked")
+        with freeze_time(start + timedelta(seconds=10)):
+            self.deliver(
+                "payment_intent.succeeded", self.fake.get(charge["payment_intent"])
+            )
+        with freeze_time(created.next_attempt_at):
+            self.process_events()
+        self.assertEvent(created, "ignored", failed.stripe_id)
+        self.assertFalse(self.credit_notes(invoice))
+        self.assertFalse(
+            self.env["account.payment"].search([("payment_type", "=", "outbound")])
+        )
+        self.assertInvoice(invoice, 0.0, "paid")
+        self.assertAlmostEqual(self.customer_balance(), 0.0)
+        self.assertStripeMirrored()
+
     def test_two_partial_refunds_add_up(self):
         invoice, charge = self.paid_invoice(100.0, fee=300)
         first = self.deliver("refund.created", self.fake.add_refund(charge["id"], 3000))
@@ -439,9 +491,12 @@ class TestDisputes(RefundDisputeCommon):
         self.stripe_account.dispute_loss_account_id = loss_account
         invoice, _charge, dispute = self.open_dispute()
         created, withdrawn, closed = self.lost_events(dispute)
-        self.deliver_all([closed, created])
+        # One delivery at a time, so that each is processed before the older ones.
+        self.deliver_all([closed])
         self.assertLost(invoice)
         self.deliver_all([withdrawn])
+        self.assertLost(invoice)
+        self.deliver_all([created])
         self.assertLost(invoice)
         self.assertFalse(self.credit_notes(invoice))
         self.assertAlmostEqual(self.account_balance(loss_account), 100.0)
