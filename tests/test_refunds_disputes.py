@@ -232,11 +232,17 @@ class TestRefunds(RefundDisputeCommon):
             event = self.deliver("refund.created", too_much)
         self.assertEvent(event, "failed", "larger than what is left to refund")
         self.assertIn("40.00", event.state_message)
-        self.assertEqual(len(self.credit_notes(invoice)), 1)
+        credit_note = self.credit_notes(invoice)
+        self.assertEqual(len(credit_note), 1)
+        self.assertAlmostEqual(credit_note.amount_total, 60.0)
         self.assertFalse(event.payment_ids)
+        self.assertInvoice(invoice, 0.0, "paid")
+        self.assertAlmostEqual(self.customer_balance(), 0.0)
         # Stripe refused it too in real life; here the fake accepted 40: the
         # journal shows only the 60 booked.
         self.assertAlmostEqual(self.journal_balance(), 100.0 - 3.0 - 60.0)
+        self.assertAlmostEqual(self.account_balance(self.fee_account), 3.0)
+        self.assertAlmostEqual(self.account_balance(self.dispute_account), 0.0)
 
     def test_refund_before_its_payment_waits(self):
         """Stripe delivers the refund first: it waits (nothing booked), and is
@@ -263,6 +269,8 @@ class TestRefunds(RefundDisputeCommon):
             self.process_events()
         self.assertEvent(refund_event, "done", "Credit note")
         self.assertAlmostEqual(self.credit_notes(invoice).amount_total, 25.0)
+        self.assertInvoice(invoice, 0.0, "paid")
+        self.assertAlmostEqual(self.customer_balance(), 0.0)
         self.assertStripeMirrored()
 
     def test_refund_failed_after_booking_is_reversed(self):
@@ -305,7 +313,12 @@ class TestRefunds(RefundDisputeCommon):
         self.assertEvent(created, "done", "Credit note")
         self.assertEvent(updated, "done", "already booked")
         self.assertEvent(legacy, "done", "already booked")
-        self.assertEqual(len(self.credit_notes(invoice)), 1)
+        credit_note = self.credit_notes(invoice)
+        self.assertEqual(len(credit_note), 1)
+        self.assertAlmostEqual(credit_note.amount_total, 10.0)
+        self.assertInvoice(credit_note, 0.0, "paid")
+        self.assertInvoice(invoice, 0.0, "paid")
+        self.assertAlmostEqual(self.customer_balance(), 0.0)
         self.assertAlmostEqual(self.journal_balance(), 87.0)
         self.assertStripeMirrored()
 
