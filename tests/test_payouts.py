@@ -275,6 +275,7 @@ class TestPayoutReconciliation(PayoutCommon):
                     "partner_id": self.customer.id,
                     "provider_reference": charge["payment_intent"],
                     "invoice_ids": [Command.set(invoice.ids)],
+                    "state": "done",
                 }
             )
         )
