@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from odoo import Command, fields
 from odoo.tests import tagged
 
@@ -255,6 +257,43 @@ class TestPayments(StripeCommon):
         self.assertAlmostEqual(self.journal_balance(), 180.0 - fee)
         loss_account = self.company.expense_currency_exchange_account_id
         self.assertAlmostEqual(self.account_balance(loss_account), 20.0)
+
+    def test_rate_change_between_invoice_and_payment_is_odoo_exchange_difference(
+        self,
+    ):
+        """100 EUR invoiced at 0.5 (200 USD), paid when Odoo's rate is 0.4 (250
+        USD): Odoo's registration books its 50 USD exchange gain; Stripe settled
+        at 1.8 (180 USD), and the 70 USD between Odoo's rate and Stripe's is a
+        loss. The customer owes nothing; the journal holds what Stripe settled."""
+        today = fields.Date.today()
+        eur = self.setup_other_currency(
+            "EUR", rates=[("2020-01-01", 0.5), (fields.Date.to_string(today), 0.4)]
+        )
+        invoice = self.create_invoice(
+            100.0, currency=eur, invoice_date=today - timedelta(days=30)
+        )
+        charge = self.fake.add_charge(
+            10000,
+            "eur",
+            fee=300,
+            exchange_rate=1.8,
+            settlement_currency="usd",
+            metadata={"odoo_invoice": invoice.name},
+        )
+        event = self.deliver(
+            "payment_intent.succeeded", self.fake.get(charge["payment_intent"])
+        )
+        self.assertEvent(event, "done", "conversion")
+        self.assertInvoice(invoice, 0.0, "paid")
+        self.assertAlmostEqual(
+            self.account_balance(self.customer.property_account_receivable_id), 0.0
+        )
+        gain_account = self.company.income_currency_exchange_account_id
+        loss_account = self.company.expense_currency_exchange_account_id
+        self.assertAlmostEqual(self.account_balance(gain_account), -50.0)
+        self.assertAlmostEqual(self.account_balance(loss_account), 70.0)
+        self.assertAlmostEqual(self.journal_balance(), 180.0 - 3.0)
+        self.assertAlmostEqual(self.journal_balance(), self.fake.balance("usd") / 100)
 
     def test_company_currency_invoice_paid_in_another_currency(self):
         """A USD invoice (the company's currency) paid in EUR: Odoo registers the
