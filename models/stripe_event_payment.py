@@ -174,7 +174,15 @@ class StripeEvent(models.Model):
             self._link_documents(moves=fee_move)
             messages.append(_("Stripe fee booked in %s.", fee_move.name))
         partner = payment.partner_id.commercial_partner_id
-        if facts["customer_id"] and partner and not partner.stripe_customer_id:
+        if (
+            facts["customer_id"]
+            and partner
+            and not partner.stripe_customer_id
+            and not partner.search_count(
+                [("stripe_customer_id", "=", facts["customer_id"])], limit=1
+            )
+        ):
+            # Learnt once: a Stripe customer names one partner.
             partner.stripe_customer_id = facts["customer_id"]
         return " ".join(messages)
 

@@ -83,6 +83,58 @@ class TestPayments(StripeCommon):
         self.pay(10000, metadata=metadata)
         self.assertEqual(other_order.state, "sale")
 
+    def test_rules_precedence(self):
+        """Metadata beats the Checkout client reference, which beats the
+        description, which beats the customer and amount; the partner's Stripe
+        customer id beats the customer's e-mail."""
+        stripe_customer = self.fake.add_customer(email=self.customer_b.email)
+        self.customer.stripe_customer_id = stripe_customer["id"]
+        by_customer_id = self.create_invoice(50.0)
+        by_email = self.create_invoice(50.0, partner=self.customer_b)
+        cases = [  # (metadata, client reference, description, invoice to pay)
+            ("metadata", True, True, True),
+            ("client_reference", False, True, True),
+            ("description", False, False, True),
+        ]
+        for name, with_metadata, with_reference, with_description in cases:
+            with self.subTest(name):
+                by_metadata, by_reference, by_description = (
+                    self.create_invoice(50.0, partner=self.customer_b)
+                    for _i in range(3)
+                )
+                charge = self.fake.add_charge(
+                    5000,
+                    "usd",
+                    customer=stripe_customer["id"],
+                    description=f"Payment {by_description.name}"
+                    if with_description
+                    else None,
+                )
+                session = self.checkout_session(
+                    charge,
+                    metadata={"odoo_invoice_id": str(by_metadata.id)}
+                    if with_metadata
+                    else {},
+                    client_reference_id=by_reference.name if with_reference else None,
+                )
+                event = self.deliver("checkout.session.completed", session)
+                expected = {
+                    "metadata": by_metadata,
+                    "client_reference": by_reference,
+                    "description": by_description,
+                }[name]
+                self.assertEvent(event, "done", expected.name)
+                self.assertInvoice(expected, 0.0, "paid")
+                for other in (by_metadata | by_reference | by_description) - expected:
+                    self.assertInvoice(other, 50.0, "not_paid")
+        charge = self.fake.add_charge(5000, "usd", customer=stripe_customer["id"])
+        event = self.deliver(
+            "checkout.session.completed", self.checkout_session(charge)
+        )
+        self.assertEvent(event, "done", by_customer_id.name)
+        self.assertInvoice(by_customer_id, 0.0, "paid")
+        self.assertInvoice(by_email, 50.0, "not_paid")
+
     def test_metadata_naming_a_missing_document_fails_without_guessing(self):
         """An integrator's explicit reference that resolves to nothing fails; Odoo
         does not fall back to the customer's other invoices."""
