@@ -598,6 +598,36 @@ class StripeAccount(models.Model):
         # sudo: only the presence of a key is tested; it is not read here.
         return self.browse(self.sudo().search([("api_key", "!=", False)]).ids)
 
+    def _stripe_settling_account(self, currency_code):
+        """The Odoo Stripe account that books what Stripe settled in a currency.
+
+        A Stripe account that settles in several currencies is set up in Odoo as
+        one Stripe account per settlement currency (its journal's), all with the
+        same secret key, each with its webhook endpoint: every event reaches each
+        of them, and only the one settling in the transaction's currency books it.
+
+        :param str currency_code: the balance transaction's currency.
+        :return: this account, or the one of the same Stripe account (same key)
+            whose journal is in ``currency_code``.
+        """
+        self.ensure_one()
+        code = (currency_code or "").upper()
+        if not code or code == self.currency_id.name or not self.has_api_key:
+            return self
+        # sudo: the keys are compared in the database, never read out.
+        sibling = (
+            self.sudo()
+            .search(
+                [
+                    ("id", "!=", self.id),
+                    ("company_id", "=", self.company_id.id),
+                    ("api_key", "=", self.sudo().api_key),
+                ]
+            )
+            .filtered(lambda account: account.currency_id.name == code)[:1]
+        )
+        return self.browse(sibling.id) if sibling else self
+
     def _stripe_get_journal(self):
         """Return the Stripe journal, or explain that it must be set."""
         self.ensure_one()

@@ -443,6 +443,29 @@ class StripeEvent(models.Model):
 
     # === HANDLER HELPERS === #
 
+    def _stripe_check_settlement(self, balance_transaction):
+        """Leave what Stripe settled in another currency to the Odoo Stripe account
+        of that settlement currency (see ``stripe.account._stripe_settling_account``).
+
+        :param balance_transaction: Stripe's (dict), or anything else (unknown:
+            this account books it).
+        :raise StripeEventIgnored: another account books it.
+        """
+        if not isinstance(balance_transaction, dict):
+            return
+        settling = self.account_id._stripe_settling_account(
+            balance_transaction.get("currency")
+        )
+        if settling != self.account_id:
+            raise StripeEventIgnored(
+                _(
+                    "Settled in %(currency)s: booked by the Stripe account "
+                    "%(account)s.",
+                    currency=(balance_transaction.get("currency") or "").upper(),
+                    account=settling.display_name,
+                )
+            )
+
     def _get_object(self):
         """Return the event's ``data.object`` as a dict."""
         self.ensure_one()

@@ -11,6 +11,8 @@ class StripeEvent(models.Model):
 
     def _handle_dispute(self):
         data = self._get_object()
+        for transaction in data.get("balance_transactions") or []:
+            self._stripe_check_settlement(transaction)
         dispute, booked = self.env["stripe.dispute"]._stripe_sync(
             self.account_id, data, self.stripe_created or fields.Datetime.now()
         )

@@ -135,6 +135,7 @@ class StripeEvent(models.Model):
             raise UserError(_("The Stripe object has no amount."))
         amount = float(utils.from_minor_units(facts["amount"], facts["currency"]))
         balance_transaction = self._stripe_complete_facts(facts)["balance_transaction"]
+        self._stripe_check_settlement(balance_transaction)
         target = self._stripe_find_payment_target(facts, amount, currency)
         currency, amount = account._stripe_payment_currency(
             currency, amount, balance_transaction, self._stripe_payment_date(facts)

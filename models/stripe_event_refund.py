@@ -128,6 +128,8 @@ class StripeEvent(models.Model):
 
     def _stripe_book_refund(self, refund):
         account = self.account_id
+        balance_transaction = self._stripe_refund_balance_transaction(refund)
+        self._stripe_check_settlement(balance_transaction)
         original = self.env["account.payment"]._stripe_find(
             account,
             [refund.get("payment_intent"), refund.get("charge")],
@@ -154,7 +156,6 @@ class StripeEvent(models.Model):
             )
         currency = self._stripe_get_currency(refund["currency"].upper())
         amount = float(utils.from_minor_units(refund["amount"], refund["currency"]))
-        balance_transaction = self._stripe_refund_balance_transaction(refund)
         date = self._stripe_payment_date({"created": refund.get("created")})
         # Registered like the payment it refunds: in the Stripe journal's currency
         # when that journal is kept in a third currency.

@@ -444,6 +444,59 @@ class TestPayments(StripeCommon):
 
     # === IDEMPOTENCY AND FEES === #
 
+    def test_stripe_account_settling_in_two_currencies_books_each_once(self):
+        """One Stripe account settling in USD and EUR is two Stripe accounts in
+        Odoo (same key, one journal each), and each endpoint receives every event:
+        a charge settled in EUR is booked by the EUR one only."""
+        eur = self.setup_other_currency("EUR", rates=[("2020-01-01", 0.5)])
+        journal = self.env["account.journal"].create(
+            {
+                "name": "Stripe EUR",
+                "type": "bank",
+                "code": "STEU",
+                "currency_id": eur.id,
+            }
+        )
+        account_eur = self.env["stripe.account"].create(
+            {
+                "name": "Stripe EUR",
+                "api_key": API_KEY,
+                "webhook_secret": WEBHOOK_SECRET,
+                "api_base": self.fake.api_base,
+                "journal_id": journal.id,
+                "fee_account_id": self.fee_account.id,
+            }
+        )
+        invoice = self.create_invoice(100.0, currency=eur)
+        charge = self.fake.add_charge(
+            10000,
+            "eur",
+            fee=300,
+            settlement_currency="eur",
+            metadata={"odoo_invoice": invoice.name},
+        )
+        event = self.make_event(
+            "payment_intent.succeeded", self.fake.get(charge["payment_intent"])
+        )
+        for account in (self.stripe_account, account_eur):
+            self.assertEqual(self.post_webhook(event, account=account).status_code, 200)
+        self.process_events()
+        stored = self.env["stripe.event"].search([("stripe_id", "=", event["id"])])
+        self.assertEqual(len(stored), 2)
+        usd_event = stored.filtered(lambda e: e.account_id == self.stripe_account)
+        self.assertEvent(usd_event, "ignored", "Settled in EUR")
+        self.assertEvent(stored - usd_event, "done", invoice.name)
+        self.assertInvoice(invoice, 0.0, "paid")
+        payments = self.env["account.payment"].search(
+            [("stripe_account_id", "!=", False)]
+        )
+        self.assertEqual(payments.journal_id, journal)
+        self.assertEqual(len(payments), 1)
+        self.assertAlmostEqual(self.journal_balance(), 0.0)
+        self.assertAlmostEqual(
+            self.account_balance(journal.default_account_id, eur), 97.0
+        )
+
     def test_same_intent_in_two_events_registers_once(self):
         """Checkout sends checkout.session.completed and payment_intent.succeeded
         about one payment, and Stripe may redeliver: one payment, one fee entry."""
