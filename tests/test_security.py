@@ -1,4 +1,4 @@
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, UserError
 from odoo.tests import new_test_user, tagged
 
 from .common import StripeCommon
@@ -27,6 +27,7 @@ class TestSecurity(StripeCommon):
         )
         other = cls.setup_other_company(name="Company B")
         cls.company_b = other["company"]
+        cls.bank_journal_b = other["default_journal_bank"]
         cls.user_b = new_test_user(
             cls.env,
             login="stripe_user_b",
@@ -85,3 +86,80 @@ class TestSecurity(StripeCommon):
             self.event.with_user(self.user_b).read(["state"])
         with self.assertRaises(AccessError):
             self.stripe_account.with_user(self.user_b).read(["name"])
+
+    def test_other_company_cannot_read_the_wizards(self):
+        """The payout wizards of company A (import, reconcile and its charge
+        lines) belong to company A: a Stripe manager of company B cannot read
+        them by id, and the bank journal must be one of company A's."""
+        import_wizard = self.env["stripe.payout.import"].create(
+            {"account_id": self.stripe_account.id}
+        )
+        payout = self.env["stripe.payout"].create(
+            {
+                "stripe_id": "po_security",
+                "account_id": self.stripe_account.id,
+                "currency_id": self.currency.id,
+                "amount": 10.0,
+                "automatic": True,
+            }
+        )
+        self.env["stripe.balance.transaction"].create(
+            {
+                "stripe_id": "txn_security",
+                "account_id": self.stripe_account.id,
+                "payout_id": payout.id,
+                "currency_id": self.currency.id,
+                "type": "charge",
+                "reporting_category": "charge",
+                "source_id": "ch_security",
+                "amount": 10.0,
+                "net": 10.0,
+            }
+        )
+        reconcile_wizard = (
+            self.env["stripe.payout.reconcile"]
+            .with_context(**payout.action_open_reconcile_wizard()["context"])
+            .create({})
+        )
+        charge_line = reconcile_wizard.charge_line_ids
+        self.assertEqual(len(charge_line), 1)
+        self.assertTrue(self.user_b.has_group("stripe_connector.group_stripe_manager"))
+        for wizard in (import_wizard, reconcile_wizard, charge_line):
+            with self.subTest(model=wizard._name):
+                self.assertEqual(wizard.company_id, self.company)
+                wizard.with_user(self.stripe_manager).read(["company_id"])
+                with self.assertRaises(AccessError):
+                    wizard.with_user(self.user_b).read(["company_id"])
+                self.assertFalse(
+                    wizard.with_user(self.user_b).search([("id", "=", wizard.id)])
+                )
+        self.assertEqual(
+            reconcile_wizard.bank_journal_id, self.stripe_account.payout_journal_id
+        )
+        with self.assertRaises(UserError):
+            reconcile_wizard.bank_journal_id = self.bank_journal_b
+
+    def test_reconcile_payouts_of_one_company_at_a_time(self):
+        """Payouts of two companies picked together: the wizard proposes no bank
+        journal and says why nothing can be booked."""
+        payouts = self.env["stripe.payout"].create(
+            [
+                {
+                    "stripe_id": f"po_{account.id}",
+                    "account_id": account.id,
+                    "currency_id": self.currency.id,
+                    "automatic": True,
+                }
+                for account in (self.account_b, self.stripe_account)
+            ]
+        )
+        wizard = (
+            self.env["stripe.payout.reconcile"]
+            .with_context(**payouts.action_open_reconcile_wizard()["context"])
+            .create({})
+        )
+        self.assertFalse(wizard.bank_journal_id)
+        self.assertFalse(wizard.can_confirm)
+        self.assertIn("one company at a time", wizard.blockers)
+        with self.assertRaises(UserError):
+            wizard.action_confirm()
