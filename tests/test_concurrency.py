@@ -10,6 +10,7 @@ import json
 import threading
 import time
 import unittest
+from concurrent.futures import ThreadPoolExecutor
 
 import requests
 import stripe
@@ -73,35 +74,24 @@ class TestConcurrency(TransactionCase):
         :return: the results of ``winner`` and ``loser``.
         """
         inserted, release = threading.Event(), threading.Event()
-        results, errors = {}, []
-
-        def run(name, function):
-            try:
-                results[name] = function()
-            except Exception as error:  # reported by the assertions below
-                errors.append(error)
-                inserted.set()
 
         def hold(env):
-            result = winner(env)
-            inserted.set()
+            try:
+                result = winner(env)
+            finally:
+                inserted.set()
             release.wait(30)
             return result
 
-        first = threading.Thread(
-            target=run, args=("winner", lambda: self._in_worker(hold))
-        )
-        first.start()
-        inserted.wait(30)
-        second = threading.Thread(target=run, args=("loser", loser))
-        second.start()
-        waited = self._wait_for_insert_lock()
-        release.set()
-        for thread in (first, second):
-            thread.join(30)
-        self.assertFalse(errors)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            first = pool.submit(self._in_worker, hold)
+            inserted.wait(30)
+            second = pool.submit(loser)
+            waited = self._wait_for_insert_lock()
+            release.set()
+            results = first.result(30), second.result(30)
         self.assertTrue(waited, "the second delivery did not wait for the first")
-        return results["winner"], results["loser"]
+        return results
 
     def _wait_for_insert_lock(self, timeout=10):
         """Whether a session of this database waits on a lock to insert into
