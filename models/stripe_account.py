@@ -46,7 +46,9 @@ class StripeAccount(models.Model):
         default=lambda self: self.env.user,
         tracking=True,
         domain="[('share', '=', False)]",
-        help="Gets an activity when an event keeps failing or needs a decision.",
+        help="Gets an activity when an event keeps failing or needs a decision. "
+        "Empty: the user who created the account, else the company's first Stripe "
+        "manager.",
     )
 
     # === CREDENTIALS (Settings administrators only, never copied nor logged) === #

@@ -2,15 +2,24 @@
 
 These tests use their own cursors (not the test transaction) so that PostgreSQL
 arbitrates as it would between two workers or servers; what they commit is
-removed afterwards.
+removed afterwards. Odoo's HTTP server answers them with its own cursors too
+(these tests do not put the registry in test mode).
 """
 
 import json
 import threading
 import time
+import unittest
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+import stripe
 
 from odoo import SUPERUSER_ID, api
+from odoo.service import server
 from odoo.tests import TransactionCase, tagged
+
+WEBHOOK_SECRET = "whsec_concurrency"
 
 
 @tagged("post_install", "-at_install")
@@ -20,9 +29,11 @@ class TestConcurrency(TransactionCase):
         with self.registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
             account = env["stripe.account"].create(
-                {"name": "Concurrency", "webhook_secret": "whsec_concurrency"}
+                {"name": "Concurrency", "webhook_secret": WEBHOOK_SECRET}
             )
             self.account_id = account.id
+            cr.execute("SELECT COALESCE(MAX(id), 0) FROM ir_cron_trigger")
+            self.last_trigger_id = cr.fetchone()[0]
         self.addCleanup(self._cleanup)
 
     def _cleanup(self):
@@ -31,6 +42,11 @@ class TestConcurrency(TransactionCase):
                 "DELETE FROM stripe_event WHERE account_id = %s", [self.account_id]
             )
             cr.execute("DELETE FROM stripe_account WHERE id = %s", [self.account_id])
+            # The processing cron's wake-ups the stored events committed: left
+            # behind, they would satisfy later tests that look for one.
+            cr.execute(
+                "DELETE FROM ir_cron_trigger WHERE id > %s", [self.last_trigger_id]
+            )
 
     def _event(self, event_id="evt_concurrent_1", event_type="customer.created"):
         event = {
@@ -44,44 +60,129 @@ class TestConcurrency(TransactionCase):
         }
         return event, json.dumps(event).encode()
 
-    def _in_worker(self, function, barrier=None, hold=0.0):
+    def _in_worker(self, function):
         """Run ``function(env)`` in a new transaction, committed at the end."""
         with self.registry.cursor() as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {})
-            if barrier:
-                barrier.wait()
-            result = function(env)
-            time.sleep(hold)
+            return function(api.Environment(cr, SUPERUSER_ID, {}))
+
+    def _race(self, winner, loser):
+        """Two overlapping deliveries: ``winner(env)`` inserts in a worker whose
+        transaction stays open; ``loser()`` then runs in another thread, and once
+        it waits on the winner's insert (the unique index), the winner commits.
+        Neither saw the other's row, as with two workers at the same moment.
+
+        :return: the results of ``winner`` and ``loser``.
+        """
+        inserted, release = threading.Event(), threading.Event()
+
+        def hold(env):
+            try:
+                result = winner(env)
+            finally:
+                inserted.set()
+            release.wait(30)
             return result
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            first = pool.submit(self._in_worker, hold)
+            inserted.wait(30)
+            second = pool.submit(loser)
+            waited = self._wait_for_insert_lock()
+            release.set()
+            results = first.result(30), second.result(30)
+        self.assertTrue(waited, "the second delivery did not wait for the first")
+        return results
+
+    def _wait_for_insert_lock(self, timeout=10):
+        """Whether a session of this database waits on a lock to insert into
+        ``stripe_event`` within ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.registry.cursor() as cr:
+                cr.execute(
+                    "SELECT 1 FROM pg_stat_activity"
+                    " WHERE datname = current_database()"
+                    " AND wait_event_type = 'Lock' AND query LIKE %s",
+                    ['INSERT INTO "stripe_event"%'],
+                )
+                if cr.fetchone():
+                    return True
+            time.sleep(0.05)
+        return False
+
+    def _stored_ids(self, stripe_id):
+        with self.registry.cursor() as cr:
+            cr.execute(
+                "SELECT id FROM stripe_event WHERE account_id = %s AND stripe_id = %s",
+                [self.account_id, stripe_id],
+            )
+            return [row[0] for row in cr.fetchall()]
 
     def test_concurrent_duplicate_deliveries_store_one_event(self):
         """Two workers receive the same event at the same moment: the unique
-        constraint lets one insert win, the other answers as for a duplicate."""
+        constraint lets exactly one insert win; the other's insert fails, it
+        stores nothing and gets no row (the winner's is not in its snapshot)."""
         event, payload = self._event()
-        barrier = threading.Barrier(2)
-        results = []
 
-        def deliver():
-            def receive(env):
-                account = env["stripe.account"].browse(self.account_id)
-                stored, created = env["stripe.event"]._receive(account, event, payload)
-                return stored.id, created
+        def receive(env):
+            account = env["stripe.account"].browse(self.account_id)
+            stored, created = env["stripe.event"]._receive(account, event, payload)
+            return stored.ids, created
 
-            results.append(self._in_worker(receive, barrier, hold=0.3))
+        (winner_ids, winner_created), (loser_ids, loser_created) = self._race(
+            receive, lambda: self._in_worker(receive)
+        )
+        self.assertTrue(winner_created)
+        self.assertFalse(loser_created, "exactly one delivery created the row")
+        stored = self._stored_ids(event["id"])
+        self.assertEqual(len(stored), 1)
+        self.assertEqual(winner_ids, stored)
+        self.assertEqual(loser_ids, [])
 
-        threads = [threading.Thread(target=deliver) for _i in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(30)
-        self.assertEqual(sorted(created for _id, created in results), [False, True])
-        with self.registry.cursor() as cr:
-            cr.execute(
-                "SELECT count(*) FROM stripe_event"
-                " WHERE account_id = %s AND stripe_id = %s",
-                [self.account_id, event["id"]],
+    def test_concurrent_duplicate_over_http_is_acknowledged(self):
+        """Stripe's second delivery reaches another worker while the first one's
+        insert is not committed: it is answered 200 with the event id, as a
+        duplicate, and nothing more is stored."""
+        if server.server is None:
+            raise unittest.SkipTest("Odoo's HTTP server is not running")
+        event, payload = self._event("evt_concurrent_http")
+        url = (
+            f"http://127.0.0.1:{server.server.httpd.server_port}"
+            f"/stripe/webhook/{self.account_id}"
+        )
+        signature = stripe.WebhookSignature.generate_signature_header(
+            payload.decode(), WEBHOOK_SECRET
+        )
+
+        def receive(env):
+            account = env["stripe.account"].browse(self.account_id)
+            stored, created = env["stripe.event"]._receive(account, event, payload)
+            return stored.ids, created
+
+        def post():
+            return requests.post(
+                url,
+                data=payload,
+                headers={
+                    "Content-Type": "application/json",
+                    "Stripe-Signature": signature,
+                },
+                timeout=30,
             )
-            self.assertEqual(cr.fetchone()[0], 1)
+
+        (winner_ids, winner_created), response = self._race(receive, post)
+        self.assertTrue(winner_created)
+        self.assertEqual(response.status_code, 200, response.text)
+        self.assertEqual(
+            response.json(), {"received": True, "id": event["id"], "duplicate": True}
+        )
+        self.assertEqual(self._stored_ids(event["id"]), winner_ids)
+        # Stripe's next retry finds the row: the same answer.
+        retry = post()
+        self.assertEqual(retry.status_code, 200, retry.text)
+        self.assertEqual(retry.json()["id"], event["id"])
+        self.assertTrue(retry.json()["duplicate"])
+        self.assertEqual(self._stored_ids(event["id"]), winner_ids)
 
     def test_workers_skip_events_another_worker_holds(self):
         """FOR UPDATE SKIP LOCKED: while worker A processes an event, worker B's

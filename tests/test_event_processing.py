@@ -4,7 +4,7 @@ from freezegun import freeze_time
 
 from odoo import fields
 from odoo.exceptions import UserError
-from odoo.tests import tagged
+from odoo.tests import new_test_user, tagged
 from odoo.tools import mute_logger
 
 from .. import const
@@ -109,6 +109,70 @@ class TestEventProcessing(StripeCommon):
         self.assertTrue(
             any("Retried by" in body for body in event.message_ids.mapped("body"))
         )
+
+    def test_activity_without_responsible_goes_to_the_creator_or_a_manager(self):
+        """An account with no responsible (or an archived one) still has someone
+        told: the user who created it, while active; else the company's first
+        Stripe manager."""
+        groups = "stripe_connector.group_stripe_manager,account.group_account_invoice"
+        creator = new_test_user(
+            self.env,
+            login="stripe_creator",
+            groups=groups,
+            company_id=self.company.id,
+            company_ids=[self.company.id],
+        )
+        responsible = new_test_user(
+            self.env,
+            login="stripe_responsible",
+            groups=groups,
+            company_id=self.company.id,
+            company_ids=[self.company.id],
+        )
+        account = (
+            self.env["stripe.account"]
+            .with_user(creator)
+            .create({"name": "Stripe Unattended", "user_id": False})
+            .with_env(self.env)
+        )
+        # sudo: events are only created by the webhook (as superuser).
+        events = (
+            self.env["stripe.event"]
+            .sudo()
+            .create(
+                [
+                    {
+                        "stripe_id": f"evt_unattended_{i}",
+                        "type": "customer.created",
+                        "account_id": account.id,
+                    }
+                    for i in range(3)
+                ]
+            )
+            .with_env(self.env)
+        )
+
+        events[0]._stripe_schedule_activity("Needs attention", "No responsible")
+        self.assertEqual(events[0].activity_ids.user_id, creator)
+
+        account.user_id = responsible
+        responsible.active = False
+        events[1]._stripe_schedule_activity("Needs attention", "Archived responsible")
+        self.assertEqual(events[1].activity_ids.user_id, creator)
+
+        creator.active = False
+        events[2]._stripe_schedule_activity("Needs attention", "Creator archived")
+        told = events[2].activity_ids.user_id
+        self.assertEqual(len(told), 1)
+        self.assertNotIn(told, creator | responsible)
+        self.assertTrue(told.active)
+        self.assertTrue(told.has_group("stripe_connector.group_stripe_manager"))
+        self.assertIn(self.company, told.company_ids)
+        managers = self.env.ref("stripe_connector.group_stripe_manager").users
+        in_company = managers.filtered(
+            lambda u: u.active and not u.share and self.company in u.company_ids
+        )
+        self.assertEqual(told, in_company.sorted("id")[:1], "the first of them")
 
     @mute_logger(EVENT_LOGGER)
     def test_retry_from_the_list_and_mark_ignored(self):

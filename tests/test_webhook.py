@@ -3,6 +3,7 @@ import time
 
 import stripe
 
+from odoo import fields
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
@@ -52,6 +53,8 @@ class TestWebhookIntake(StripeCommon):
     def test_signed_event_is_stored_and_acknowledged(self):
         """A valid signed event is answered 200 at once and stored pending, with
         its Stripe data; no business work happens in the request."""
+        triggers = self.env["ir.cron.trigger"]
+        before = triggers.search([("cron_id", "=", self.cron.id)])
         response = self.post_webhook(self.event)
         self.assertEqual(response.status_code, 200)
         self.assertEqual(response.json()["id"], self.event["id"])
@@ -69,16 +72,24 @@ class TestWebhookIntake(StripeCommon):
         self.assertEqual(json.loads(event.payload), self.event)
         self.assertFalse(event.payment_ids, "no payment booked inside the request")
         self.assertIn(f'"id": "{self.intent["id"]}"', event.payload_pretty)
-        trigger = self.env["ir.cron.trigger"].search([("cron_id", "=", self.cron.id)])
-        self.assertTrue(trigger, "the webhook wakes the processing cron up")
+        new_triggers = triggers.search([("cron_id", "=", self.cron.id)]) - before
+        self.assertEqual(len(new_triggers), 1, "the webhook wakes the cron up")
+        self.assertLessEqual(new_triggers.call_at, fields.Datetime.now(), "at once")
 
     def test_duplicate_delivery_stores_one_event(self):
         """Stripe delivers the same event twice: both answered 200, one row."""
         first = self.post_webhook(self.event)
+        triggers = self.env["ir.cron.trigger"].search_count([])
         second = self.post_webhook(self.event)
         self.assertEqual(first.status_code, 200)
         self.assertEqual(second.status_code, 200)
+        self.assertEqual(second.json()["id"], self.event["id"])
         self.assertTrue(second.json()["duplicate"])
+        self.assertEqual(
+            self.env["ir.cron.trigger"].search_count([]),
+            triggers,
+            "a duplicate does not wake the cron up",
+        )
         self.assertEqual(len(self.get_event(self.event["id"])), 1)
 
     def test_secret_rotation_accepts_old_and_new_secrets(self):

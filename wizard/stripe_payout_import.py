@@ -14,6 +14,9 @@ class StripePayoutImport(models.TransientModel):
     account_id = fields.Many2one(
         "stripe.account", string="Stripe Account", required=True, ondelete="cascade"
     )
+    company_id = fields.Many2one(
+        related="account_id.company_id", store=True, precompute=True
+    )
     date_from = fields.Date(
         string="Arrival From",
         required=True,

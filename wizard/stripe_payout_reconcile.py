@@ -19,8 +19,16 @@ class StripePayoutReconcile(models.TransientModel):
 
     _name = "stripe.payout.reconcile"
     _description = "Reconcile Stripe Payouts"
+    _check_company_auto = True
 
     payout_ids = fields.Many2many("stripe.payout", string="Payouts", required=True)
+    company_id = fields.Many2one(
+        "res.company",
+        compute="_compute_company_id",
+        store=True,
+        precompute=True,
+        help="The company of the payouts' Stripe accounts.",
+    )
     payout_id = fields.Many2one("stripe.payout", compute="_compute_payout_id")
     is_multi = fields.Boolean(compute="_compute_payout_id")
     is_manual = fields.Boolean(compute="_compute_payout_id")
@@ -42,6 +50,7 @@ class StripePayoutReconcile(models.TransientModel):
         compute="_compute_bank_journal_id",
         store=True,
         readonly=False,
+        check_company=True,
         domain="[('type', '=', 'bank')]",
         help="The bank journal the payouts arrive in.",
     )
@@ -82,12 +91,21 @@ class StripePayoutReconcile(models.TransientModel):
             wizard.is_manual = bool(single) and not single.automatic
 
     @api.depends("payout_ids")
+    def _compute_company_id(self):
+        # Payouts of several companies: the first one's, and a blocker says so.
+        for wizard in self:
+            wizard.company_id = wizard.payout_ids.company_id[:1]
+
+    @api.depends("payout_ids")
     def _compute_bank_journal_id(self):
         for wizard in self:
             journals = wizard.payout_ids.mapped(
                 lambda p: p.bank_journal_id or p.account_id.payout_journal_id
             )
-            wizard.bank_journal_id = journals if len(journals) == 1 else False
+            single_company = len(wizard.payout_ids.company_id) == 1
+            wizard.bank_journal_id = (
+                journals if len(journals) == 1 and single_company else False
+            )
 
     @api.depends("payout_ids")
     def _compute_transaction_ids(self):
@@ -172,6 +190,8 @@ class StripePayoutReconcile(models.TransientModel):
                         payout.net_amount, payout.amount
                     ):
                         blockers.append(payout._stripe_difference_message())
+            if len(wizard.payout_ids.company_id) > 1:
+                blockers.append(_("Reconcile the payouts of one company at a time."))
             reconciled = wizard.payout_ids.filtered(lambda p: p.state == "reconciled")
             if reconciled:
                 blockers.append(
@@ -351,7 +371,9 @@ class StripePayoutReconcileCharge(models.TransientModel):
     transaction_id = fields.Many2one(
         "stripe.balance.transaction", required=True, ondelete="cascade"
     )
-    company_id = fields.Many2one(related="transaction_id.company_id")
+    company_id = fields.Many2one(
+        related="wizard_id.company_id", store=True, precompute=True
+    )
     currency_id = fields.Many2one(related="transaction_id.currency_id")
     amount = fields.Monetary(related="transaction_id.amount")
     charge_id = fields.Char(related="transaction_id.source_id", string="Charge")
