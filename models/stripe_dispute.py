@@ -239,7 +239,7 @@ class StripeDispute(models.Model):
 
     def _stripe_notify_withdrawal(self):
         """Tell the accountant on the invoice: chatter and an activity."""
-        user = self.account_id.user_id
+        user = self._stripe_activity_user()
         message = _(
             "Stripe dispute %(dispute)s (%(reason)s): %(amount)s withdrawn from the "
             "Stripe balance pending the outcome.",
