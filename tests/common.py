@@ -62,6 +62,27 @@ class StripeCommon(AccountTestInvoicingCommon, HttpCase):
 
     # === DOCUMENTS === #
 
+    def create_payment_transaction(self, reference, provider="stripe", **vals):
+        """A transaction of one of Odoo's payment providers (``payment.transaction``)
+        for the test customer, of 100 in the company currency by default."""
+        return (
+            self.env["payment.transaction"]
+            .sudo()
+            .create(
+                {
+                    "provider_id": self.env.ref(
+                        f"payment.payment_provider_{provider}"
+                    ).id,
+                    "payment_method_id": self.env.ref("payment.payment_method_card").id,
+                    "reference": reference,
+                    "amount": 100.0,
+                    "currency_id": self.currency.id,
+                    "partner_id": self.customer.id,
+                    **vals,
+                }
+            )
+        )
+
     def create_invoice(
         self, amount, partner=None, currency=None, post=True, taxes=None, **vals
     ):

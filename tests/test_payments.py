@@ -626,18 +626,8 @@ class TestPayments(StripeCommon):
         charge = self.fake.add_charge(
             10000, "usd", metadata={"odoo_invoice": invoice.name}
         )
-        provider = self.env.ref("payment.payment_provider_stripe")
-        self.env["payment.transaction"].sudo().create(
-            {
-                "provider_id": provider.id,
-                "payment_method_id": self.env.ref("payment.payment_method_card").id,
-                "reference": "S00042-1",
-                "amount": 100.0,
-                "currency_id": self.currency.id,
-                "partner_id": self.customer.id,
-                "provider_reference": charge["payment_intent"],
-                "state": "done",
-            }
+        self.create_payment_transaction(
+            "S00042-1", provider_reference=charge["payment_intent"], state="done"
         )
         event = self.deliver(
             "payment_intent.succeeded", self.fake.get(charge["payment_intent"])
@@ -653,20 +643,7 @@ class TestPayments(StripeCommon):
         description (the transaction reference) tells that it is Odoo's: the
         event waits for the provider, then is ignored once it confirmed."""
         invoice = self.create_invoice(100.0)
-        transaction = (
-            self.env["payment.transaction"]
-            .sudo()
-            .create(
-                {
-                    "provider_id": self.env.ref("payment.payment_provider_stripe").id,
-                    "payment_method_id": self.env.ref("payment.payment_method_card").id,
-                    "reference": f"{invoice.name}-1",
-                    "amount": 100.0,
-                    "currency_id": self.currency.id,
-                    "partner_id": self.customer.id,
-                }
-            )
-        )
+        transaction = self.create_payment_transaction(f"{invoice.name}-1")
         customer = self.fake.add_customer(email=self.customer.email)
         event = self.pay(
             10000, customer=customer["id"], description=f"{invoice.name}-1"
@@ -683,16 +660,8 @@ class TestPayments(StripeCommon):
         """A wire transfer started from the portal takes the invoice's name as its
         reference: a Stripe payment described with that name still pays it."""
         invoice = self.create_invoice(100.0)
-        self.env["payment.transaction"].sudo().create(
-            {
-                "provider_id": self.env.ref("payment.payment_provider_transfer").id,
-                "payment_method_id": self.env.ref("payment.payment_method_card").id,
-                "reference": invoice.name,
-                "amount": 100.0,
-                "currency_id": self.currency.id,
-                "partner_id": self.customer.id,
-                "state": "pending",
-            }
+        self.create_payment_transaction(
+            invoice.name, provider="transfer", state="pending"
         )
         event = self.pay(10000, description=invoice.name)
         self.assertEvent(event, "done", invoice.name)

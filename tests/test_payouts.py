@@ -262,22 +262,12 @@ class TestPayoutReconciliation(PayoutCommon):
         registers nothing more."""
         invoice = self.create_invoice(80.0)
         charge = self.fake.add_charge(8000, "usd", fee=250)
-        transaction = (
-            self.env["payment.transaction"]
-            .sudo()
-            .create(
-                {
-                    "provider_id": self.env.ref("payment.payment_provider_stripe").id,
-                    "payment_method_id": self.env.ref("payment.payment_method_card").id,
-                    "reference": "INV-TX-1",
-                    "amount": 80.0,
-                    "currency_id": self.currency.id,
-                    "partner_id": self.customer.id,
-                    "provider_reference": charge["payment_intent"],
-                    "invoice_ids": [Command.set(invoice.ids)],
-                    "state": "done",
-                }
-            )
+        transaction = self.create_payment_transaction(
+            "INV-TX-1",
+            amount=80.0,
+            provider_reference=charge["payment_intent"],
+            invoice_ids=[Command.set(invoice.ids)],
+            state="done",
         )
         journal = self.stripe_journal
         provider_payment = self.env["account.payment"].create(
