@@ -61,6 +61,26 @@ class AccountPayment(models.Model):
             domain.append(("payment_type", "=", payment_type))
         return self.search(domain)
 
+    def _stripe_find_provider_payment(self, account, intent_id):
+        """The payment Odoo's own Stripe payment provider registered for a
+        PaymentIntent (its transaction's provider reference), in the account's
+        company.
+
+        :param account: the ``stripe.account``.
+        :param str intent_id: the PaymentIntent id, or ``None``.
+        """
+        if not intent_id:
+            return self.browse()
+        return self.search(
+            [
+                ("company_id", "=", account.company_id.id),
+                ("payment_type", "=", "inbound"),
+                ("state", "in", ("in_process", "paid")),
+                ("payment_transaction_id.provider_reference", "=", intent_id),
+            ],
+            limit=1,
+        )
+
     def _stripe_open_credit(self):
         """What this customer payment left unreconciled on the customer's account
         (an overpayment, a payment of an order not invoiced), in its currency."""

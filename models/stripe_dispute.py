@@ -89,11 +89,14 @@ class StripeDispute(models.Model):
             moves the Stripe status back.
         :return: the dispute and what was booked now.
         """
-        payment = self.env["account.payment"]._stripe_find(
+        payment_model = self.env["account.payment"]
+        payment = payment_model._stripe_find(
             account,
             [data.get("payment_intent"), utils.object_id(data.get("charge"))],
             payment_type="inbound",
-        )[:1]
+        )[:1] or payment_model._stripe_find_provider_payment(
+            account, utils.object_id(data.get("payment_intent"))
+        )
         dispute = self.search(
             [("account_id", "=", account.id), ("stripe_id", "=", data["id"])]
         )

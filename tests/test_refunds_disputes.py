@@ -533,6 +533,47 @@ class TestDisputes(RefundDisputeCommon):
         self.assertAlmostEqual(self.journal_balance(), self.fake.balance("usd") / 100)
         self.assertIn("withdrawn", invoice.message_ids[0].body)
 
+    def test_dispute_of_a_payment_odoo_payment_provider_registered(self):
+        """Odoo's own Stripe provider registered the payment (no Stripe ids on it):
+        the dispute still finds its invoice through the transaction, and a lost
+        dispute takes the revenue back with a credit note."""
+        invoice = self.create_invoice(100.0)
+        charge = self.fake.add_charge(10000, "usd", fee=300)
+        transaction = self.create_payment_transaction(
+            "INV-TX-7", provider_reference=charge["payment_intent"], state="done"
+        )
+        journal = self.stripe_journal
+        payment = (
+            self.env["account.payment.register"]
+            .with_context(active_model="account.move", active_ids=invoice.ids)
+            .create(
+                {
+                    "journal_id": journal.id,
+                    "payment_method_line_id": journal._stripe_get_payment_method_line(
+                        "inbound"
+                    ).id,
+                }
+            )
+            ._create_payments()
+        )
+        payment.payment_transaction_id = transaction
+        fee_entry = self.stripe_account._stripe_book_fee(
+            self.fake.get(charge["balance_transaction"]), "Fee booked by hand"
+        )
+        self.assertTrue(fee_entry)
+        dispute = self.fake.add_dispute(charge["id"], fee=1500)
+        self.deliver("charge.dispute.funds_withdrawn", dispute)
+        record = self.env["stripe.dispute"].search([])
+        self.assertEqual(record.payment_id, payment)
+        self.assertEqual(record.invoice_ids, invoice)
+        self.assertWithdrawn(invoice)
+        self.fake.lose_dispute(dispute["id"])
+        self.deliver("charge.dispute.closed", dispute)
+        self.assertLost(invoice)
+        credit_note = self.credit_notes(invoice)
+        self.assertAlmostEqual(credit_note.amount_total, 100.0)
+        self.assertAlmostEqual(self.customer_balance(), 0.0)
+
     def test_dispute_of_a_payment_odoo_does_not_know(self):
         """Paid before Odoo was connected: the money still leaves Stripe, so the
         withdrawal is booked (the Stripe journal keeps mirroring Stripe); a lost
