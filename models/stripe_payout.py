@@ -389,7 +389,7 @@ class StripePayout(models.Model):
             arrival["lte"] = self._stripe_timestamp(arrival_to + timedelta(days=1)) - 1
         params = {"arrival_date": arrival, "limit": const.API_PAGE_SIZE}
         payouts = self.browse()
-        for page in self._stripe_pages(account, "payouts", params, _("payouts")):
+        for page in self._stripe_pages(account, "payouts", params, _("the payouts")):
             for data in page:
                 if self._stripe_check_currency(account, data):
                     continue
@@ -418,30 +418,18 @@ class StripePayout(models.Model):
         """Yield the pages of a Stripe list as lists of dicts, one request each.
 
         Pages are handed over one at a time so that callers store and flush them
-        before the next one comes: memory stays flat however long the list. The
-        SDK retries 429, 5xx and network errors by itself.
+        before the next one comes: memory stays flat however long the list. A page
+        refused with a 429 or a network error is asked for again (see
+        ``stripe.account._stripe_call``).
 
         :param str service_name: ``balance_transactions``, ``payouts``...
         :param dict params: the list's parameters (``limit`` included).
         :param str what: what is listed, for the error message.
-        :raise UserError: Stripe still refuses after the SDK's retries.
+        :raise UserError: Stripe still refuses after the retries.
         """
-        service = getattr(account._get_client().v1, service_name)
         params = dict(params)
         while True:
-            try:
-                page = service.list(params=params)
-            except stripe.StripeError as error:
-                raise UserError(
-                    _(
-                        "Stripe did not list the %(what)s (HTTP %(status)s, after "
-                        "%(retries)s retries): %(error)s",
-                        what=what,
-                        status=error.http_status or "-",
-                        retries=const.API_MAX_NETWORK_RETRIES,
-                        error=error.user_message or str(error),
-                    )
-                ) from error
+            page = account._stripe_call(what, service_name, "list", params=params)
             data = [obj.to_dict() for obj in page.data]
             if data:
                 yield data
@@ -479,6 +467,9 @@ class StripePayout(models.Model):
                 self.state_message = blocker
                 return " ".join([*messages, blocker])
             self._stripe_import_transactions()
+            if self.state == "error":
+                # What failed before was the import.
+                self.state = "to_reconcile"
             messages.append(
                 _(
                     "Imported %(count)s transactions of payout %(payout)s.",
@@ -538,7 +529,7 @@ class StripePayout(models.Model):
         so memory stays flat. The whole import runs in a savepoint: it completes or
         leaves nothing behind.
 
-        :raise UserError: Stripe still refuses after the SDK's retries.
+        :raise UserError: Stripe still refuses after the retries.
         """
         self.ensure_one()
         self._stripe_lock()
@@ -548,7 +539,7 @@ class StripePayout(models.Model):
             "limit": const.API_PAGE_SIZE,
             "expand": ["data.source"],
         }
-        what = _("balance transactions of payout %s", self.stripe_id)
+        what = _("the balance transactions of payout %s", self.stripe_id)
         with self.env.cr.savepoint():
             for page in self._stripe_pages(
                 self.account_id, "balance_transactions", params, what
@@ -582,7 +573,7 @@ class StripePayout(models.Model):
         transaction_model = self.env["stripe.balance.transaction"]
         with self.env.cr.savepoint():
             for page in self._stripe_pages(
-                self.account_id, "balance_transactions", params, _("transactions")
+                self.account_id, "balance_transactions", params, _("the transactions")
             ):
                 transaction_model._stripe_store(self.account_id, page)
                 count += len(page)

@@ -1,13 +1,16 @@
 import itertools
 import unittest
 from datetime import timedelta
+from unittest.mock import patch
+
+import stripe
 
 from odoo import Command, fields
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
-from .. import utils
+from .. import const, utils
 from .common import API_KEY, WEBHOOK_SECRET, StripeCommon
 from .fake_stripe import fast_sdk_retries
 
@@ -364,6 +367,101 @@ class TestPayoutReconciliation(PayoutCommon):
         self.assertPayout(self.get_payout(payout), "reconciled")
         self.assertStripeMirrored()
 
+    @patch.object(const, "API_RATE_LIMIT_BASE_DELAY", 0)
+    def test_rate_limit_without_retry_hint_asks_for_the_same_page_again(self):
+        """A plain 429 (no Stripe-Should-Retry: the SDK gives up at once) on the
+        second page: Odoo asks for that page again and the payout reconciles."""
+        self.fake.add_many_charges(100, 1000, "usd")
+        payout = self.fake.add_payout()
+        self.fake.fail_next(
+            2,
+            status=429,
+            path_prefix="/v1/balance_transactions",
+            should_retry=None,
+            after=1,
+        )
+        event = self.deliver("payout.paid", payout)
+        self.assertEvent(event, "done", "reconciled")
+        requests = self.fake.requests_for("/v1/balance_transactions")
+        self.assertEqual(len(requests), 4, "one page, then the second one 3 times")
+        self.assertEqual(
+            {req.query["starting_after"] for req in requests[1:]},
+            {requests[1].query["starting_after"]},
+        )
+        self.assertEqual(self.get_payout(payout).transaction_count, 100)
+        self.assertStripeMirrored()
+        self.assertAlmostEqual(self.journal_balance(), 0.0)
+
+    @patch.object(const, "API_RATE_LIMIT_BASE_DELAY", 0)
+    def test_persistent_rate_limit_marks_the_payout_and_imports_nothing(self):
+        """The daily import meets a plain 429 on the second page that does not go
+        away: after 4 retries the payout needs attention, with Stripe's answer and
+        the number of attempts; no transaction is kept. The next run imports
+        them all."""
+        self.stripe_account.payout_auto_reconcile = False
+        self.fake.add_many_charges(100, 1000, "usd")
+        payout = self.fake.add_payout()
+        journal_before = self.journal_balance()
+        self.fake.fail_next(
+            10,
+            status=429,
+            path_prefix="/v1/balance_transactions",
+            should_retry=None,
+            after=1,
+        )
+        cron = self.env.ref("stripe_connector.ir_cron_stripe_payout_backfill")
+        cron.method_direct_trigger()
+        record = self.get_payout(payout)
+        self.assertPayout(record, "error", "HTTP 429, attempts: 5")
+        self.assertIn(payout["id"], record.state_message)
+        self.assertIn("rate limit", record.state_message)
+        self.assertTrue(record.activity_ids)
+        self.assertEqual(len(self.fake.requests_for("/v1/balance_transactions")), 6)
+        self.assertFalse(self.env["stripe.balance.transaction"].search_count([]))
+        self.assertFalse(record.transactions_imported)
+        self.assertAlmostEqual(self.journal_balance(), journal_before)
+
+        self.fake.clear_faults()
+        cron.method_direct_trigger()
+        self.assertPayout(record, "to_reconcile")
+        self.assertEqual(record.transaction_count, 100)
+        self.assertAlmostEqual(record.net_amount, payout["amount"] / 100)
+
+    @patch.object(const, "API_RATE_LIMIT_BASE_DELAY", 0)
+    def test_rate_limited_payment_intent_fails_the_reconciliation(self):
+        """A charge no webhook brought, whose invoice only its PaymentIntent names:
+        while Stripe answers 429 for the PaymentIntent, nothing is booked (not a
+        payment without invoice); once it answers, the invoice is paid."""
+        missed = self.create_invoice(60.0)
+        charge = self.fake.add_charge(
+            6000, "usd", metadata={"odoo_invoice": missed.name}
+        )
+        payout = self.fake.add_payout()
+        journal_before = self.journal_balance()
+        self.fake.fail_next(
+            10, status=429, path_prefix="/v1/payment_intents", should_retry=None
+        )
+        event = self.deliver("payout.paid", payout)
+        self.assertEvent(event, "done", "needs attention")
+        record = self.get_payout(payout)
+        self.assertPayout(record, "error", charge["payment_intent"])
+        self.assertIn("HTTP 429, attempts: 5", record.state_message)
+        self.assertEqual(len(self.fake.requests_for("/v1/payment_intents")), 5)
+        self.assertInvoice(missed, 60.0, "not_paid")
+        self.assertFalse(
+            self.env["account.payment"].search(
+                [("stripe_charge_id", "=", charge["id"])]
+            )
+        )
+        self.assertFalse(record.move_ids)
+        self.assertAlmostEqual(self.journal_balance(), journal_before)
+
+        self.fake.clear_faults()
+        self.reconcile_with_wizard(record)
+        self.assertPayout(record, "reconciled")
+        self.assertInvoice(missed, 0.0, "paid")
+        self.assertStripeMirrored()
+
     @mute_logger(EVENT_LOGGER)
     def test_persistent_server_error_fails_the_event_and_imports_nothing(self):
         """The second page keeps failing after the SDK's retries: the event fails
@@ -377,7 +475,7 @@ class TestPayoutReconciliation(PayoutCommon):
             event = self.deliver("payout.paid", payout)
         self.assertEvent(event, "failed", "HTTP 500")
         self.assertIn(payout["id"], event.state_message)
-        self.assertIn("after 3 retries", event.state_message)
+        self.assertIn("attempts: 4", event.state_message, "the SDK's 3 retries")
         self.assertFalse(self.env["stripe.balance.transaction"].search_count([]))
         self.assertFalse(self.get_payout(payout).transaction_ids)
         self.assertEqual(len(self.fake.requests_for("/v1/balance_transactions")), 5)
@@ -802,6 +900,25 @@ class TestPayoutUtils(unittest.TestCase):
         self.assertEqual(utils.source_kind("py_123"), "charge")
         self.assertEqual(utils.source_kind("dp_123"), "dispute")
         self.assertIsNone(utils.source_kind(None))
+
+    def test_sdk_retried_follows_the_sdk_rules(self):
+        def rate_limit(**headers):
+            return stripe.RateLimitError("slow down", http_status=429, headers=headers)
+
+        self.assertFalse(utils.sdk_retried(rate_limit()), "a plain 429")
+        self.assertTrue(
+            utils.sdk_retried(rate_limit(**{"Stripe-Should-Retry": "true"}))
+        )
+        self.assertFalse(
+            utils.sdk_retried(rate_limit(**{"stripe-should-retry": "false"}))
+        )
+        self.assertTrue(utils.sdk_retried(stripe.APIError("down", http_status=503)))
+        self.assertTrue(
+            utils.sdk_retried(stripe.APIConnectionError("reset", should_retry=True))
+        )
+        self.assertFalse(
+            utils.sdk_retried(stripe.InvalidRequestError("gone", None, http_status=404))
+        )
 
     def test_later_status_never_moves_back(self):
         ranks = {"pending": 0, "paid": 2, "failed": 3}
