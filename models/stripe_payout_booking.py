@@ -69,7 +69,8 @@ class StripePayout(models.Model):
         self._stripe_check_ready()
         account = self.account_id
         payments = self._stripe_book_payments(invoices or {})
-        moves = self.env["account.move"]
+        # Stripe's conversion of payments in another currency, booked with them.
+        moves = payments.stripe_exchange_move_id
         for field, move in (
             ("adjustment_move_id", self._stripe_book_adjustments()),
             ("fee_move_id", self._stripe_book_fees()),
@@ -628,17 +629,20 @@ class StripePayout(models.Model):
 
     def _stripe_undo(self):
         """Reverse what reconciling the payout booked, with Odoo's reversal: its
-        entries are reversed, its payments cancelled, its statement line freed, its
+        entries (and the exchange entries of the payments it registered) are
+        reversed, its payments cancelled, its statement line freed, its
         transactions unlinked from them. The payout is back to *To Reconcile*."""
         self.ensure_one()
         self._stripe_lock()
         if self.statement_line_id:
             self.statement_line_id.action_undo_reconciliation()
+        payments = self.payment_ids.filtered(lambda p: p.state != "canceled")
         to_reverse = (
             self.fee_move_id
             | self.adjustment_move_id
             | self.exchange_move_id
             | self.transfer_move_id
+            | payments.stripe_exchange_move_id
         ).filtered(lambda move: move.state == "posted" and not move.reversal_move_ids)
         reversals = self.env["account.move"]
         if to_reverse:
@@ -652,7 +656,6 @@ class StripePayout(models.Model):
                 ],
                 cancel=True,
             )
-        payments = self.payment_ids.filtered(lambda p: p.state != "canceled")
         booked = self.fee_move_id | self.adjustment_move_id
         transaction_model = self.env["stripe.balance.transaction"]
         transaction_model.search(
@@ -671,7 +674,13 @@ class StripePayout(models.Model):
             payments.action_draft()
             payments.action_cancel()
             # The Stripe objects can be registered again (the memo keeps their id).
-            payments.write({"stripe_object_id": False, "stripe_charge_id": False})
+            payments.write(
+                {
+                    "stripe_object_id": False,
+                    "stripe_charge_id": False,
+                    "stripe_exchange_move_id": False,
+                }
+            )
         message = _(
             "Reconciliation undone by %(user)s: %(documents)s.",
             user=self.env.user.name,

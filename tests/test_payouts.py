@@ -852,6 +852,49 @@ class TestPayoutCurrencies(PayoutCommon):
         self.assertStripeMirrored()
         self.assertAlmostEqual(self.journal_balance(), 0.0)
 
+    def test_undo_reverses_stripe_conversion_of_a_charge_the_payout_booked(self):
+        """A EUR charge no webhook brought, settled in USD at Stripe's rate: the
+        payout registers its payment and Stripe's conversion, and lists both among
+        its entries. Undo reverses them all: the Stripe journal is back where it
+        was; reconciling again books the same."""
+        eur = self.setup_other_currency("EUR", rates=[("2020-01-01", 0.5)])
+        invoice = self.create_invoice(50.0, currency=eur)  # 100 USD at Odoo's rate
+        self.fake.add_charge(
+            5000,
+            "eur",
+            exchange_rate=1.9,  # Stripe settles 95 USD
+            settlement_currency="usd",
+            metadata={"odoo_invoice": invoice.name},
+        )
+        payout = self.fake.add_payout(currency="usd")
+        journal_before = self.journal_balance()
+        loss = self.company.expense_currency_exchange_account_id
+        self.deliver("payout.paid", payout)
+        record = self.get_payout(payout)
+        self.assertPayout(record, "reconciled")
+        self.assertInvoice(invoice, 0.0, "paid")
+        exchange = record.payment_ids.stripe_exchange_move_id
+        self.assertTrue(exchange)
+        self.assertIn(exchange, record.move_ids)
+        self.assertIn(exchange.name, record.state_message)
+        self.assertAlmostEqual(self.account_balance(loss), 5.0)
+        self.assertStripeMirrored()
+
+        record.action_undo()
+        self.assertPayout(record, "to_reconcile", exchange.name)
+        self.assertAlmostEqual(self.journal_balance(), journal_before)
+        self.assertAlmostEqual(self.account_balance(loss), 0.0)
+        self.assertAlmostEqual(self.account_balance(self.fee_account), 0.0)
+        self.assertFalse(record.payment_ids.stripe_exchange_move_id)
+        self.assertInvoice(invoice, 50.0, "not_paid")
+
+        self.reconcile_with_wizard(record)
+        self.assertPayout(record, "reconciled")
+        self.assertInvoice(invoice, 0.0, "paid")
+        self.assertAlmostEqual(self.account_balance(loss), 5.0)
+        self.assertStripeMirrored()
+        self.assertAlmostEqual(self.journal_balance(), 0.0)
+
 
 @tagged("post_install", "-at_install")
 class TestPayoutUtils(unittest.TestCase):
