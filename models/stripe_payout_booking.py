@@ -670,6 +670,16 @@ class StripePayout(models.Model):
         self.env["account.payment"].search(
             [("stripe_fee_move_id", "in", booked.ids)]
         ).stripe_fee_move_id = False
+        # A dispute whose event came after the payout took the payout's entry for
+        # its withdrawal (or reinstatement): that step is booked again by whoever
+        # comes next, the dispute's event or the payout.
+        dispute_model = self.env["stripe.dispute"]
+        dispute_model.search([("withdrawal_move_id", "in", booked.ids)]).write(
+            {"withdrawal_transaction": False, "withdrawal_move_id": False}
+        )
+        dispute_model.search([("reinstatement_move_id", "in", booked.ids)]).write(
+            {"reinstatement_transaction": False, "reinstatement_move_id": False}
+        )
         if payments:
             payments.action_draft()
             payments.action_cancel()

@@ -895,6 +895,47 @@ class TestPayoutCurrencies(PayoutCommon):
         self.assertStripeMirrored()
         self.assertAlmostEqual(self.journal_balance(), 0.0)
 
+    def test_dispute_booked_by_the_payout_is_booked_again_after_undo(self):
+        """The payout books a dispute no webhook brought; the dispute's event then
+        takes that entry for its withdrawal. After Undo, reconciling again books
+        the withdrawal again, and the dispute's next event links to it: the Stripe
+        journal, the disputed-payments and the fee accounts are right."""
+        self.pay_invoice(100.0)
+        _invoice, charge = self.pay_invoice(30.0)
+        dispute = self.fake.add_dispute(charge["id"])
+        payout = self.fake.add_payout()
+        self.deliver("payout.paid", payout)
+        record = self.get_payout(payout)
+        self.assertPayout(record, "reconciled")
+        self.assertEvent(
+            self.deliver("charge.dispute.funds_withdrawn", dispute), "done"
+        )
+        dispute_record = self.env["stripe.dispute"].search(
+            [("stripe_id", "=", dispute["id"])]
+        )
+        self.assertEqual(dispute_record.withdrawal_move_id, record.adjustment_move_id)
+        self.assertAlmostEqual(self.account_balance(self.dispute_account), 30.0)
+        self.assertStripeMirrored()
+
+        record.action_undo()
+        self.assertAlmostEqual(self.account_balance(self.dispute_account), 0.0)
+        self.assertFalse(dispute_record.withdrawal_move_id)
+        self.reconcile_with_wizard(record)
+        self.assertPayout(record, "reconciled")
+        new_entry = record.adjustment_move_id
+        self.assertTrue(new_entry)
+        self.assertFalse(new_entry.reversal_move_ids)
+        self.assertAlmostEqual(self.account_balance(self.dispute_account), 30.0)
+        self.assertAlmostEqual(self.account_balance(self.fee_account), self.fees())
+        self.assertStripeMirrored()
+        self.assertAlmostEqual(self.journal_balance(), 0.0)
+
+        self.assertEvent(self.deliver("charge.dispute.updated", dispute), "done")
+        dispute_record.invalidate_recordset()
+        self.assertEqual(dispute_record.withdrawal_move_id, new_entry)
+        self.assertAlmostEqual(self.account_balance(self.dispute_account), 30.0)
+        self.assertStripeMirrored()
+
 
 @tagged("post_install", "-at_install")
 class TestPayoutUtils(unittest.TestCase):
