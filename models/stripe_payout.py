@@ -104,8 +104,8 @@ class StripePayout(models.Model):
         help="To Reconcile: waiting for its transactions, for Stripe to pay it, or "
         "for a user.\nReconciled: every transaction is mirrored on the Stripe "
         "journal and the amount moved to the bank journal.\nNeeds Attention: "
-        "reconciling failed, or the payout failed after it was reconciled (the "
-        "message says why).",
+        "reconciling failed, or the payout failed or was canceled after it was "
+        "reconciled and its transfer is reversed (the message says why).",
     )
     state_message = fields.Text(string="Message", readonly=True)
     bank_journal_id = fields.Many2one(
@@ -229,7 +229,7 @@ class StripePayout(models.Model):
 
     def action_open_reconcile_wizard(self):
         """Open the reconcile wizard on these payouts, their links refreshed."""
-        payouts = self.filtered(lambda p: p.state != "reconciled")
+        payouts = self.filtered(lambda p: not p._stripe_is_reconciled())
         if not payouts:
             raise UserError(_("These payouts are already reconciled."))
         for payout in payouts:
@@ -254,7 +254,7 @@ class StripePayout(models.Model):
 
     def action_import_transactions(self):
         """Import the transactions of automatic payouts again (those not reconciled)."""
-        for payout in self.filtered(lambda p: p.state != "reconciled"):
+        for payout in self.filtered(lambda p: not p._stripe_is_reconciled()):
             blocker = payout._stripe_import_blocker()
             if blocker:
                 raise UserError(blocker)
@@ -458,7 +458,7 @@ class StripePayout(models.Model):
         self.ensure_one()
         if self.status in const.PAYOUT_RETURNED_STATUSES and self.bank_state != "none":
             return self._stripe_reverse_transfer()
-        if self.state == "reconciled":
+        if self._stripe_is_reconciled():
             return _("Payout %s is already reconciled.", self.stripe_id)
         messages = []
         if not self.transactions_imported:
@@ -498,6 +498,13 @@ class StripePayout(models.Model):
             message = error.args[0] if isinstance(error, UserError) else str(error)
             self._stripe_set_error(message)
             return message
+
+    def _stripe_is_reconciled(self):
+        """Whether reconciling booked the payout: *Reconciled*, or *Needs
+        Attention* because it failed or was canceled afterwards (its transfer
+        reversed). Either way, nothing more is booked for it."""
+        self.ensure_one()
+        return self.state == "reconciled" or bool(self.transfer_reversal_move_id)
 
     def _stripe_import_blocker(self):
         """Why the payout's transactions cannot be imported now, or ``None``."""

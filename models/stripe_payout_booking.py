@@ -60,7 +60,7 @@ class StripePayout(models.Model):
             booked), or the configuration misses an account or journal.
         """
         self.ensure_one()
-        if self.state == "reconciled":
+        if self._stripe_is_reconciled():
             return _(
                 "Payout %s is already reconciled; nothing more booked.", self.stripe_id
             )
@@ -582,9 +582,10 @@ class StripePayout(models.Model):
     def _stripe_reverse_transfer(self):
         """A payout that failed or was canceled after its transfer was booked: the
         money is back in the Stripe balance, so the transfer is reversed (and its
-        bank statement line freed); the responsible gets an activity. The payout
-        stays reconciled: its transactions are mirrored, and Stripe's credit that
-        returns the payout is mirrored by the reversal.
+        bank statement line freed). Its transactions stay mirrored, and Stripe's
+        credit that returns the payout is mirrored by the reversal; the payout
+        needs attention (the bank details, say) and the responsible gets an
+        activity.
 
         :return: what was done.
         """
@@ -623,8 +624,7 @@ class StripePayout(models.Model):
             transfer=self.transfer_move_id.name,
             reversal=reversal.name,
         )
-        self.state_message = message
-        self._stripe_notify_responsible(message)
+        self._stripe_set_error(message)
         return message
 
     def _stripe_undo(self):
