@@ -13,6 +13,15 @@ from .. import const, utils
 
 _logger = logging.getLogger(__name__)
 
+# Another transaction holds a payout (its event on another worker, a user
+# reconciling it): it is left to that one.
+CONCURRENCY_ERRORS = (
+    pg_errors.LockNotAvailable,
+    pg_errors.SerializationFailure,
+    pg_errors.DeadlockDetected,
+    pg_errors.UniqueViolation,
+)
+
 BREAKDOWN_FIELDS = {
     "charge": "charge_amount",
     "refund": "refund_amount",
@@ -314,6 +323,8 @@ class StripePayout(models.Model):
                     )
             except pg_errors.UniqueViolation:
                 payout = self.search(domain)
+                if not payout:
+                    raise  # created by a transaction this one cannot see yet
         vals["status"] = utils.later_status(
             payout.status, vals["status"], const.PAYOUT_STATUS_RANK
         )
@@ -377,7 +388,9 @@ class StripePayout(models.Model):
         as far as it can go (transactions, reconciliation).
 
         Each payout is processed in its own savepoint: one that fails is marked
-        *Needs Attention* and the others go on.
+        *Needs Attention* and the others go on; one that another transaction holds
+        (its event on another worker, a user reconciling it) is skipped, with a
+        log line, and left to that one.
 
         :param account: the ``stripe.account`` (it needs an API key).
         :param date arrival_from: first arrival date.
@@ -393,9 +406,18 @@ class StripePayout(models.Model):
             for data in page:
                 if self._stripe_check_currency(account, data):
                     continue
-                payout = self._stripe_sync(account, data)
+                try:
+                    with self.env.cr.savepoint():
+                        payout = self._stripe_sync(account, data)
+                        payout._stripe_process_safely()
+                except CONCURRENCY_ERRORS as error:
+                    _logger.info(
+                        "Stripe payout %s skipped: another transaction holds it (%s)",
+                        data["id"],
+                        type(error).__name__,
+                    )
+                    continue
                 payouts |= payout
-                payout._stripe_process_safely()
         return payouts
 
     @api.model
@@ -605,12 +627,17 @@ class StripePayout(models.Model):
 
     def _stripe_lock(self):
         """Lock the payout against a concurrent import or reconciliation (another
-        event about it on another worker): that one retries shortly instead."""
+        event about it on another worker): that one retries shortly instead.
+
+        :raise psycopg2.errors.LockNotAvailable: another transaction holds it (not
+            logged as a bad query: the caller expects it).
+        """
         self.env.cr.execute(
             SQL(
                 "SELECT id FROM stripe_payout WHERE id IN %s FOR NO KEY UPDATE NOWAIT",
                 tuple(self.ids),
-            )
+            ),
+            log_exceptions=False,
         )
 
     def _stripe_update_breakdown(self):
