@@ -299,8 +299,9 @@ class StripePayout(models.Model):
     def _stripe_book_fees(self):
         """Book in one entry the fees of the payout's transactions that no entry
         booked yet: one line per fee type (Stripe's ``fee_details``), plus one per
-        type of fee transaction (billing fees...). The fee entry then counts as the
-        fee entry of the payments concerned, so a late webhook books nothing more.
+        type of fee transaction (Radar or Billing fees, charged as transactions of
+        their own). The fee entry then counts as the fee entry of the payments
+        concerned, so a late webhook books nothing more.
 
         :return: the entry, or an empty recordset.
         """
@@ -353,23 +354,28 @@ class StripePayout(models.Model):
                 ),
             ]
         )
+        # (kind, type) -> amount: fee details and fee transactions of the same
+        # type (``stripe_fee``) stay on lines of their own.
         by_type = defaultdict(float)
         for fee_type, amount in totals:
-            by_type[fee_type] += float(amount)
+            by_type["detail", fee_type] += float(amount)
         for transaction in fee_transactions:
-            by_type[transaction.type] -= transaction.amount
-        labels = self._stripe_fee_type_labels()
+            by_type["transaction", transaction.type] -= transaction.amount
+        labels = {
+            "detail": self._stripe_fee_type_labels(),
+            "transaction": self._stripe_fee_transaction_labels(),
+        }
         lines = [
             {
                 "account_id": self.account_id.fee_account_id.id,
                 "amount": amount,
                 "name": _(
                     "%(fees)s, payout %(payout)s",
-                    fees=labels.get(fee_type) or fee_type,
+                    fees=labels[kind].get(fee_type) or fee_type,
                     payout=self.stripe_id,
                 ),
             }
-            for fee_type, amount in sorted(by_type.items())
+            for (kind, fee_type), amount in sorted(by_type.items())
             if amount
         ]
         if not lines:
@@ -400,6 +406,16 @@ class StripePayout(models.Model):
             "tax": _("Tax on Stripe fees"),
             "payment_method_passthrough_fee": _("Payment method fees"),
             "stripe_fx_fee": _("Stripe currency conversion fees"),
+        }
+
+    @api.model
+    def _stripe_fee_transaction_labels(self):
+        """Names of Stripe's fee transactions (``type`` of a transaction in the
+        ``fee`` reporting category) on fee lines."""
+        return {
+            "stripe_fee": _("Stripe fees charged separately (Radar, Billing...)"),
+            "stripe_fx_fee": _("Stripe currency conversion fees charged separately"),
+            "tax_fee": _("Tax on Stripe fees charged separately"),
         }
 
     def _stripe_book_exchange_difference(self):

@@ -195,9 +195,15 @@ class TestPayoutReconciliation(PayoutCommon):
         fee_lines = record.fee_move_id.line_ids.filtered(
             lambda line: line.account_id == self.fee_account
         )
-        self.assertEqual(len(fee_lines), 2, "Stripe fees, and tax on them")
+        self.assertEqual(
+            len(fee_lines), 3, "Stripe fees, tax on them, and the Radar fee"
+        )
         self.assertAlmostEqual(
             fee_lines.filtered(lambda line: "Tax" in line.name).balance, 0.40
+        )
+        self.assertAlmostEqual(
+            fee_lines.filtered(lambda line: "charged separately" in line.name).balance,
+            5.0,
         )
 
         # The money waits in the transfer account for the bank line.
