@@ -201,6 +201,10 @@ class StripePayout(models.Model):
         "webhook had brought.",
     )
     move_count = fields.Integer(compute="_compute_move_count")
+    can_undo = fields.Boolean(
+        compute="_compute_can_undo",
+        help="Reconciling booked entries or payments that Undo would reverse.",
+    )
 
     _sql_constraints = [
         (
@@ -233,6 +237,23 @@ class StripePayout(models.Model):
     def _compute_move_count(self):
         for payout in self:
             payout.move_count = len(payout.move_ids) + len(payout.payment_ids)
+
+    @api.depends(
+        "fee_move_id",
+        "adjustment_move_id",
+        "exchange_move_id",
+        "transfer_move_id",
+        "payment_ids.state",
+    )
+    def _compute_can_undo(self):
+        for payout in self:
+            payout.can_undo = bool(
+                payout.fee_move_id
+                or payout.adjustment_move_id
+                or payout.exchange_move_id
+                or payout.transfer_move_id
+                or payout.payment_ids.filtered(lambda p: p.state != "canceled")
+            )
 
     # === ACTION METHODS === #
 
@@ -272,9 +293,9 @@ class StripePayout(models.Model):
 
     def action_undo(self):
         """Reverse what reconciling booked; the payouts can be reconciled again."""
-        payouts = self.filtered(lambda p: p.move_ids or p.payment_ids)
+        payouts = self.filtered("can_undo")
         if not payouts:
-            raise UserError(_("Nothing was booked for these payouts."))
+            raise UserError(_("Nothing to undo for these payouts."))
         for payout in payouts:
             payout._stripe_undo()
         return True

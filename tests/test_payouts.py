@@ -572,8 +572,12 @@ class TestPayoutReconciliation(PayoutCommon):
             self.bank_balance(),
         )
 
+        self.assertTrue(record.can_undo)
         record.action_undo()
         self.assertPayout(record, "to_reconcile", "undone")
+        self.assertFalse(record.can_undo, "the Undo button is hidden")
+        with self.assertRaises(UserError):
+            record.action_undo()
         self.assertAlmostEqual(self.journal_balance(), journal_before)
         self.assertAlmostEqual(self.account_balance(self.fee_account), 0.0)
         self.assertAlmostEqual(self.account_balance(self.transfer_account), 0.0)
