@@ -13,15 +13,6 @@ from .. import const, utils
 
 _logger = logging.getLogger(__name__)
 
-# Another transaction holds a payout (its event on another worker, a user
-# reconciling it): it is left to that one.
-CONCURRENCY_ERRORS = (
-    pg_errors.LockNotAvailable,
-    pg_errors.SerializationFailure,
-    pg_errors.DeadlockDetected,
-    pg_errors.UniqueViolation,
-)
-
 BREAKDOWN_FIELDS = {
     "charge": "charge_amount",
     "refund": "refund_amount",
@@ -431,7 +422,14 @@ class StripePayout(models.Model):
                     with self.env.cr.savepoint():
                         payout = self._stripe_sync(account, data)
                         payout._stripe_process_safely()
-                except CONCURRENCY_ERRORS as error:
+                except (
+                    pg_errors.LockNotAvailable,
+                    pg_errors.SerializationFailure,
+                    pg_errors.DeadlockDetected,
+                    pg_errors.UniqueViolation,
+                ) as error:
+                    # Another transaction holds the payout (its event on another
+                    # worker, a user reconciling it): it is left to that one.
                     _logger.info(
                         "Stripe payout %s skipped: another transaction holds it (%s)",
                         data["id"],

@@ -1,3 +1,6 @@
+# pylint: disable=too-many-lines
+# One file for payouts, like the other areas: import, reconcile, undo, currencies.
+
 import itertools
 import unittest
 from datetime import timedelta
