@@ -268,6 +268,13 @@ SOURCE_PREFIXES = {
 # Page size for list calls; Stripe's maximum.
 API_PAGE_SIZE = 100
 
-# Retries the SDK makes by itself on network errors, 409, 429 and 5xx answers, with
-# its own exponential backoff and Stripe's ``Stripe-Should-Retry`` hints.
+# Retries the SDK makes by itself on network errors, 409 and 5xx answers and answers
+# carrying ``Stripe-Should-Retry: true``, with its own exponential backoff.
 API_MAX_NETWORK_RETRIES = 3
+
+# A 429 (rate limit) without that header the SDK does not retry: Odoo sends the same
+# request again, up to API_RATE_LIMIT_RETRIES times, after a delay starting at
+# API_RATE_LIMIT_BASE_DELAY and doubling, capped at API_RATE_LIMIT_MAX_DELAY.
+API_RATE_LIMIT_RETRIES = 4
+API_RATE_LIMIT_BASE_DELAY = 0.5  # seconds: 0.5, 1, 2, 4 before the 4 retries
+API_RATE_LIMIT_MAX_DELAY = 4  # seconds

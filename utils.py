@@ -400,3 +400,24 @@ def later_status(current, new, ranks):
     if not current:
         return new
     return new if ranks.get(new, 0) >= ranks.get(current, 0) else current
+
+
+def sdk_retried(error):
+    """Whether stripe-python already retried the request that ended in ``error``.
+
+    Mirrors ``stripe._http_client.HTTPClient._should_retry``: the SDK retries (as
+    often as ``max_network_retries`` allows) connection errors it deems
+    retryable, answers carrying ``Stripe-Should-Retry: true``, 409 and 5xx, and
+    never an answer carrying ``Stripe-Should-Retry: false``. A plain 429 is not
+    retried.
+
+    :param error: a ``stripe.StripeError``.
+    :rtype: bool
+    """
+    if error.http_status is None:
+        return bool(getattr(error, "should_retry", False))
+    headers = {key.lower(): value for key, value in (error.headers or {}).items()}
+    hint = headers.get("stripe-should-retry")
+    if hint in ("true", "false"):
+        return hint == "true"
+    return error.http_status == 409 or error.http_status >= 500

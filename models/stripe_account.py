@@ -1,5 +1,6 @@
 import json
 import logging
+import time
 from datetime import timedelta
 
 import stripe
@@ -496,7 +497,8 @@ class StripeAccount(models.Model):
         """Return a ``stripe.StripeClient`` for this account.
 
         One client per account, built with its key, its API base and the SDK's own
-        network retries (which honour 429 and ``Stripe-Should-Retry``).
+        network retries (connection errors, 409, 5xx and ``Stripe-Should-Retry``;
+        ``_stripe_call`` adds rate limits).
 
         :raise UserError: when the account has no API key.
         """
@@ -513,6 +515,57 @@ class StripeAccount(models.Model):
             base_addresses={"api": self.sudo().api_base},
             max_network_retries=const.API_MAX_NETWORK_RETRIES,
         )
+
+    def _stripe_call(self, what, service_name, method, *args, **kwargs):
+        """Make one Stripe API request with the account's client:
+        ``client.v1.<service_name>.<method>(*args, **kwargs)``.
+
+        The SDK retries what it deems retryable by itself (see
+        ``utils.sdk_retried``) but gives up at once on a 429 without
+        ``Stripe-Should-Retry``: that one is sent again here, the same request, up
+        to ``const.API_RATE_LIMIT_RETRIES`` times after a capped exponential
+        backoff.
+
+        :param str what: what is asked for, for the error message.
+        :param str service_name: ``balance_transactions``, ``payment_intents``...
+        :param str method: ``list``, ``retrieve``...
+        :return: the SDK's answer.
+        :raise UserError: Stripe still refuses; the message gives its answer and the
+            number of requests made.
+        """
+        self.ensure_one()
+        call = getattr(getattr(self._get_client().v1, service_name), method)
+        attempts = retries = 0
+        while True:
+            try:
+                return call(*args, **kwargs)
+            except stripe.StripeError as error:
+                sdk_retried = utils.sdk_retried(error)
+                attempts += 1 + (const.API_MAX_NETWORK_RETRIES if sdk_retried else 0)
+                if (
+                    isinstance(error, stripe.RateLimitError)
+                    and not sdk_retried
+                    and retries < const.API_RATE_LIMIT_RETRIES
+                ):
+                    retries += 1
+                    time.sleep(
+                        utils.backoff_delay(
+                            retries,
+                            const.API_RATE_LIMIT_BASE_DELAY,
+                            const.API_RATE_LIMIT_MAX_DELAY,
+                        )
+                    )
+                    continue
+                raise UserError(
+                    _(
+                        "Stripe did not send %(what)s (HTTP %(status)s, attempts: "
+                        "%(attempts)s): %(error)s",
+                        what=what,
+                        status=error.http_status or "-",
+                        attempts=attempts,
+                        error=error.user_message or str(error),
+                    )
+                ) from error
 
     def _get_webhook_secrets(self):
         """Return the signing secrets accepted now: current first, then previous.

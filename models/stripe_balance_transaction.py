@@ -1,5 +1,3 @@
-import stripe
-
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
@@ -630,17 +628,18 @@ class StripeBalanceTransaction(models.Model):
 
     def _stripe_payment_intent(self, intent_id):
         """The PaymentIntent of a charge no webhook brought, read through the API;
-        ``None`` without a key, or when Stripe cannot tell (the charge alone is
-        then matched)."""
+        ``None`` without a key (the charge alone is then matched).
+
+        :raise UserError: Stripe did not send it (still rate limited after the
+            retries, say): booking the charge without the PaymentIntent's metadata
+            could leave its invoice unpaid, so the reconciliation fails instead.
+        """
         account = self.account_id
         if not (intent_id and account.has_api_key):
             return None
-        try:
-            return (
-                account._get_client().v1.payment_intents.retrieve(intent_id).to_dict()
-            )
-        except stripe.StripeError:
-            return None
+        return account._stripe_call(
+            _("PaymentIntent %s", intent_id), "payment_intents", "retrieve", intent_id
+        ).to_dict()
 
     def _stripe_payment_event(self, invoice=None):
         """A virtual ``stripe.event`` of the account: the payment rules of webhooks
@@ -684,19 +683,9 @@ class StripeBalanceTransaction(models.Model):
             and account.has_api_key
             and self.source_id.startswith(("ch_", "re_"))
         ):
-            try:
-                source = getattr(account._get_client().v1, service).retrieve(
-                    self.source_id
-                )
-            except stripe.StripeError as error:
-                raise UserError(
-                    _(
-                        "Could not read %(object)s from Stripe: %(error)s",
-                        object=self.source_id,
-                        error=error.user_message or str(error),
-                    )
-                ) from error
-            return source.to_dict()
+            return account._stripe_call(
+                self.source_id, service, "retrieve", self.source_id
+            ).to_dict()
         code = self.currency_id.name
         return {
             "object": kind or "charge",

@@ -104,8 +104,8 @@ class StripePayout(models.Model):
         help="To Reconcile: waiting for its transactions, for Stripe to pay it, or "
         "for a user.\nReconciled: every transaction is mirrored on the Stripe "
         "journal and the amount moved to the bank journal.\nNeeds Attention: "
-        "reconciling failed, or the payout failed after it was reconciled (the "
-        "message says why).",
+        "reconciling failed, or the payout failed or was canceled after it was "
+        "reconciled and its transfer is reversed (the message says why).",
     )
     state_message = fields.Text(string="Message", readonly=True)
     bank_journal_id = fields.Many2one(
@@ -192,6 +192,10 @@ class StripePayout(models.Model):
         "webhook had brought.",
     )
     move_count = fields.Integer(compute="_compute_move_count")
+    can_undo = fields.Boolean(
+        compute="_compute_can_undo",
+        help="Reconciling booked entries or payments that Undo would reverse.",
+    )
 
     _sql_constraints = [
         (
@@ -225,11 +229,28 @@ class StripePayout(models.Model):
         for payout in self:
             payout.move_count = len(payout.move_ids) + len(payout.payment_ids)
 
+    @api.depends(
+        "fee_move_id",
+        "adjustment_move_id",
+        "exchange_move_id",
+        "transfer_move_id",
+        "payment_ids.state",
+    )
+    def _compute_can_undo(self):
+        for payout in self:
+            payout.can_undo = bool(
+                payout.fee_move_id
+                or payout.adjustment_move_id
+                or payout.exchange_move_id
+                or payout.transfer_move_id
+                or payout.payment_ids.filtered(lambda p: p.state != "canceled")
+            )
+
     # === ACTION METHODS === #
 
     def action_open_reconcile_wizard(self):
         """Open the reconcile wizard on these payouts, their links refreshed."""
-        payouts = self.filtered(lambda p: p.state != "reconciled")
+        payouts = self.filtered(lambda p: not p._stripe_is_reconciled())
         if not payouts:
             raise UserError(_("These payouts are already reconciled."))
         for payout in payouts:
@@ -254,7 +275,7 @@ class StripePayout(models.Model):
 
     def action_import_transactions(self):
         """Import the transactions of automatic payouts again (those not reconciled)."""
-        for payout in self.filtered(lambda p: p.state != "reconciled"):
+        for payout in self.filtered(lambda p: not p._stripe_is_reconciled()):
             blocker = payout._stripe_import_blocker()
             if blocker:
                 raise UserError(blocker)
@@ -263,9 +284,9 @@ class StripePayout(models.Model):
 
     def action_undo(self):
         """Reverse what reconciling booked; the payouts can be reconciled again."""
-        payouts = self.filtered(lambda p: p.move_ids or p.payment_ids)
+        payouts = self.filtered("can_undo")
         if not payouts:
-            raise UserError(_("Nothing was booked for these payouts."))
+            raise UserError(_("Nothing to undo for these payouts."))
         for payout in payouts:
             payout._stripe_undo()
         return True
@@ -314,6 +335,8 @@ class StripePayout(models.Model):
                     )
             except pg_errors.UniqueViolation:
                 payout = self.search(domain)
+                if not payout:
+                    raise  # created by a transaction this one cannot see yet
         vals["status"] = utils.later_status(
             payout.status, vals["status"], const.PAYOUT_STATUS_RANK
         )
@@ -377,7 +400,9 @@ class StripePayout(models.Model):
         as far as it can go (transactions, reconciliation).
 
         Each payout is processed in its own savepoint: one that fails is marked
-        *Needs Attention* and the others go on.
+        *Needs Attention* and the others go on; one that another transaction holds
+        (its event on another worker, a user reconciling it) is skipped, with a
+        log line, and left to that one.
 
         :param account: the ``stripe.account`` (it needs an API key).
         :param date arrival_from: first arrival date.
@@ -389,13 +414,29 @@ class StripePayout(models.Model):
             arrival["lte"] = self._stripe_timestamp(arrival_to + timedelta(days=1)) - 1
         params = {"arrival_date": arrival, "limit": const.API_PAGE_SIZE}
         payouts = self.browse()
-        for page in self._stripe_pages(account, "payouts", params, _("payouts")):
+        for page in self._stripe_pages(account, "payouts", params, _("the payouts")):
             for data in page:
                 if self._stripe_check_currency(account, data):
                     continue
-                payout = self._stripe_sync(account, data)
+                try:
+                    with self.env.cr.savepoint():
+                        payout = self._stripe_sync(account, data)
+                        payout._stripe_process_safely()
+                except (
+                    pg_errors.LockNotAvailable,
+                    pg_errors.SerializationFailure,
+                    pg_errors.DeadlockDetected,
+                    pg_errors.UniqueViolation,
+                ) as error:
+                    # Another transaction holds the payout (its event on another
+                    # worker, a user reconciling it): it is left to that one.
+                    _logger.info(
+                        "Stripe payout %s skipped: another transaction holds it (%s)",
+                        data["id"],
+                        type(error).__name__,
+                    )
+                    continue
                 payouts |= payout
-                payout._stripe_process_safely()
         return payouts
 
     @api.model
@@ -418,30 +459,18 @@ class StripePayout(models.Model):
         """Yield the pages of a Stripe list as lists of dicts, one request each.
 
         Pages are handed over one at a time so that callers store and flush them
-        before the next one comes: memory stays flat however long the list. The
-        SDK retries 429, 5xx and network errors by itself.
+        before the next one comes: memory stays flat however long the list. A page
+        refused with a 429 or a network error is asked for again (see
+        ``stripe.account._stripe_call``).
 
         :param str service_name: ``balance_transactions``, ``payouts``...
         :param dict params: the list's parameters (``limit`` included).
         :param str what: what is listed, for the error message.
-        :raise UserError: Stripe still refuses after the SDK's retries.
+        :raise UserError: Stripe still refuses after the retries.
         """
-        service = getattr(account._get_client().v1, service_name)
         params = dict(params)
         while True:
-            try:
-                page = service.list(params=params)
-            except stripe.StripeError as error:
-                raise UserError(
-                    _(
-                        "Stripe did not list the %(what)s (HTTP %(status)s, after "
-                        "%(retries)s retries): %(error)s",
-                        what=what,
-                        status=error.http_status or "-",
-                        retries=const.API_MAX_NETWORK_RETRIES,
-                        error=error.user_message or str(error),
-                    )
-                ) from error
+            page = account._stripe_call(what, service_name, "list", params=params)
             data = [obj.to_dict() for obj in page.data]
             if data:
                 yield data
@@ -470,7 +499,7 @@ class StripePayout(models.Model):
         self.ensure_one()
         if self.status in const.PAYOUT_RETURNED_STATUSES and self.bank_state != "none":
             return self._stripe_reverse_transfer()
-        if self.state == "reconciled":
+        if self._stripe_is_reconciled():
             return _("Payout %s is already reconciled.", self.stripe_id)
         messages = []
         if not self.transactions_imported:
@@ -479,6 +508,9 @@ class StripePayout(models.Model):
                 self.state_message = blocker
                 return " ".join([*messages, blocker])
             self._stripe_import_transactions()
+            if self.state == "error":
+                # What failed before was the import.
+                self.state = "to_reconcile"
             messages.append(
                 _(
                     "Imported %(count)s transactions of payout %(payout)s.",
@@ -507,6 +539,13 @@ class StripePayout(models.Model):
             message = error.args[0] if isinstance(error, UserError) else str(error)
             self._stripe_set_error(message)
             return message
+
+    def _stripe_is_reconciled(self):
+        """Whether reconciling booked the payout: *Reconciled*, or *Needs
+        Attention* because it failed or was canceled afterwards (its transfer
+        reversed). Either way, nothing more is booked for it."""
+        self.ensure_one()
+        return self.state == "reconciled" or bool(self.transfer_reversal_move_id)
 
     def _stripe_import_blocker(self):
         """Why the payout's transactions cannot be imported now, or ``None``."""
@@ -538,7 +577,7 @@ class StripePayout(models.Model):
         so memory stays flat. The whole import runs in a savepoint: it completes or
         leaves nothing behind.
 
-        :raise UserError: Stripe still refuses after the SDK's retries.
+        :raise UserError: Stripe still refuses after the retries.
         """
         self.ensure_one()
         self._stripe_lock()
@@ -548,7 +587,7 @@ class StripePayout(models.Model):
             "limit": const.API_PAGE_SIZE,
             "expand": ["data.source"],
         }
-        what = _("balance transactions of payout %s", self.stripe_id)
+        what = _("the balance transactions of payout %s", self.stripe_id)
         with self.env.cr.savepoint():
             for page in self._stripe_pages(
                 self.account_id, "balance_transactions", params, what
@@ -582,7 +621,7 @@ class StripePayout(models.Model):
         transaction_model = self.env["stripe.balance.transaction"]
         with self.env.cr.savepoint():
             for page in self._stripe_pages(
-                self.account_id, "balance_transactions", params, _("transactions")
+                self.account_id, "balance_transactions", params, _("the transactions")
             ):
                 transaction_model._stripe_store(self.account_id, page)
                 count += len(page)
@@ -607,12 +646,17 @@ class StripePayout(models.Model):
 
     def _stripe_lock(self):
         """Lock the payout against a concurrent import or reconciliation (another
-        event about it on another worker): that one retries shortly instead."""
+        event about it on another worker): that one retries shortly instead.
+
+        :raise psycopg2.errors.LockNotAvailable: another transaction holds it (not
+            logged as a bad query: the caller expects it).
+        """
         self.env.cr.execute(
             SQL(
                 "SELECT id FROM stripe_payout WHERE id IN %s FOR NO KEY UPDATE NOWAIT",
                 tuple(self.ids),
-            )
+            ),
+            log_exceptions=False,
         )
 
     def _stripe_update_breakdown(self):

@@ -60,7 +60,7 @@ class StripePayout(models.Model):
             booked), or the configuration misses an account or journal.
         """
         self.ensure_one()
-        if self.state == "reconciled":
+        if self._stripe_is_reconciled():
             return _(
                 "Payout %s is already reconciled; nothing more booked.", self.stripe_id
             )
@@ -69,7 +69,8 @@ class StripePayout(models.Model):
         self._stripe_check_ready()
         account = self.account_id
         payments = self._stripe_book_payments(invoices or {})
-        moves = self.env["account.move"]
+        # Stripe's conversion of payments in another currency, booked with them.
+        moves = payments.stripe_exchange_move_id
         for field, move in (
             ("adjustment_move_id", self._stripe_book_adjustments()),
             ("fee_move_id", self._stripe_book_fees()),
@@ -298,8 +299,9 @@ class StripePayout(models.Model):
     def _stripe_book_fees(self):
         """Book in one entry the fees of the payout's transactions that no entry
         booked yet: one line per fee type (Stripe's ``fee_details``), plus one per
-        type of fee transaction (billing fees...). The fee entry then counts as the
-        fee entry of the payments concerned, so a late webhook books nothing more.
+        type of fee transaction (Radar or Billing fees, charged as transactions of
+        their own). The fee entry then counts as the fee entry of the payments
+        concerned, so a late webhook books nothing more.
 
         :return: the entry, or an empty recordset.
         """
@@ -352,23 +354,28 @@ class StripePayout(models.Model):
                 ),
             ]
         )
+        # (kind, type) -> amount: fee details and fee transactions of the same
+        # type (``stripe_fee``) stay on lines of their own.
         by_type = defaultdict(float)
         for fee_type, amount in totals:
-            by_type[fee_type] += float(amount)
+            by_type["detail", fee_type] += float(amount)
         for transaction in fee_transactions:
-            by_type[transaction.type] -= transaction.amount
-        labels = self._stripe_fee_type_labels()
+            by_type["transaction", transaction.type] -= transaction.amount
+        labels = {
+            "detail": self._stripe_fee_type_labels(),
+            "transaction": self._stripe_fee_transaction_labels(),
+        }
         lines = [
             {
                 "account_id": self.account_id.fee_account_id.id,
                 "amount": amount,
                 "name": _(
                     "%(fees)s, payout %(payout)s",
-                    fees=labels.get(fee_type) or fee_type,
+                    fees=labels[kind].get(fee_type) or fee_type,
                     payout=self.stripe_id,
                 ),
             }
-            for fee_type, amount in sorted(by_type.items())
+            for (kind, fee_type), amount in sorted(by_type.items())
             if amount
         ]
         if not lines:
@@ -399,6 +406,16 @@ class StripePayout(models.Model):
             "tax": _("Tax on Stripe fees"),
             "payment_method_passthrough_fee": _("Payment method fees"),
             "stripe_fx_fee": _("Stripe currency conversion fees"),
+        }
+
+    @api.model
+    def _stripe_fee_transaction_labels(self):
+        """Names of Stripe's fee transactions (``type`` of a transaction in the
+        ``fee`` reporting category) on fee lines."""
+        return {
+            "stripe_fee": _("Stripe fees charged separately (Radar, Billing...)"),
+            "stripe_fx_fee": _("Stripe currency conversion fees charged separately"),
+            "tax_fee": _("Tax on Stripe fees charged separately"),
         }
 
     def _stripe_book_exchange_difference(self):
@@ -581,9 +598,10 @@ class StripePayout(models.Model):
     def _stripe_reverse_transfer(self):
         """A payout that failed or was canceled after its transfer was booked: the
         money is back in the Stripe balance, so the transfer is reversed (and its
-        bank statement line freed); the responsible gets an activity. The payout
-        stays reconciled: its transactions are mirrored, and Stripe's credit that
-        returns the payout is mirrored by the reversal.
+        bank statement line freed). Its transactions stay mirrored, and Stripe's
+        credit that returns the payout is mirrored by the reversal; the payout
+        needs attention (the bank details, say) and the responsible gets an
+        activity.
 
         :return: what was done.
         """
@@ -622,23 +640,25 @@ class StripePayout(models.Model):
             transfer=self.transfer_move_id.name,
             reversal=reversal.name,
         )
-        self.state_message = message
-        self._stripe_notify_responsible(message)
+        self._stripe_set_error(message)
         return message
 
     def _stripe_undo(self):
         """Reverse what reconciling the payout booked, with Odoo's reversal: its
-        entries are reversed, its payments cancelled, its statement line freed, its
+        entries (and the exchange entries of the payments it registered) are
+        reversed, its payments cancelled, its statement line freed, its
         transactions unlinked from them. The payout is back to *To Reconcile*."""
         self.ensure_one()
         self._stripe_lock()
         if self.statement_line_id:
             self.statement_line_id.action_undo_reconciliation()
+        payments = self.payment_ids.filtered(lambda p: p.state != "canceled")
         to_reverse = (
             self.fee_move_id
             | self.adjustment_move_id
             | self.exchange_move_id
             | self.transfer_move_id
+            | payments.stripe_exchange_move_id
         ).filtered(lambda move: move.state == "posted" and not move.reversal_move_ids)
         reversals = self.env["account.move"]
         if to_reverse:
@@ -652,7 +672,6 @@ class StripePayout(models.Model):
                 ],
                 cancel=True,
             )
-        payments = self.payment_ids.filtered(lambda p: p.state != "canceled")
         booked = self.fee_move_id | self.adjustment_move_id
         transaction_model = self.env["stripe.balance.transaction"]
         transaction_model.search(
@@ -667,11 +686,27 @@ class StripePayout(models.Model):
         self.env["account.payment"].search(
             [("stripe_fee_move_id", "in", booked.ids)]
         ).stripe_fee_move_id = False
+        # A dispute whose event came after the payout took the payout's entry for
+        # its withdrawal (or reinstatement): that step is booked again by whoever
+        # comes next, the dispute's event or the payout.
+        dispute_model = self.env["stripe.dispute"]
+        dispute_model.search([("withdrawal_move_id", "in", booked.ids)]).write(
+            {"withdrawal_transaction": False, "withdrawal_move_id": False}
+        )
+        dispute_model.search([("reinstatement_move_id", "in", booked.ids)]).write(
+            {"reinstatement_transaction": False, "reinstatement_move_id": False}
+        )
         if payments:
             payments.action_draft()
             payments.action_cancel()
             # The Stripe objects can be registered again (the memo keeps their id).
-            payments.write({"stripe_object_id": False, "stripe_charge_id": False})
+            payments.write(
+                {
+                    "stripe_object_id": False,
+                    "stripe_charge_id": False,
+                    "stripe_exchange_move_id": False,
+                }
+            )
         message = _(
             "Reconciliation undone by %(user)s: %(documents)s.",
             user=self.env.user.name,

@@ -998,6 +998,30 @@ class FakeStripe:
             self._touch()
             return payout
 
+    def cancel_payout(self, payout_id):
+        """Cancel a payout: the money stays in the balance.
+
+        Adds a ``payout_cancel`` balance transaction (reporting category
+        ``payout_reversal``, ``amount = +payout amount``), not paid out yet so
+        the next payout takes it.
+
+        :return: the payout dict
+        """
+        with self._lock:
+            payout = self._get("payout", payout_id)
+            self._add_balance_transaction(
+                payout["amount"],
+                payout["currency"],
+                "payout_cancel",
+                "payout_reversal",
+                payout_id,
+                self._time(),
+                description="Payout cancellation",
+            )
+            payout["status"] = "canceled"
+            self._touch()
+            return payout
+
     def fail_payout(self, payout_id, failure_code="account_closed", message=None):
         """Fail a payout: the bank returned the money.
 

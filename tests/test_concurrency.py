@@ -7,6 +7,7 @@ removed afterwards. Odoo's HTTP server answers them with its own cursors too
 """
 
 import json
+import logging
 import threading
 import time
 import unittest
@@ -18,6 +19,12 @@ import stripe
 from odoo import SUPERUSER_ID, api
 from odoo.service import server
 from odoo.tests import TransactionCase, tagged
+from odoo.tools import mute_logger
+
+from .common import API_KEY
+from .fake_stripe import FakeStripe
+
+PAYOUT_LOGGER = "odoo.addons.stripe_connector.models.stripe_payout"
 
 WEBHOOK_SECRET = "whsec_concurrency"
 
@@ -40,6 +47,23 @@ class TestConcurrency(TransactionCase):
         with self.registry.cursor() as cr:
             cr.execute(
                 "DELETE FROM stripe_event WHERE account_id = %s", [self.account_id]
+            )
+            cr.execute(
+                "DELETE FROM stripe_balance_transaction WHERE account_id = %s",
+                [self.account_id],
+            )
+            for table, model_column in (
+                ("mail_message", "model"),
+                ("mail_followers", "res_model"),
+            ):
+                cr.execute(
+                    f"DELETE FROM {table} WHERE {model_column} = 'stripe.payout'"
+                    " AND res_id IN (SELECT id FROM stripe_payout"
+                    " WHERE account_id = %s)",
+                    [self.account_id],
+                )
+            cr.execute(
+                "DELETE FROM stripe_payout WHERE account_id = %s", [self.account_id]
             )
             cr.execute("DELETE FROM stripe_account WHERE id = %s", [self.account_id])
             # The processing cron's wake-ups the stored events committed: left
@@ -213,3 +237,68 @@ class TestConcurrency(TransactionCase):
             processed = env["stripe.event"].browse(event_id)
             self.assertEqual(processed.state, "ignored")
             self.assertFalse(env["stripe.event"]._acquire_due_events(10) & processed)
+
+    def test_payout_backfill_skips_a_payout_another_worker_holds(self):
+        """Worker A holds a payout (processing its event) while the daily payout
+        import runs on worker B: B skips that payout with a log line and keeps
+        what it did for the others; A's work stands."""
+        fake = FakeStripe(api_keys={API_KEY}).start()
+        self.addCleanup(fake.stop)
+
+        def configure(env):
+            account = env["stripe.account"].browse(self.account_id)
+            account.write(
+                {
+                    "api_key": API_KEY,
+                    "api_base": fake.api_base,
+                    "payout_auto_reconcile": False,
+                }
+            )
+            return account.currency_id.name.lower()
+
+        currency = self._in_worker(configure)
+        fake.add_charge(1000, currency)
+        free = fake.add_payout()
+        fake.add_charge(2000, currency)
+        held = fake.add_payout()
+
+        def sync_held(env):
+            account = env["stripe.account"].browse(self.account_id)
+            return env["stripe.payout"]._stripe_sync(account, held).id
+
+        held_id = self._in_worker(sync_held)
+        locked = threading.Event()
+
+        def worker_a(env):
+            payout = env["stripe.payout"].browse(held_id)
+            payout._stripe_lock()
+            payout.state_message = "Worker A is on it."
+            env.flush_all()
+            locked.set()
+
+        thread = threading.Thread(
+            target=self._in_worker, args=(worker_a,), kwargs={"hold": 2.0}
+        )
+        thread.start()
+        self.assertTrue(locked.wait(30))
+        with (
+            mute_logger("odoo.sql_db"),
+            self.assertLogs(PAYOUT_LOGGER, logging.INFO) as logs,
+        ):
+            self._in_worker(lambda env: env["stripe.payout"]._cron_backfill())
+        thread.join(30)
+        self.assertTrue(
+            any(f"{held['id']} skipped" in line for line in logs.output), logs.output
+        )
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            payouts = env["stripe.payout"].search(
+                [("account_id", "=", self.account_id)]
+            )
+            by_stripe_id = {payout.stripe_id: payout for payout in payouts}
+            self.assertTrue(by_stripe_id[free["id"]].transactions_imported)
+            self.assertEqual(by_stripe_id[free["id"]].transaction_count, 1)
+            self.assertEqual(
+                by_stripe_id[held["id"]].state_message, "Worker A is on it."
+            )
+            self.assertFalse(by_stripe_id[held["id"]].transactions_imported)

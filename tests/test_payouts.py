@@ -1,13 +1,19 @@
+# pylint: disable=too-many-lines
+# One file for payouts, like the other areas: import, reconcile, undo, currencies.
+
 import itertools
 import unittest
 from datetime import timedelta
+from unittest.mock import patch
+
+import stripe
 
 from odoo import Command, fields
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
-from .. import utils
+from .. import const, utils
 from .common import API_KEY, WEBHOOK_SECRET, StripeCommon
 from .fake_stripe import fast_sdk_retries
 
@@ -192,9 +198,15 @@ class TestPayoutReconciliation(PayoutCommon):
         fee_lines = record.fee_move_id.line_ids.filtered(
             lambda line: line.account_id == self.fee_account
         )
-        self.assertEqual(len(fee_lines), 2, "Stripe fees, and tax on them")
+        self.assertEqual(
+            len(fee_lines), 3, "Stripe fees, tax on them, and the Radar fee"
+        )
         self.assertAlmostEqual(
             fee_lines.filtered(lambda line: "Tax" in line.name).balance, 0.40
+        )
+        self.assertAlmostEqual(
+            fee_lines.filtered(lambda line: "charged separately" in line.name).balance,
+            5.0,
         )
 
         # The money waits in the transfer account for the bank line.
@@ -355,6 +367,101 @@ class TestPayoutReconciliation(PayoutCommon):
         self.assertPayout(self.get_payout(payout), "reconciled")
         self.assertStripeMirrored()
 
+    @patch.object(const, "API_RATE_LIMIT_BASE_DELAY", 0)
+    def test_rate_limit_without_retry_hint_asks_for_the_same_page_again(self):
+        """A plain 429 (no Stripe-Should-Retry: the SDK gives up at once) on the
+        second page: Odoo asks for that page again and the payout reconciles."""
+        self.fake.add_many_charges(100, 1000, "usd")
+        payout = self.fake.add_payout()
+        self.fake.fail_next(
+            2,
+            status=429,
+            path_prefix="/v1/balance_transactions",
+            should_retry=None,
+            after=1,
+        )
+        event = self.deliver("payout.paid", payout)
+        self.assertEvent(event, "done", "reconciled")
+        requests = self.fake.requests_for("/v1/balance_transactions")
+        self.assertEqual(len(requests), 4, "one page, then the second one 3 times")
+        self.assertEqual(
+            {req.query["starting_after"] for req in requests[1:]},
+            {requests[1].query["starting_after"]},
+        )
+        self.assertEqual(self.get_payout(payout).transaction_count, 100)
+        self.assertStripeMirrored()
+        self.assertAlmostEqual(self.journal_balance(), 0.0)
+
+    @patch.object(const, "API_RATE_LIMIT_BASE_DELAY", 0)
+    def test_persistent_rate_limit_marks_the_payout_and_imports_nothing(self):
+        """The daily import meets a plain 429 on the second page that does not go
+        away: after 4 retries the payout needs attention, with Stripe's answer and
+        the number of attempts; no transaction is kept. The next run imports
+        them all."""
+        self.stripe_account.payout_auto_reconcile = False
+        self.fake.add_many_charges(100, 1000, "usd")
+        payout = self.fake.add_payout()
+        journal_before = self.journal_balance()
+        self.fake.fail_next(
+            10,
+            status=429,
+            path_prefix="/v1/balance_transactions",
+            should_retry=None,
+            after=1,
+        )
+        cron = self.env.ref("stripe_connector.ir_cron_stripe_payout_backfill")
+        cron.method_direct_trigger()
+        record = self.get_payout(payout)
+        self.assertPayout(record, "error", "HTTP 429, attempts: 5")
+        self.assertIn(payout["id"], record.state_message)
+        self.assertIn("rate limit", record.state_message)
+        self.assertTrue(record.activity_ids)
+        self.assertEqual(len(self.fake.requests_for("/v1/balance_transactions")), 6)
+        self.assertFalse(self.env["stripe.balance.transaction"].search_count([]))
+        self.assertFalse(record.transactions_imported)
+        self.assertAlmostEqual(self.journal_balance(), journal_before)
+
+        self.fake.clear_faults()
+        cron.method_direct_trigger()
+        self.assertPayout(record, "to_reconcile")
+        self.assertEqual(record.transaction_count, 100)
+        self.assertAlmostEqual(record.net_amount, payout["amount"] / 100)
+
+    @patch.object(const, "API_RATE_LIMIT_BASE_DELAY", 0)
+    def test_rate_limited_payment_intent_fails_the_reconciliation(self):
+        """A charge no webhook brought, whose invoice only its PaymentIntent names:
+        while Stripe answers 429 for the PaymentIntent, nothing is booked (not a
+        payment without invoice); once it answers, the invoice is paid."""
+        missed = self.create_invoice(60.0)
+        charge = self.fake.add_charge(
+            6000, "usd", metadata={"odoo_invoice": missed.name}
+        )
+        payout = self.fake.add_payout()
+        journal_before = self.journal_balance()
+        self.fake.fail_next(
+            10, status=429, path_prefix="/v1/payment_intents", should_retry=None
+        )
+        event = self.deliver("payout.paid", payout)
+        self.assertEvent(event, "done", "needs attention")
+        record = self.get_payout(payout)
+        self.assertPayout(record, "error", charge["payment_intent"])
+        self.assertIn("HTTP 429, attempts: 5", record.state_message)
+        self.assertEqual(len(self.fake.requests_for("/v1/payment_intents")), 5)
+        self.assertInvoice(missed, 60.0, "not_paid")
+        self.assertFalse(
+            self.env["account.payment"].search(
+                [("stripe_charge_id", "=", charge["id"])]
+            )
+        )
+        self.assertFalse(record.move_ids)
+        self.assertAlmostEqual(self.journal_balance(), journal_before)
+
+        self.fake.clear_faults()
+        self.reconcile_with_wizard(record)
+        self.assertPayout(record, "reconciled")
+        self.assertInvoice(missed, 0.0, "paid")
+        self.assertStripeMirrored()
+
     @mute_logger(EVENT_LOGGER)
     def test_persistent_server_error_fails_the_event_and_imports_nothing(self):
         """The second page keeps failing after the SDK's retries: the event fails
@@ -368,7 +475,7 @@ class TestPayoutReconciliation(PayoutCommon):
             event = self.deliver("payout.paid", payout)
         self.assertEvent(event, "failed", "HTTP 500")
         self.assertIn(payout["id"], event.state_message)
-        self.assertIn("after 3 retries", event.state_message)
+        self.assertIn("attempts: 4", event.state_message, "the SDK's 3 retries")
         self.assertFalse(self.env["stripe.balance.transaction"].search_count([]))
         self.assertFalse(self.get_payout(payout).transaction_ids)
         self.assertEqual(len(self.fake.requests_for("/v1/balance_transactions")), 5)
@@ -459,8 +566,12 @@ class TestPayoutReconciliation(PayoutCommon):
             self.bank_balance(),
         )
 
+        self.assertTrue(record.can_undo)
         record.action_undo()
         self.assertPayout(record, "to_reconcile", "undone")
+        self.assertFalse(record.can_undo, "the Undo button is hidden")
+        with self.assertRaises(UserError):
+            record.action_undo()
         self.assertAlmostEqual(self.journal_balance(), journal_before)
         self.assertAlmostEqual(self.account_balance(self.fee_account), 0.0)
         self.assertAlmostEqual(self.account_balance(self.transfer_account), 0.0)
@@ -496,7 +607,7 @@ class TestPayoutReconciliation(PayoutCommon):
 
         event = self.deliver("payout.failed", self.fake.fail_payout(payout["id"]))
         self.assertEvent(event, "done", "reversed")
-        record.invalidate_recordset()
+        self.assertPayout(record, "error", "reversed")
         self.assertEqual(record.status, "failed")
         self.assertTrue(record.transfer_reversal_move_id)
         self.assertEqual(record.bank_state, "none")
@@ -512,7 +623,7 @@ class TestPayoutReconciliation(PayoutCommon):
 
         # A late payout.paid snapshot does not move it back.
         self.deliver("payout.paid", payout)
-        record.invalidate_recordset()
+        self.assertPayout(record, "error", "bank account has been closed")
         self.assertEqual(record.status, "failed")
         self.assertAlmostEqual(self.journal_balance(), payout["amount"] / 100)
 
@@ -523,6 +634,45 @@ class TestPayoutReconciliation(PayoutCommon):
         self.assertPayout(self.get_payout(second), "reconciled")
         self.assertStripeMirrored()
         self.assertAlmostEqual(self.journal_balance(), 0.0)
+
+    def test_canceled_payout_after_reconciliation_needs_attention(self):
+        """A pending payout reconciled by a user, then canceled: its transfer is
+        reversed, the money is back on the Stripe journal, and the payout needs
+        attention with the reason. Later events and the daily import leave it so
+        and book nothing more."""
+        self.pay_invoice(100.0)
+        payout = self.fake.add_payout(status="pending")
+        self.deliver("payout.updated", payout)
+        record = self.get_payout(payout)
+        self.assertPayout(record, "to_reconcile", "once Stripe reports it paid")
+        self.reconcile_with_wizard(record)
+        self.assertPayout(record, "reconciled")
+        self.assertEqual(record.bank_state, "waiting")
+        self.assertAlmostEqual(self.journal_balance(), 0.0)
+
+        event = self.deliver("payout.canceled", self.fake.cancel_payout(payout["id"]))
+        self.assertEvent(event, "done", "reversed")
+        self.assertPayout(record, "error", "canceled")
+        self.assertIn(record.transfer_reversal_move_id.name, record.state_message)
+        self.assertEqual(record.status, "canceled")
+        self.assertEqual(record.bank_state, "none")
+        self.assertEqual(record.activity_ids.user_id, self.stripe_account.user_id)
+        self.assertAlmostEqual(self.account_balance(self.transfer_account), 0.0)
+        self.assertStripeMirrored()
+        self.assertAlmostEqual(self.journal_balance(), payout["amount"] / 100)
+
+        moves = record.move_ids
+        self.assertEvent(
+            self.deliver("payout.updated", payout), "done", "already reconciled"
+        )
+        self.env.ref(
+            "stripe_connector.ir_cron_stripe_payout_backfill"
+        ).method_direct_trigger()
+        self.assertPayout(record, "error", "canceled")
+        self.assertEqual(record.move_ids, moves)
+        with self.assertRaises(UserError):
+            record.action_open_reconcile_wizard()
+        self.assertStripeMirrored()
 
     def test_transactions_wait_for_stripe_reconciliation(self):
         self.pay_invoice(100.0)
@@ -745,6 +895,90 @@ class TestPayoutCurrencies(PayoutCommon):
         self.assertStripeMirrored()
         self.assertAlmostEqual(self.journal_balance(), 0.0)
 
+    def test_undo_reverses_stripe_conversion_of_a_charge_the_payout_booked(self):
+        """A EUR charge no webhook brought, settled in USD at Stripe's rate: the
+        payout registers its payment and Stripe's conversion, and lists both among
+        its entries. Undo reverses them all: the Stripe journal is back where it
+        was; reconciling again books the same."""
+        eur = self.setup_other_currency("EUR", rates=[("2020-01-01", 0.5)])
+        invoice = self.create_invoice(50.0, currency=eur)  # 100 USD at Odoo's rate
+        self.fake.add_charge(
+            5000,
+            "eur",
+            exchange_rate=1.9,  # Stripe settles 95 USD
+            settlement_currency="usd",
+            metadata={"odoo_invoice": invoice.name},
+        )
+        payout = self.fake.add_payout(currency="usd")
+        journal_before = self.journal_balance()
+        loss = self.company.expense_currency_exchange_account_id
+        self.deliver("payout.paid", payout)
+        record = self.get_payout(payout)
+        self.assertPayout(record, "reconciled")
+        self.assertInvoice(invoice, 0.0, "paid")
+        exchange = record.payment_ids.stripe_exchange_move_id
+        self.assertTrue(exchange)
+        self.assertIn(exchange, record.move_ids)
+        self.assertIn(exchange.name, record.state_message)
+        self.assertAlmostEqual(self.account_balance(loss), 5.0)
+        self.assertStripeMirrored()
+
+        record.action_undo()
+        self.assertPayout(record, "to_reconcile", exchange.name)
+        self.assertAlmostEqual(self.journal_balance(), journal_before)
+        self.assertAlmostEqual(self.account_balance(loss), 0.0)
+        self.assertAlmostEqual(self.account_balance(self.fee_account), 0.0)
+        self.assertFalse(record.payment_ids.stripe_exchange_move_id)
+        self.assertInvoice(invoice, 50.0, "not_paid")
+
+        self.reconcile_with_wizard(record)
+        self.assertPayout(record, "reconciled")
+        self.assertInvoice(invoice, 0.0, "paid")
+        self.assertAlmostEqual(self.account_balance(loss), 5.0)
+        self.assertStripeMirrored()
+        self.assertAlmostEqual(self.journal_balance(), 0.0)
+
+    def test_dispute_booked_by_the_payout_is_booked_again_after_undo(self):
+        """The payout books a dispute no webhook brought; the dispute's event then
+        takes that entry for its withdrawal. After Undo, reconciling again books
+        the withdrawal again, and the dispute's next event links to it: the Stripe
+        journal, the disputed-payments and the fee accounts are right."""
+        self.pay_invoice(100.0)
+        _invoice, charge = self.pay_invoice(30.0)
+        dispute = self.fake.add_dispute(charge["id"])
+        payout = self.fake.add_payout()
+        self.deliver("payout.paid", payout)
+        record = self.get_payout(payout)
+        self.assertPayout(record, "reconciled")
+        self.assertEvent(
+            self.deliver("charge.dispute.funds_withdrawn", dispute), "done"
+        )
+        dispute_record = self.env["stripe.dispute"].search(
+            [("stripe_id", "=", dispute["id"])]
+        )
+        self.assertEqual(dispute_record.withdrawal_move_id, record.adjustment_move_id)
+        self.assertAlmostEqual(self.account_balance(self.dispute_account), 30.0)
+        self.assertStripeMirrored()
+
+        record.action_undo()
+        self.assertAlmostEqual(self.account_balance(self.dispute_account), 0.0)
+        self.assertFalse(dispute_record.withdrawal_move_id)
+        self.reconcile_with_wizard(record)
+        self.assertPayout(record, "reconciled")
+        new_entry = record.adjustment_move_id
+        self.assertTrue(new_entry)
+        self.assertFalse(new_entry.reversal_move_ids)
+        self.assertAlmostEqual(self.account_balance(self.dispute_account), 30.0)
+        self.assertAlmostEqual(self.account_balance(self.fee_account), self.fees())
+        self.assertStripeMirrored()
+        self.assertAlmostEqual(self.journal_balance(), 0.0)
+
+        self.assertEvent(self.deliver("charge.dispute.updated", dispute), "done")
+        dispute_record.invalidate_recordset()
+        self.assertEqual(dispute_record.withdrawal_move_id, new_entry)
+        self.assertAlmostEqual(self.account_balance(self.dispute_account), 30.0)
+        self.assertStripeMirrored()
+
 
 @tagged("post_install", "-at_install")
 class TestPayoutUtils(unittest.TestCase):
@@ -793,6 +1027,25 @@ class TestPayoutUtils(unittest.TestCase):
         self.assertEqual(utils.source_kind("py_123"), "charge")
         self.assertEqual(utils.source_kind("dp_123"), "dispute")
         self.assertIsNone(utils.source_kind(None))
+
+    def test_sdk_retried_follows_the_sdk_rules(self):
+        def rate_limit(**headers):
+            return stripe.RateLimitError("slow down", http_status=429, headers=headers)
+
+        self.assertFalse(utils.sdk_retried(rate_limit()), "a plain 429")
+        self.assertTrue(
+            utils.sdk_retried(rate_limit(**{"Stripe-Should-Retry": "true"}))
+        )
+        self.assertFalse(
+            utils.sdk_retried(rate_limit(**{"stripe-should-retry": "false"}))
+        )
+        self.assertTrue(utils.sdk_retried(stripe.APIError("down", http_status=503)))
+        self.assertTrue(
+            utils.sdk_retried(stripe.APIConnectionError("reset", should_retry=True))
+        )
+        self.assertFalse(
+            utils.sdk_retried(stripe.InvalidRequestError("gone", None, http_status=404))
+        )
 
     def test_later_status_never_moves_back(self):
         ranks = {"pending": 0, "paid": 2, "failed": 3}
