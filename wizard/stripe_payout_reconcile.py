@@ -192,7 +192,7 @@ class StripePayoutReconcile(models.TransientModel):
                         blockers.append(payout._stripe_difference_message())
             if len(wizard.payout_ids.company_id) > 1:
                 blockers.append(_("Reconcile the payouts of one company at a time."))
-            reconciled = wizard.payout_ids.filtered(lambda p: p.state == "reconciled")
+            reconciled = wizard.payout_ids.filtered(lambda p: p._stripe_is_reconciled())
             if reconciled:
                 blockers.append(
                     _(
