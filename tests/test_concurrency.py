@@ -84,10 +84,13 @@ class TestConcurrency(TransactionCase):
         }
         return event, json.dumps(event).encode()
 
-    def _in_worker(self, function):
-        """Run ``function(env)`` in a new transaction, committed at the end."""
+    def _in_worker(self, function, hold=0.0):
+        """Run ``function(env)`` in a new transaction, committed at the end
+        (``hold`` seconds later: the transaction keeps its locks meanwhile)."""
         with self.registry.cursor() as cr:
-            return function(api.Environment(cr, SUPERUSER_ID, {}))
+            result = function(api.Environment(cr, SUPERUSER_ID, {}))
+            time.sleep(hold)
+            return result
 
     def _race(self, winner, loser):
         """Two overlapping deliveries: ``winner(env)`` inserts in a worker whose

@@ -542,18 +542,12 @@ class TestDisputes(RefundDisputeCommon):
         transaction = self.create_payment_transaction(
             "INV-TX-7", provider_reference=charge["payment_intent"], state="done"
         )
-        journal = self.stripe_journal
+        # What the provider does: Register Payment on the Stripe journal.
+        action = invoice.action_register_payment()
         payment = (
-            self.env["account.payment.register"]
-            .with_context(active_model="account.move", active_ids=invoice.ids)
-            .create(
-                {
-                    "journal_id": journal.id,
-                    "payment_method_line_id": journal._stripe_get_payment_method_line(
-                        "inbound"
-                    ).id,
-                }
-            )
+            self.env[action["res_model"]]
+            .with_context(**action["context"])
+            .create({"journal_id": self.stripe_journal.id})
             ._create_payments()
         )
         payment.payment_transaction_id = transaction
