@@ -90,10 +90,14 @@ class AccountPayment(models.Model):
         )
         return abs(sum(lines.mapped("amount_residual_currency")))
 
-    def _stripe_description(self):
-        """One line for event messages: name, amount and what it paid."""
+    def _stripe_description(self, invoices=None):
+        """One line for event messages: name, amount and what it paid.
+
+        :param invoices: what it paid when the caller knows it (the reconciled
+            invoices are otherwise read, with one of Odoo's heavier queries).
+        """
         self.ensure_one()
-        paid = self.reconciled_invoice_ids
+        paid = self.reconciled_invoice_ids if invoices is None else invoices
         return _(
             "%(payment)s of %(amount)s",
             payment=self.name,

@@ -2,7 +2,7 @@ import logging
 
 import stripe
 
-from odoo import _, fields, models
+from odoo import Command, _, fields, models
 from odoo.exceptions import UserError
 from odoo.osv import expression
 from odoo.tools import email_normalize, float_compare
@@ -156,7 +156,9 @@ class StripeEvent(models.Model):
                 target, facts, amount, currency
             )
         self._link_documents(payments=payment)
-        messages.insert(0, _("Payment %s.", payment._stripe_description()))
+        messages.insert(
+            0, _("Payment %s.", payment._stripe_description(invoices=invoice))
+        )
         if facts.get("api_error"):
             messages.append(
                 _(
@@ -430,25 +432,31 @@ class StripeEvent(models.Model):
                 )
             )
         journal = account._stripe_get_journal()
-        wizard = (
-            self.env["account.payment.register"]
-            .with_context(active_model="account.move", active_ids=invoice.ids)
-            .create(
-                {
-                    "journal_id": journal.id,
-                    "payment_method_line_id": journal._stripe_get_payment_method_line(
-                        "inbound"
-                    ).id,
-                    "amount": amount,
-                    "currency_id": currency.id,
-                    "payment_date": self._stripe_payment_date(facts),
-                    "group_payment": True,
-                    "payment_difference_handling": "open",
-                    "stripe_account_id": account.id,
-                    "stripe_object_id": facts["key"],
-                    "stripe_charge_id": facts["charge_id"],
-                }
-            )
+        # The lines to pay are given rather than taken from an ``active_ids``
+        # context (what the wizard's default_get does): an environment of its own
+        # per invoice, with all those derived from it, would pile up when a payout
+        # registers thousands of payments in one transaction, and Odoo looks each
+        # new environment up among them.
+        valid_types = self.env["account.payment"]._get_valid_payment_account_types()
+        lines = invoice.line_ids.filtered(
+            lambda line: line.account_type in valid_types and not line.reconciled
+        )
+        wizard = self.env["account.payment.register"].create(
+            {
+                "line_ids": [Command.set(lines.ids)],
+                "journal_id": journal.id,
+                "payment_method_line_id": journal._stripe_get_payment_method_line(
+                    "inbound"
+                ).id,
+                "amount": amount,
+                "currency_id": currency.id,
+                "payment_date": self._stripe_payment_date(facts),
+                "group_payment": True,
+                "payment_difference_handling": "open",
+                "stripe_account_id": account.id,
+                "stripe_object_id": facts["key"],
+                "stripe_charge_id": facts["charge_id"],
+            }
         )
         # The difference as Odoo's registration computes it (and would write off),
         # in the payment's currency, at the rates Odoo applies.
