@@ -554,13 +554,30 @@ class StripeEvent(models.Model):
         return fields.Date.context_today(self.with_context(tz=tz), timestamp=moment)
 
     def _stripe_note_failed_payment(self, facts, reason):
-        """No accounting for a failed payment: a note on the matched document."""
+        """No accounting for a failed payment: a note on the matched document (the
+        customer's only open invoice of that amount too), else on the customer."""
+        currency = (
+            self.env["res.currency"].search([("name", "=", facts["currency"])], limit=1)
+            if facts["currency"] and facts["amount"]
+            else None
+        )
+        amount = (
+            float(utils.from_minor_units(facts["amount"], facts["currency"]))
+            if currency
+            else None
+        )
         try:
-            target = self._stripe_find_payment_target(facts, None, None)
+            target = self._stripe_find_payment_target(facts, amount, currency)
         except StripeMatchError as error:
-            raise StripeEventIgnored(
-                _("Payment failed (%(reason)s); %(match)s", reason=reason, match=error)
-            ) from error
+            target = self._stripe_find_partner(facts, []) if amount else None
+            if not target:
+                raise StripeEventIgnored(
+                    _(
+                        "Payment failed (%(reason)s); %(match)s",
+                        reason=reason,
+                        match=error,
+                    )
+                ) from error
         target.message_post(
             body=_(
                 "A Stripe payment attempt failed: %(reason)s (%(object)s).",

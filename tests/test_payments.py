@@ -758,6 +758,24 @@ class TestPayments(StripeCommon):
         self.assertInvoice(invoice, 70.0, "not_paid")
         self.assertIn("Your card was declined", invoice.message_ids[0].body)
 
+    def test_failed_payment_of_a_customer_notes_the_invoice_of_that_amount(self):
+        """No metadata: the customer's only open invoice of that amount gets the
+        note; with none, the customer does."""
+        invoice = self.create_invoice(70.0)
+        other = self.create_invoice(30.0)
+        customer = self.fake.add_customer(email=self.customer.email)
+        intent = self.fake.add_payment_intent(7000, "usd", customer=customer["id"])
+        event = self.deliver("payment_intent.payment_failed", intent)
+        self.assertEvent(event, "done", invoice.name)
+        self.assertIn("Your card was declined", invoice.message_ids[0].body)
+        self.assertFalse(
+            [message for message in other.message_ids if "declined" in message.body]
+        )
+        intent = self.fake.add_payment_intent(5000, "usd", customer=customer["id"])
+        event = self.deliver("payment_intent.payment_failed", intent)
+        self.assertEvent(event, "done", self.customer.name)
+        self.assertIn("Your card was declined", self.customer.message_ids[0].body)
+
     def test_legacy_payment_intent_with_charges_list(self):
         """API versions before 2022-11-15 send the charges inside the intent."""
         invoice = self.create_invoice(100.0)
