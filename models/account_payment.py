@@ -59,7 +59,14 @@ class AccountPayment(models.Model):
         ]
         if payment_type:
             domain.append(("payment_type", "=", payment_type))
-        return self.search(domain)
+        payments = self.search(domain)
+        if payment_type == "inbound":
+            # Money a failed refund brought back is registered under its balance
+            # transaction (``txn_``), with the charge's id: not the charge's payment.
+            payments = payments.filtered(
+                lambda payment: not (payment.stripe_object_id or "").startswith("txn_")
+            )
+        return payments
 
     def _stripe_find_provider_payment(self, account, intent_id):
         """The payment Odoo's own Stripe payment provider registered for a

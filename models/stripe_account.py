@@ -667,21 +667,31 @@ class StripeAccount(models.Model):
         """
         self.ensure_one()
         code = (currency_code or "").upper()
-        if not code or code == self.currency_id.name or not self.has_api_key:
+        if not code or code == self.currency_id.name:
             return self
+        sibling = self._stripe_sibling_accounts().filtered(
+            lambda account: account.currency_id.name == code
+        )[:1]
+        return sibling or self
+
+    def _stripe_sibling_accounts(self):
+        """The other Odoo Stripe accounts of the same Stripe account: same company,
+        same secret key, journals in other currencies (see
+        ``_stripe_settling_account``)."""
+        self.ensure_one()
+        if not self.has_api_key:
+            return self.browse()
         # sudo: the keys are compared in the database, never read out.
-        sibling = (
-            self.sudo()
-            .search(
-                [
-                    ("id", "!=", self.id),
-                    ("company_id", "=", self.company_id.id),
-                    ("api_key", "=", self.sudo().api_key),
-                ]
-            )
-            .filtered(lambda account: account.currency_id.name == code)[:1]
+        siblings = self.sudo().search(
+            [
+                ("id", "!=", self.id),
+                ("company_id", "=", self.company_id.id),
+                ("api_key", "=", self.sudo().api_key),
+            ]
         )
-        return self.browse(sibling.id) if sibling else self
+        return self.browse(siblings.ids).filtered(
+            lambda account: account.currency_id != self.currency_id
+        )
 
     def _stripe_get_journal(self):
         """Return the Stripe journal, or explain that it must be set."""

@@ -2,7 +2,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 from .. import const, utils
-from ..exceptions import StripeEventIgnored, StripeMatchError
+from ..exceptions import StripeEventIgnored, StripeEventRetryLater, StripeMatchError
 
 # Link fields a balance transaction gets from the Odoo documents that mirror it.
 LINK_FIELDS = ("payment_id", "move_id", "fee_move_id", "document_ref")
@@ -545,7 +545,7 @@ class StripeBalanceTransaction(models.Model):
             return self._stripe_create_payment(
                 event, facts, "inbound", facts["key"], facts["charge_id"]
             )
-        except StripeEventIgnored as error:
+        except (StripeEventIgnored, StripeEventRetryLater) as error:
             raise UserError(
                 _(
                     "Charge %(charge)s of payout transaction %(transaction)s: "

@@ -450,8 +450,24 @@ class StripeEvent(models.Model):
         :param balance_transaction: Stripe's (dict), or anything else (unknown:
             this account books it).
         :raise StripeEventIgnored: another account books it.
+        :raise StripeEventRetryLater: the settlement currency is not known yet
+            (Stripe could not be read) and another account may be the one.
         """
         if not isinstance(balance_transaction, dict):
+            if self.account_id._stripe_sibling_accounts():
+                raise StripeEventRetryLater(
+                    _(
+                        "Stripe's balance transaction could not be read: its "
+                        "settlement currency tells which of the Stripe accounts "
+                        "%(accounts)s books it.",
+                        accounts=", ".join(
+                            (
+                                self.account_id
+                                | self.account_id._stripe_sibling_accounts()
+                            ).mapped("display_name")
+                        ),
+                    )
+                )
             return
         settling = self.account_id._stripe_settling_account(
             balance_transaction.get("currency")

@@ -219,7 +219,7 @@ class StripeEvent(models.Model):
         if not clauses:
             return
         # sudo: payment transactions are not readable by every processing user.
-        transaction = (
+        candidates = (
             self.env["payment.transaction"]
             .sudo()
             .search(
@@ -230,9 +230,24 @@ class StripeEvent(models.Model):
                     *expression.OR(clauses),
                 ],
                 order="id desc",
-                limit=1,
+                limit=20,
             )
         )
+        # The PaymentIntent id is the provider's own word; a reference alone (the
+        # description) may be an abandoned portal attempt at the same invoice: it
+        # counts only if alive and for this very amount.
+        transaction = candidates.filtered(
+            lambda tx: (
+                (intent and tx.provider_reference == intent)
+                or (
+                    tx.state not in ("cancel", "error")
+                    and tx.currency_id.name == facts["currency"]
+                    and facts["amount"]
+                    and utils.to_minor_units(tx.amount, tx.currency_id.name)
+                    == facts["amount"]
+                )
+            )
+        )[:1]
         if not transaction:
             return
         if transaction.state != "done":
@@ -269,9 +284,14 @@ class StripeEvent(models.Model):
         reconciled = self._stripe_reconcile_existing_payment(payment, facts)
         if reconciled:
             message += " " + reconciled
-        if payment.stripe_fee_move_id:
+        if payment.stripe_fee_move_id or self.env[
+            "stripe.balance.transaction"
+        ].search_count(
+            [("payment_id", "=", payment.id), ("payout_id.state", "=", "reconciled")],
+            limit=1,
+        ):
             # The fee and the conversion are booked together, from one balance
-            # transaction: nothing more to read.
+            # transaction, by the webhook or by the payout: nothing more to read.
             return message
         balance_transaction = self._stripe_complete_facts(facts)["balance_transaction"]
         exchange_move = self.account_id._stripe_book_exchange_difference(

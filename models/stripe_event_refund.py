@@ -462,9 +462,14 @@ class StripeEvent(models.Model):
 
         :return: what was done, or ``None`` when there was nothing to complete.
         """
-        if (
+        undone = (
             refund.get("status") != "succeeded"
             or payment.move_id.reversal_move_ids
+            or self._stripe_refund_returned_by_payout(refund)
+            or self._stripe_refund_failure_reported(refund)
+        )
+        if (
+            undone
             or payment.reconciled_invoice_ids
             or self.search_count(
                 [

@@ -497,6 +497,45 @@ class TestPayments(StripeCommon):
             self.account_balance(journal.default_account_id, eur), 97.0
         )
 
+    def test_settlement_currency_unknown_waits_when_another_account_may_book_it(
+        self,
+    ):
+        """Stripe cannot be read: with another Odoo account of the same Stripe
+        account, the payment waits rather than being booked by the wrong one."""
+        eur = self.setup_other_currency("EUR", rates=[("2020-01-01", 0.5)])
+        journal = self.env["account.journal"].create(
+            {
+                "name": "Stripe EUR",
+                "type": "bank",
+                "code": "STEU",
+                "currency_id": eur.id,
+            }
+        )
+        self.env["stripe.account"].create(
+            {
+                "name": "Stripe EUR",
+                "api_key": API_KEY,
+                "webhook_secret": WEBHOOK_SECRET,
+                "api_base": self.fake.api_base,
+                "journal_id": journal.id,
+            }
+        )
+        invoice = self.create_invoice(100.0)
+        charge = self.fake.add_charge(
+            10000, "usd", metadata={"odoo_invoice": invoice.name}
+        )
+        self.fake.fail_next(10, status=403, path_prefix="/v1/charges")
+        event = self.deliver(
+            "payment_intent.succeeded", self.fake.get(charge["payment_intent"])
+        )
+        self.assertEvent(event, "waiting", "Stripe EUR")
+        self.assertInvoice(invoice, 100.0, "not_paid")
+        self.fake.clear_faults()
+        event.action_retry()
+        self.process_events()
+        self.assertEvent(event, "done", invoice.name)
+        self.assertInvoice(invoice, 0.0, "paid")
+
     def test_same_intent_in_two_events_registers_once(self):
         """Checkout sends checkout.session.completed and payment_intent.succeeded
         about one payment, and Stripe may redeliver: one payment, one fee entry."""
@@ -655,6 +694,15 @@ class TestPayments(StripeCommon):
         self.process_events()
         self.assertEvent(event, "ignored", f"{invoice.name}-1")
         self.assertInvoice(invoice, 100.0, "not_paid")
+
+    def test_abandoned_portal_attempt_does_not_block_the_payment(self):
+        """A portal attempt at the invoice (the Stripe provider's transaction,
+        named after it, never paid) is not this payment of another amount."""
+        invoice = self.create_invoice(100.0)
+        self.create_payment_transaction(invoice.name)
+        event = self.pay(6000, description=invoice.name)
+        self.assertEvent(event, "done", invoice.name)
+        self.assertInvoice(invoice, 40.0, "partial")
 
     def test_other_providers_transactions_do_not_block_the_payment(self):
         """A wire transfer started from the portal takes the invoice's name as its

@@ -1,6 +1,7 @@
 """A payout reconciled before the webhooks of what it carries: the webhooks that
 come afterwards complete what the payout could not know, and book nothing twice."""
 
+from odoo import Command
 from odoo.tests import tagged
 
 from .test_payouts import PayoutCommon
@@ -106,3 +107,41 @@ class TestPayoutThenWebhook(RefundDisputeCommon, PayoutCommon):
         self.assertEvent(event, "done", "lost")
         self.assertAlmostEqual(self.account_balance(self.dispute_account), 60.0)
         self.assertStripeMirrored(disputed=60.0)
+
+    def test_refund_failed_and_returned_by_payout_gets_no_credit_note(self):
+        """Neither webhook came before the payout, which booked the refund and
+        the money coming back: the late refund.created (still saying succeeded)
+        takes no revenue back."""
+        invoice, charge = self.paid_invoice(100.0, fee=300)
+        refund = self.fake.add_refund(charge["id"], 4000)
+        created = self.make_event("refund.created", refund)
+        failed = self.fake.set_refund_status(refund["id"], "failed")
+        self.deliver("payout.paid", self.fake.add_payout())
+        self.assertEvent(
+            self.deliver("refund.failed", failed), "ignored", "came back with a payout"
+        )
+        self.assertEqual(self.post_webhook(created).status_code, 200)
+        self.process_events()
+        self.assertEvent(self.get_event(created["id"]), "done", "already booked")
+        self.assertFalse(self.credit_notes(invoice))
+        self.assertInvoice(invoice, 0.0, "paid")
+        self.assertAlmostEqual(self.customer_balance(), 0.0)
+        self.assertStripeMirrored()
+
+    def test_payout_with_a_provider_payment_not_confirmed_needs_attention(self):
+        """Odoo's provider has not confirmed the transaction of a charge the payout
+        carries: the payout needs attention, with the reason, instead of failing."""
+        invoice = self.create_invoice(80.0)
+        charge = self.fake.add_charge(8000, "usd", fee=250)
+        self.create_payment_transaction(
+            "INV-TX-9",
+            amount=80.0,
+            provider_reference=charge["payment_intent"],
+            invoice_ids=[Command.set(invoice.ids)],
+            state="pending",
+        )
+        self.deliver("payout.paid", self.fake.add_payout())
+        record = self.env["stripe.payout"].search([])
+        self.assertPayout(record, "error", "waiting for the provider")
+        self.assertInvoice(invoice, 80.0, "not_paid")
+        self.assertAlmostEqual(self.journal_balance(), 0.0)
