@@ -62,6 +62,30 @@ class StripeCommon(AccountTestInvoicingCommon, HttpCase):
 
     # === DOCUMENTS === #
 
+    def create_eur_stripe_account(self, eur, **vals):
+        """Another Stripe account in Odoo settling in EUR, with the test account's
+        key and secret (one Stripe account settling in two currencies), its Stripe
+        journal in EUR."""
+        journal = self.env["account.journal"].create(
+            {
+                "name": "Stripe EUR",
+                "type": "bank",
+                "code": "STEU",
+                "currency_id": eur.id,
+            }
+        )
+        return self.env["stripe.account"].create(
+            {
+                "name": "Stripe EUR",
+                "api_key": API_KEY,
+                "webhook_secret": WEBHOOK_SECRET,
+                "api_base": self.fake.api_base,
+                "journal_id": journal.id,
+                "fee_account_id": self.fee_account.id,
+                **vals,
+            }
+        )
+
     def create_payment_transaction(self, reference, provider="stripe", **vals):
         """A transaction of one of Odoo's payment providers (``payment.transaction``)
         for the test customer, of 100 in the company currency by default."""

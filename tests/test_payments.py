@@ -3,7 +3,7 @@ from datetime import timedelta
 from odoo import Command, fields
 from odoo.tests import tagged
 
-from .common import API_KEY, WEBHOOK_SECRET, StripeCommon
+from .common import StripeCommon
 
 
 @tagged("post_install", "-at_install")
@@ -45,6 +45,32 @@ class TestPayments(StripeCommon):
 
     def fee_of(self, charge):
         return self.fake.get(charge["balance_transaction"])["fee"] / 100
+
+    def pay_eur_settled_in_usd(self, invoice, amount=10000, **kw):
+        """Pay the invoice in EUR through Stripe, which settles in USD at 1.8 (a
+        3.00 USD fee unless ``fee`` is given): ``(event, charge)``."""
+        kw.setdefault("fee", 300)
+        charge = self.fake.add_charge(
+            amount,
+            "eur",
+            exchange_rate=1.8,
+            settlement_currency="usd",
+            metadata={"odoo_invoice": invoice.name},
+            **kw,
+        )
+        event = self.deliver(
+            "payment_intent.succeeded", self.fake.get(charge["payment_intent"])
+        )
+        return event, charge
+
+    def assertSettledInFull(self, invoice):
+        """The invoice is paid, the customer owes nothing, and the Stripe journal
+        holds what Stripe settled."""
+        self.assertInvoice(invoice, 0.0, "paid")
+        self.assertAlmostEqual(
+            self.account_balance(self.customer.property_account_receivable_id), 0.0
+        )
+        self.assertAlmostEqual(self.journal_balance(), self.fake.balance("usd") / 100)
 
     # === MATCHING === #
 
@@ -290,18 +316,9 @@ class TestPayments(StripeCommon):
         books the difference with the invoice's rate as an exchange difference."""
         eur = self.setup_other_currency("EUR", rates=[("2020-01-01", 0.5)])
         invoice = self.create_invoice(100.0, currency=eur)  # 200 USD receivable
-        charge = self.fake.add_charge(
-            10000,
-            "eur",
-            exchange_rate=1.8,
-            settlement_currency="usd",
-            metadata={"odoo_invoice": invoice.name},
-        )
-        event = self.deliver(
-            "payment_intent.succeeded", self.fake.get(charge["payment_intent"])
-        )
+        event, charge = self.pay_eur_settled_in_usd(invoice)
         self.assertEvent(event, "done")
-        self.assertInvoice(invoice, 0.0, "paid")
+        self.assertSettledInFull(invoice)
         payment = event.payment_ids
         self.assertEqual(payment.currency_id, eur)
         self.assertAlmostEqual(payment.amount, 100.0)
@@ -324,28 +341,14 @@ class TestPayments(StripeCommon):
         invoice = self.create_invoice(
             100.0, currency=eur, invoice_date=today - timedelta(days=30)
         )
-        charge = self.fake.add_charge(
-            10000,
-            "eur",
-            fee=300,
-            exchange_rate=1.8,
-            settlement_currency="usd",
-            metadata={"odoo_invoice": invoice.name},
-        )
-        event = self.deliver(
-            "payment_intent.succeeded", self.fake.get(charge["payment_intent"])
-        )
+        event, _charge = self.pay_eur_settled_in_usd(invoice)
         self.assertEvent(event, "done", "conversion")
-        self.assertInvoice(invoice, 0.0, "paid")
-        self.assertAlmostEqual(
-            self.account_balance(self.customer.property_account_receivable_id), 0.0
-        )
+        self.assertSettledInFull(invoice)
         gain_account = self.company.income_currency_exchange_account_id
         loss_account = self.company.expense_currency_exchange_account_id
         self.assertAlmostEqual(self.account_balance(gain_account), -50.0)
         self.assertAlmostEqual(self.account_balance(loss_account), 70.0)
         self.assertAlmostEqual(self.journal_balance(), 180.0 - 3.0)
-        self.assertAlmostEqual(self.journal_balance(), self.fake.balance("usd") / 100)
 
     def test_company_currency_invoice_paid_in_another_currency(self):
         """A USD invoice (the company's currency) paid in EUR: Odoo registers the
@@ -353,26 +356,12 @@ class TestPayments(StripeCommon):
         and the difference is an exchange loss, not a debt of the customer."""
         self.setup_other_currency("EUR", rates=[("2020-01-01", 0.5)])
         invoice = self.create_invoice(200.0)
-        charge = self.fake.add_charge(
-            10000,
-            "eur",
-            fee=300,
-            exchange_rate=1.8,
-            settlement_currency="usd",
-            metadata={"odoo_invoice": invoice.name},
-        )
-        event = self.deliver(
-            "payment_intent.succeeded", self.fake.get(charge["payment_intent"])
-        )
+        event, _charge = self.pay_eur_settled_in_usd(invoice)
         self.assertEvent(event, "done", "conversion")
-        self.assertInvoice(invoice, 0.0, "paid")
-        self.assertAlmostEqual(
-            self.account_balance(self.customer.property_account_receivable_id), 0.0
-        )
+        self.assertSettledInFull(invoice)
         loss_account = self.company.expense_currency_exchange_account_id
         self.assertAlmostEqual(self.account_balance(loss_account), 20.0)
         self.assertAlmostEqual(self.journal_balance(), 180.0 - 3.0)
-        self.assertAlmostEqual(self.journal_balance(), self.fake.balance("usd") / 100)
 
     def test_foreign_currency_payment_within_tolerance(self):
         """99.99 EUR for a 100 EUR invoice, settled by Stripe at its own rate: the
@@ -381,20 +370,9 @@ class TestPayments(StripeCommon):
         self.setup_other_currency("EUR", rates=[("2020-01-01", 0.5)])
         eur = self.env.ref("base.EUR")
         invoice = self.create_invoice(100.0, currency=eur)
-        charge = self.fake.add_charge(
-            9999,
-            "eur",
-            fee=300,
-            exchange_rate=1.8,
-            settlement_currency="usd",
-            metadata={"odoo_invoice": invoice.name},
-        )
-        self.deliver(
-            "payment_intent.succeeded", self.fake.get(charge["payment_intent"])
-        )
-        self.assertInvoice(invoice, 0.0, "paid")
+        self.pay_eur_settled_in_usd(invoice, 9999)
+        self.assertSettledInFull(invoice)
         self.assertAlmostEqual(self.journal_balance(), 179.98 - 3.0)
-        self.assertAlmostEqual(self.journal_balance(), self.fake.balance("usd") / 100)
 
     def test_journal_in_settlement_currency_takes_a_third_currency(self):
         """A Stripe account settling in EUR (its journal in EUR, the company in
@@ -402,25 +380,8 @@ class TestPayments(StripeCommon):
         the GBP invoice."""
         eur = self.setup_other_currency("EUR", rates=[("2020-01-01", 0.5)])
         gbp = self.setup_other_currency("GBP", rates=[("2020-01-01", 0.5 / 1.17)])
-        journal = self.env["account.journal"].create(
-            {
-                "name": "Stripe EUR",
-                "type": "bank",
-                "code": "STEU",
-                "currency_id": eur.id,
-            }
-        )
-        account = self.env["stripe.account"].create(
-            {
-                "name": "Stripe EU",
-                "company_id": self.company.id,
-                "api_key": API_KEY,
-                "webhook_secret": WEBHOOK_SECRET,
-                "api_base": self.fake.api_base,
-                "journal_id": journal.id,
-                "fee_account_id": self.fee_account.id,
-            }
-        )
+        account = self.create_eur_stripe_account(eur, name="Stripe EU")
+        journal = account.journal_id
         invoice = self.create_invoice(100.0, currency=gbp)
         charge = self.fake.add_charge(
             10000,
@@ -449,24 +410,8 @@ class TestPayments(StripeCommon):
         Odoo (same key, one journal each), and each endpoint receives every event:
         a charge settled in EUR is booked by the EUR one only."""
         eur = self.setup_other_currency("EUR", rates=[("2020-01-01", 0.5)])
-        journal = self.env["account.journal"].create(
-            {
-                "name": "Stripe EUR",
-                "type": "bank",
-                "code": "STEU",
-                "currency_id": eur.id,
-            }
-        )
-        account_eur = self.env["stripe.account"].create(
-            {
-                "name": "Stripe EUR",
-                "api_key": API_KEY,
-                "webhook_secret": WEBHOOK_SECRET,
-                "api_base": self.fake.api_base,
-                "journal_id": journal.id,
-                "fee_account_id": self.fee_account.id,
-            }
-        )
+        account_eur = self.create_eur_stripe_account(eur)
+        journal = account_eur.journal_id
         invoice = self.create_invoice(100.0, currency=eur)
         charge = self.fake.add_charge(
             10000,
@@ -503,23 +448,7 @@ class TestPayments(StripeCommon):
         """Stripe cannot be read: with another Odoo account of the same Stripe
         account, the payment waits rather than being booked by the wrong one."""
         eur = self.setup_other_currency("EUR", rates=[("2020-01-01", 0.5)])
-        journal = self.env["account.journal"].create(
-            {
-                "name": "Stripe EUR",
-                "type": "bank",
-                "code": "STEU",
-                "currency_id": eur.id,
-            }
-        )
-        self.env["stripe.account"].create(
-            {
-                "name": "Stripe EUR",
-                "api_key": API_KEY,
-                "webhook_secret": WEBHOOK_SECRET,
-                "api_base": self.fake.api_base,
-                "journal_id": journal.id,
-            }
-        )
+        self.create_eur_stripe_account(eur)
         invoice = self.create_invoice(100.0)
         charge = self.fake.add_charge(
             10000, "usd", metadata={"odoo_invoice": invoice.name}

@@ -14,7 +14,7 @@ from odoo.tests import tagged
 from odoo.tools import mute_logger
 
 from .. import const, utils
-from .common import API_KEY, WEBHOOK_SECRET, StripeCommon
+from .common import API_KEY, StripeCommon
 from .fake_stripe import fast_sdk_retries
 
 EVENT_LOGGER = "odoo.addons.stripe_connector.models.stripe_event"
@@ -818,29 +818,13 @@ class TestPayoutCurrencies(PayoutCommon):
         """A Stripe account settling in EUR (company in USD): its payout books in
         EUR on EUR journals, with Odoo's rate for the company currency."""
         eur = self.setup_other_currency("EUR", rates=[("2020-01-01", 0.5)])
-        stripe_eur = self.env["account.journal"].create(
-            {
-                "name": "Stripe EUR",
-                "type": "bank",
-                "code": "STEU",
-                "currency_id": eur.id,
-            }
-        )
         bank_eur = self.env["account.journal"].create(
             {"name": "Bank EUR", "type": "bank", "code": "BKEU", "currency_id": eur.id}
         )
-        account = self.env["stripe.account"].create(
-            {
-                "name": "Stripe EUR",
-                "api_key": API_KEY,
-                "webhook_secret": WEBHOOK_SECRET,
-                "api_base": self.fake.api_base,
-                "journal_id": stripe_eur.id,
-                "payout_journal_id": bank_eur.id,
-                "fee_account_id": self.fee_account.id,
-                "user_id": self.env.user.id,
-            }
+        account = self.create_eur_stripe_account(
+            eur, payout_journal_id=bank_eur.id, user_id=self.env.user.id
         )
+        stripe_eur = account.journal_id
         invoice = self.create_invoice(200.0, currency=eur)
         account.api_key = False  # the fee waits for the payout
         self.pay(20000, "eur", account=account, metadata={"odoo_invoice": invoice.name})
