@@ -88,14 +88,21 @@ class AccountPayment(models.Model):
             limit=1,
         )
 
+    def _stripe_open_lines(self, moves=None):
+        """The lines of this payment (and of ``moves``) still open on the
+        payment's customer account: what ``reconcile()`` settles together."""
+        self.ensure_one()
+        return (self.move_id | (moves or self.env["account.move"])).line_ids.filtered(
+            lambda line: (
+                line.account_id == self.destination_account_id and not line.reconciled
+            )
+        )
+
     def _stripe_open_credit(self):
         """What this customer payment left unreconciled on the customer's account
         (an overpayment, a payment of an order not invoiced), in its currency."""
         self.ensure_one()
-        lines = self.move_id.line_ids.filtered(
-            lambda line: line.account_id == self.destination_account_id
-        )
-        return abs(sum(lines.mapped("amount_residual_currency")))
+        return abs(sum(self._stripe_open_lines().mapped("amount_residual_currency")))
 
     def _stripe_description(self, invoices=None):
         """One line for event messages: name, amount and what it paid.

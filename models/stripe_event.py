@@ -454,17 +454,15 @@ class StripeEvent(models.Model):
             (Stripe could not be read) and another account may be the one.
         """
         if not isinstance(balance_transaction, dict):
-            if self.account_id._stripe_sibling_accounts():
+            siblings = self.account_id._stripe_sibling_accounts()
+            if siblings:
                 raise StripeEventRetryLater(
                     _(
                         "Stripe's balance transaction could not be read: its "
                         "settlement currency tells which of the Stripe accounts "
                         "%(accounts)s books it.",
                         accounts=", ".join(
-                            (
-                                self.account_id
-                                | self.account_id._stripe_sibling_accounts()
-                            ).mapped("display_name")
+                            (self.account_id | siblings).mapped("display_name")
                         ),
                     )
                 )

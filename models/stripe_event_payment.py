@@ -312,14 +312,14 @@ class StripeEvent(models.Model):
 
         :return: what was done, or ``None``.
         """
-        if payment.reconciled_invoice_ids or not payment._stripe_open_credit():
+        credit = payment._stripe_open_credit()
+        if payment.reconciled_invoice_ids or not credit:
             return None
         invoice = self.invoice_id
         if not invoice:
-            amount = payment._stripe_open_credit()
             try:
                 target = self._stripe_find_payment_target(
-                    self._stripe_complete_facts(facts), amount, payment.currency_id
+                    self._stripe_complete_facts(facts), credit, payment.currency_id
                 )
             except StripeMatchError:
                 return None
@@ -338,12 +338,7 @@ class StripeEvent(models.Model):
         )
         if not invoice:
             return None
-        (payment.move_id.line_ids | invoice.line_ids).filtered(
-            lambda line: (
-                line.account_id == payment.destination_account_id
-                and not line.reconciled
-            )
-        ).reconcile()
+        payment._stripe_open_lines(invoice).reconcile()
         self._link_documents(moves=invoice)
         return _(
             "Its credit now pays %(invoices)s.",

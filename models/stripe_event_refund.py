@@ -130,17 +130,7 @@ class StripeEvent(models.Model):
         account = self.account_id
         balance_transaction = self._stripe_refund_balance_transaction(refund)
         self._stripe_check_settlement(balance_transaction)
-        original = self.env["account.payment"]._stripe_find(
-            account,
-            [refund.get("payment_intent"), refund.get("charge")],
-            payment_type="inbound",
-        )[:1]
-        invoice = (
-            self.invoice_id
-            or original.reconciled_invoice_ids.filtered(
-                lambda move: move.move_type in ("out_invoice", "out_receipt")
-            )[:1]
-        )
+        original, invoice = self._stripe_refunded_documents(refund)
         if not original and not invoice:
             self._stripe_check_not_provider_payment(
                 {"payment_intent_id": refund.get("payment_intent"), "references": []}
@@ -337,12 +327,7 @@ class StripeEvent(models.Model):
         vals.update(memo=stripe_vals["stripe_object_id"], **stripe_vals)
         payment = self.env["account.payment"].create(vals)
         payment.action_post()
-        (payment.move_id.line_ids | reconcile_with.line_ids).filtered(
-            lambda line: (
-                line.account_id == payment.destination_account_id
-                and not line.reconciled
-            )
-        ).reconcile()
+        payment._stripe_open_lines(reconcile_with).reconcile()
         return payment
 
     def _stripe_refund_balance_transaction(self, refund):
@@ -415,12 +400,7 @@ class StripeEvent(models.Model):
                 cancel=True,
             )
         if returned:
-            (payment.move_id.line_ids | returned.move_id.line_ids).filtered(
-                lambda line: (
-                    line.account_id == payment.destination_account_id
-                    and not line.reconciled
-                )
-            ).reconcile()
+            payment._stripe_open_lines(returned.move_id).reconcile()
         message = _(
             "Stripe refund %(refund)s %(status)s after it was booked: reversed by "
             "%(moves)s.",
@@ -432,6 +412,26 @@ class StripeEvent(models.Model):
             document.message_post(body=message)
         self._link_documents(payments=payment, moves=credit_notes | reversal)
         return message
+
+    def _stripe_refunded_documents(self, refund):
+        """The payment a refund gives money back from (Odoo's registration of its
+        charge or PaymentIntent) and the invoice it takes revenue back from (one a
+        user picked on this event, else the one that payment paid).
+
+        :return: ``(account.payment, account.move)``, either possibly empty.
+        """
+        original = self.env["account.payment"]._stripe_find(
+            self.account_id,
+            [refund.get("payment_intent"), refund.get("charge")],
+            payment_type="inbound",
+        )[:1]
+        invoice = (
+            self.invoice_id
+            or original.reconciled_invoice_ids.filtered(
+                lambda move: move.move_type in ("out_invoice", "out_receipt")
+            )[:1]
+        )
+        return original, invoice
 
     def _stripe_refund_returned_by_payout(self, refund):
         """The inbound payment a payout booked for the refund's failure (its
@@ -483,33 +483,15 @@ class StripeEvent(models.Model):
         ):
             return None
 
-        def open_lines(moves):
-            return moves.line_ids.filtered(
-                lambda line: (
-                    line.account_id == payment.destination_account_id
-                    and not line.reconciled
-                )
-            )
-
-        if not open_lines(payment.move_id):
+        if not payment._stripe_open_lines():
             return None
-        original = self.env["account.payment"]._stripe_find(
-            self.account_id,
-            [refund.get("payment_intent"), refund.get("charge")],
-            payment_type="inbound",
-        )[:1]
-        invoice = (
-            self.invoice_id
-            or original.reconciled_invoice_ids.filtered(
-                lambda move: move.move_type in ("out_invoice", "out_receipt")
-            )[:1]
-        )
+        original, invoice = self._stripe_refunded_documents(refund)
         if not invoice:
             return None
-        if open_lines(original.move_id):
-            open_lines(payment.move_id | original.move_id).reconcile()
+        if original and original._stripe_open_lines():
+            payment._stripe_open_lines(original.move_id).reconcile()
         currency = payment.currency_id
-        left = abs(sum(open_lines(payment.move_id).mapped("amount_residual_currency")))
+        left = abs(sum(payment._stripe_open_lines().mapped("amount_residual_currency")))
         if currency.is_zero(left):
             return _(
                 "Refund %(payment)s settled with the customer's credit left by "
@@ -520,7 +502,7 @@ class StripeEvent(models.Model):
         credit_note = self._stripe_create_credit_note(
             invoice, refund, left, currency, payment.date
         )
-        open_lines(payment.move_id | credit_note).reconcile()
+        payment._stripe_open_lines(credit_note).reconcile()
         self._link_documents(moves=credit_note | invoice)
         return _(
             "Refund %(payment)s, booked with its payout, completed with credit note "
