@@ -860,9 +860,10 @@ class TestPayoutCurrencies(PayoutCommon):
         eur = self.setup_other_currency("EUR", rates=[("2020-01-01", 0.5)])
         invoice = self.create_invoice(50.0, currency=eur)  # 100 USD
         self.stripe_account.api_key = False
-        self.pay(
+        charge = self.pay(
             5000,
             "eur",
+            fee=0,  # so that no fee entry marks the payment as done by the payout
             exchange_rate=1.9,  # Stripe settles 95 USD
             settlement_currency="usd",
             metadata={"odoo_invoice": invoice.name},
@@ -878,6 +879,14 @@ class TestPayoutCurrencies(PayoutCommon):
         self.assertAlmostEqual(self.account_balance(loss), 5.0)
         self.assertStripeMirrored()
         self.assertAlmostEqual(self.journal_balance(), 0.0)
+        # Another event about the payment, read with the key now: the payout
+        # booked the conversion, it is not booked again.
+        again = self.deliver(
+            "payment_intent.succeeded", self.fake.get(charge["payment_intent"])
+        )
+        self.assertEvent(again, "done", "Already registered")
+        self.assertAlmostEqual(self.account_balance(loss), 5.0)
+        self.assertStripeMirrored()
 
     def test_undo_reverses_stripe_conversion_of_a_charge_the_payout_booked(self):
         """A EUR charge no webhook brought, settled in USD at Stripe's rate: the
