@@ -592,7 +592,7 @@ class StripeAccount(models.Model):
         """
         self.ensure_one()
         since = fields.Datetime.now() - timedelta(days=days)
-        handled = list(const.EVENT_HANDLERS)
+        handled = list(self.env["stripe.event"]._get_event_handlers())
         # sudo: events are only ever created from Stripe's own data (the webhook,
         # or here the API), never by users.
         event_model = self.env["stripe.event"].sudo()

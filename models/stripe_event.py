@@ -20,7 +20,7 @@ class StripeEvent(models.Model):
 
     The controller only stores events (``_receive``); the processing cron takes due
     events oldest first with ``FOR UPDATE SKIP LOCKED`` and runs each one in its own
-    savepoint through the handler named in ``const.EVENT_HANDLERS``. Handlers live
+    savepoint through the handler named in ``_get_event_handlers()``. Handlers live
     in the files of their business area (``stripe_event_payment.py``, ...).
     """
 
@@ -307,6 +307,19 @@ class StripeEvent(models.Model):
             event.with_company(event.company_id)._process_one()
         return len(self)
 
+    @api.model
+    def _get_event_handlers(self):
+        """Return the table of handled event types: type -> method name.
+
+        The module's own table is ``const.EVENT_HANDLERS``; another addon adds or
+        replaces entries by overriding this method and updating the dict that
+        ``super()`` returns. Types missing from it are stored and ignored.
+
+        :return: a new dict on each call (safe to update).
+        :rtype: dict
+        """
+        return dict(const.EVENT_HANDLERS)
+
     def _process_one(self):
         """Run the event's handler in a savepoint and record the outcome.
 
@@ -315,7 +328,7 @@ class StripeEvent(models.Model):
         in the queue), any other exception (failed, retried with a backoff).
         """
         self.ensure_one()
-        handler_name = const.EVENT_HANDLERS.get(self.type)
+        handler_name = self._get_event_handlers().get(self.type)
         try:
             with self.env.cr.savepoint():
                 if not handler_name:

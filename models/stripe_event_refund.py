@@ -1,16 +1,11 @@
 import stripe
 
-from odoo import Command, _, fields, models
+from odoo import Command, _, api, fields, models
 from odoo.exceptions import UserError
 
 from .. import const, utils
 from ..exceptions import StripeEventIgnored, StripeEventRetryLater
 
-REFUND_EVENT_TYPES = [
-    event_type
-    for event_type, handler in const.EVENT_HANDLERS.items()
-    if handler in ("_handle_refund", "_handle_charge_refunded")
-]
 
 
 class StripeEvent(models.Model):
@@ -25,6 +20,15 @@ class StripeEvent(models.Model):
     _inherit = "stripe.event"
 
     # === HANDLERS === #
+
+    @api.model
+    def _stripe_refund_event_types(self):
+        """The event types handled by the refund handlers."""
+        return [
+            event_type
+            for event_type, handler in self._get_event_handlers().items()
+            if handler in ("_handle_refund", "_handle_charge_refunded")
+        ]
 
     def _handle_refund(self):
         return self._stripe_process_refund(self._get_object())
@@ -474,7 +478,7 @@ class StripeEvent(models.Model):
             or self.search_count(
                 [
                     ("payment_ids", "in", payment.ids),
-                    ("type", "in", REFUND_EVENT_TYPES),
+                    ("type", "in", self._stripe_refund_event_types()),
                     ("state", "=", "done"),
                     ("id", "!=", self._origin.id),
                 ],
