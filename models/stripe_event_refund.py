@@ -3,9 +3,8 @@ import stripe
 from odoo import Command, _, api, fields, models
 from odoo.exceptions import UserError
 
-from .. import const, utils
+from .. import utils
 from ..exceptions import StripeEventIgnored, StripeEventRetryLater
-
 
 
 class StripeEvent(models.Model):
