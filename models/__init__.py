@@ -17,4 +17,9 @@ from . import (
     stripe_event_refund,
     stripe_payout,
     stripe_payout_booking,
+    stripe_subscription,
+    stripe_mrr_report,
+    stripe_event_subscription,
+    stripe_account_subscription,
+    res_partner_subscription,
 )

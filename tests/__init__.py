@@ -6,6 +6,7 @@ from . import (
     test_payouts,
     test_refunds_disputes,
     test_security,
+    test_subscriptions,
     test_utils,
     test_webhook,
 )
