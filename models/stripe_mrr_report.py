@@ -214,8 +214,11 @@ class StripeMrrReport(models.Model):
                 current,
             )
         )
-        subscriptions = self.env["stripe.subscription"].browse(
-            [row[0] for row in self.env.cr.fetchall()]
+        # sudo: the report is the system's bookkeeping, whoever triggers it.
+        subscriptions = (
+            self.env["stripe.subscription"]
+            .sudo()
+            .browse([row[0] for row in self.env.cr.fetchall()])
         )
         for subscription in subscriptions.filtered(
             lambda s: not s.mrr_rebuild_from or s.mrr_rebuild_from > current

@@ -1,3 +1,4 @@
+import json
 import logging
 from datetime import datetime
 from decimal import Decimal
@@ -455,6 +456,8 @@ class StripeSubscription(models.Model):
         :return: the subscription and whether its fields took the snapshot.
         :rtype: tuple
         """
+        # What the SDK reads comes with Decimal amounts: kept as JSON (strings).
+        data = json.loads(json.dumps(data, default=str))
         domain = [("account_id", "=", account.id), ("stripe_id", "=", data["id"])]
         subscription = self.search(domain)
         if not subscription:
