@@ -17,4 +17,6 @@ from . import (
     stripe_event_refund,
     stripe_payout,
     stripe_payout_booking,
+    product_template,
+    stripe_account_billing,
 )
