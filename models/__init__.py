@@ -17,6 +17,8 @@ from . import (
     stripe_event_refund,
     stripe_payout,
     stripe_payout_booking,
+    product_template,
+    stripe_account_billing,
     stripe_subscription,
     stripe_mrr_report,
     stripe_event_subscription,

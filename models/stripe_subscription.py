@@ -813,22 +813,25 @@ class StripeSubscription(models.Model):
 
     @api.model
     def _stripe_partner(self, account, customer):
-        """The partner of a Stripe customer (id or expanded object)."""
+        """The partner of a Stripe customer (id or expanded object): Stripe
+        Billing's mapping (by customer id, else e-mail, else created), looked up
+        here first by id so that a known customer costs no API call."""
         customer_id = utils.object_id(customer)
         if not customer_id:
             return self.env["res.partner"]
-        return self.env["res.partner"].search(
-            [
-                ("stripe_customer_id", "=", customer_id),
-                ("company_id", "in", (account.company_id.id, False)),
-            ],
-            limit=1,
+        partner_model = self.env["res.partner"]
+        partner = partner_model._stripe_find_customer_partner(
+            account, {"id": customer_id}
         )
+        return partner or partner_model._stripe_partner_from_customer(account, customer)
 
-    @api.model
     def _stripe_product(self, product):
-        """The Odoo product of a Stripe product (id or expanded object)."""
-        return self.env["product.product"]
+        """The Odoo product of a Stripe product (id or expanded object), else the
+        account's default subscription product (Stripe Billing's mapping)."""
+        self.ensure_one()
+        return self.env["product.product"]._stripe_find_product(
+            self.account_id, utils.object_id(product)
+        )
 
     # === HISTORY === #
 

@@ -126,6 +126,7 @@ ID_PREFIXES = {
     "payment_intent": "pi",
     "payout": "po",
     "refund": "re",
+    "tax_id": "txi",
     "coupon": "",
     "discount": "di",
     "invoice": "in",
@@ -381,16 +382,42 @@ class FakeStripe:
 
     # === BUILDERS === #
 
-    def add_customer(self, email=None, name=None, metadata=None, created=None):
+    def add_customer(  # pylint: disable=too-many-arguments
+        self,
+        email=None,
+        name=None,
+        metadata=None,
+        created=None,
+        address=None,
+        phone=None,
+        tax_ids=(),
+    ):
         """Create a Customer.
 
+        :param address: dict of Stripe's address keys (``line1``, ``city``,
+            ``postal_code``, ``country``...), the others null
+        :param tax_ids: ``(type, value)`` pairs, e.g. ``("eu_vat", "DE123")``;
+            listed in ``tax_ids`` only when expanded (``expand[]=tax_ids``), as
+            Stripe does
         :return: the stored customer dict
         """
         with self._lock:
+            if address is not None:
+                address = {
+                    key: address.get(key)
+                    for key in (
+                        "city",
+                        "country",
+                        "line1",
+                        "line2",
+                        "postal_code",
+                        "state",
+                    )
+                }
             customer = {
                 "id": self._new_id("customer"),
                 "object": "customer",
-                "address": None,
+                "address": address,
                 "balance": 0,
                 "created": self._time(created),
                 "currency": None,
@@ -408,13 +435,33 @@ class FakeStripe:
                 "livemode": self.livemode,
                 "metadata": dict(metadata or {}),
                 "name": name,
-                "phone": None,
+                "phone": phone,
                 "preferred_locales": [],
                 "shipping": None,
                 "tax_exempt": "none",
                 "test_clock": None,
             }
-            return self._store(customer)
+            self._store(customer)
+            for tax_type, value in tax_ids:
+                self._store(
+                    {
+                        "id": self._new_id("tax_id"),
+                        "object": "tax_id",
+                        "country": value[:2],
+                        "created": customer["created"],
+                        "customer": customer["id"],
+                        "livemode": self.livemode,
+                        "owner": {"customer": customer["id"], "type": "customer"},
+                        "type": tax_type,
+                        "value": value,
+                        "verification": {
+                            "status": "verified",
+                            "verified_address": None,
+                            "verified_name": None,
+                        },
+                    }
+                )
+            return customer
 
     def add_payment_intent(
         self,
@@ -2152,6 +2199,8 @@ class FakeStripe:
         field, rest = parts[0], parts[1:]
         if obj.get("object") == "charge" and field == "refunds":
             value = obj.get("refunds") or self._charge_refunds(obj)
+        elif obj.get("object") == "customer" and field == "tax_ids":
+            value = self._customer_tax_ids(obj)
         elif field in obj and (obj[field] is None or isinstance(obj[field], str)):
             value = obj[field]
             if value is not None:
@@ -2171,6 +2220,17 @@ class FakeStripe:
         obj = dict(obj)
         obj[field] = value
         return obj
+
+    def _customer_tax_ids(self, customer):
+        tax_ids = [
+            t for t in self._by_kind["tax_id"] if t["customer"] == customer["id"]
+        ]
+        return {
+            "object": "list",
+            "data": tax_ids,
+            "has_more": False,
+            "url": "/v1/customers/%s/tax_ids" % customer["id"],
+        }
 
     def _charge_refunds(self, charge):
         refunds = [r for r in self._by_kind["refund"] if r["charge"] == charge["id"]]

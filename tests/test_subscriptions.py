@@ -412,3 +412,29 @@ class TestSubscriptions(SubscriptionCommon):
                 {0: (80.0, "new"), 1: (80.0, "none"), 2: (50.0, "contraction")}
             ),
         )
+
+    def test_customer_and_product_of_stripe_billing(self):
+        """A subscription of a customer Odoo does not know yet creates the partner
+        from the Stripe customer; its product is the Odoo product whose Stripe
+        Product it is, and the report counts MRR by that product."""
+        customer = self.fake.add_customer(email="new@example.com", name="Newcomer")
+        product = self.env["product.product"].create(
+            {"name": "Pro plan", "stripe_product_id": self.product["id"]}
+        )
+        sub = self.fake.add_subscription(
+            customer["id"], [(self.monthly, 2)], created=self.at(1, 2)
+        )
+        self.send(CREATED, sub, self.at(1, 2))
+        subscription = self.get_subscription(sub["id"])
+        self.assertEqual(subscription.partner_id.name, "Newcomer")
+        self.assertEqual(subscription.partner_id.stripe_customer_id, customer["id"])
+        self.assertEqual(subscription.product_id, product)
+        self.assertEqual(subscription.item_ids.product_id, product)
+        self.assertReport(subscription, self.expected({1: (98.0, "new")}))
+        by_product = self.env["stripe.mrr.report"].read_group(
+            [("date", "=", self.current)], ["mrr:sum"], ["product_id"]
+        )
+        self.assertEqual(
+            [(g["product_id"][0], g["mrr"]) for g in by_product], [(product.id, 98.0)]
+        )
+        self.assertEqual(subscription.partner_id.stripe_mrr, 98.0)
