@@ -8,6 +8,7 @@ from psycopg2 import errors as pg_errors
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
+from odoo.osv import expression
 from odoo.tools import SQL
 
 from .. import const, utils
@@ -360,6 +361,11 @@ class StripeSubscription(models.Model):
         copy=False,
         help="The subscription as Stripe last sent it (the snapshot the fields show).",
     )
+    stripe_invoice_refs = fields.Json(
+        readonly=True,
+        copy=False,
+        help="Ids of the Stripe invoices of this subscription that Odoo has read.",
+    )
     metered_usage = fields.Json(
         readonly=True,
         copy=False,
@@ -407,14 +413,21 @@ class StripeSubscription(models.Model):
             subscription.invoice_count = len(invoices)
 
     def _stripe_invoice_domain(self):
-        """The Odoo invoices mirroring this subscription's Stripe invoices."""
+        """The Odoo invoices mirroring this subscription's Stripe invoices: those
+        Stripe Billing marked with the subscription, and those of the Stripe
+        invoices the import listed for it."""
         self.ensure_one()
-        if "stripe_subscription_id" not in self.env["account.move"]._fields:
+        move_fields = self.env["account.move"]._fields
+        domains = []
+        if "stripe_subscription_id" in move_fields:
+            domains.append([("stripe_subscription_id", "=", self.stripe_id)])
+        if "stripe_invoice_id" in move_fields and self.stripe_invoice_refs:
+            domains.append([("stripe_invoice_id", "in", self.stripe_invoice_refs)])
+        if not domains:
             return [("id", "=", False)]
-        return [
-            ("stripe_subscription_id", "=", self.stripe_id),
-            ("company_id", "=", self.company_id.id),
-        ]
+        return expression.AND(
+            [expression.OR(domains), [("company_id", "=", self.company_id.id)]]
+        )
 
     # === ACTION METHODS === #
 
@@ -746,6 +759,10 @@ class StripeSubscription(models.Model):
         ):
             invoices += page
         invoices.sort(key=lambda invoice: invoice.get("created") or 0)
+        subscription.stripe_invoice_refs = sorted(
+            set(subscription.stripe_invoice_refs or [])
+            | {invoice["id"] for invoice in invoices}
+        )
         usage_read = [subscription._stripe_apply_invoice(i) for i in invoices]
         if any(usage_read):
             # Metered items: the snapshot again, with their last invoiced usage.
