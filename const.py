@@ -324,6 +324,3 @@ SUBSCRIPTION_INTERVAL_MONTHLY = {
     "month": (1, 1),
     "year": (1, 12),
 }
-
-# Rows of the MRR report are written by pages of this many.
-MRR_REPORT_INSERT_PAGE = 5000

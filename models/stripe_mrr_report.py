@@ -1,9 +1,9 @@
+import io
 import logging
 from collections import defaultdict
-from datetime import datetime, time
+from datetime import date, datetime, time
 
 from dateutil.relativedelta import relativedelta
-from psycopg2.extras import execute_values
 
 from odoo import api, fields, models, tools
 from odoo.tools import SQL
@@ -30,6 +30,16 @@ MOVEMENT_COLUMNS = {
     "churn": "churn_mrr",
     "reactivation": "reactivation_mrr",
 }
+
+
+def next_month(month):
+    """First day of the month after ``month`` (a first day)."""
+    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
+
+
+def previous_month(month):
+    """First day of the month before ``month`` (a first day)."""
+    return date(month.year - (month.month == 1), (month.month - 2) % 12 + 1, 1)
 
 
 def movement(previous, level, customer_previous, customer_level, customer_had_mrr):
@@ -76,14 +86,14 @@ class StripeMrrReport(models.Model):
     _rec_name = "subscription_id"
 
     date = fields.Date(string="Month", required=True, readonly=True, index=True)
-    account_id = fields.Many2one("stripe.account", readonly=True, index=True)
-    company_id = fields.Many2one("res.company", readonly=True, index=True)
+    # Indexes: the month (the pivot's filter), (company, month) for the record
+    # rule, (subscription, month) unique; no more, so that building stays fast.
+    account_id = fields.Many2one("stripe.account", readonly=True)
+    company_id = fields.Many2one("res.company", readonly=True)
     subscription_id = fields.Many2one(
-        "stripe.subscription", readonly=True, ondelete="cascade", index=True
+        "stripe.subscription", readonly=True, ondelete="cascade"
     )
-    partner_id = fields.Many2one(
-        "res.partner", string="Customer", readonly=True, index=True
-    )
+    partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
     product_id = fields.Many2one("product.product", readonly=True)
     currency_id = fields.Many2one(
         "res.currency",
@@ -114,7 +124,7 @@ class StripeMrrReport(models.Model):
     mrr_change = fields.Monetary(
         string="MRR Change", currency_field="company_currency_id", readonly=True
     )
-    movement = fields.Selection(MOVEMENTS, readonly=True, index=True)
+    movement = fields.Selection(MOVEMENTS, readonly=True)
     new_mrr = fields.Monetary(
         string="New MRR", currency_field="company_currency_id", readonly=True
     )
@@ -194,7 +204,7 @@ class StripeMrrReport(models.Model):
             elif key not in starts or start is None:
                 starts[key] = start
         count = self._stripe_build(group_subs, starts)
-        dirty.write({"mrr_rebuild_from": False})
+        dirty.with_context(tracking_disable=True).write({"mrr_rebuild_from": False})
         return count
 
     @api.model
@@ -278,19 +288,20 @@ class StripeMrrReport(models.Model):
                 tuple(subs) or (0,),
             )
         )
-        for sub_id, date, status, mrr, product_id in cr.fetchall():
-            subs[sub_id]["history"].append((date, status, mrr or 0.0, product_id))
+        for sub_id, when, status, mrr, product_id in cr.fetchall():
+            subs[sub_id]["history"].append((when, status, mrr or 0.0, product_id))
         # Rows kept (before each customer's start): their levels stand.
         kept = {}
-        cr.execute(
-            SQL(
-                "SELECT subscription_id, date, mrr FROM stripe_mrr_report "
-                "WHERE subscription_id IN %s",
-                tuple(subs) or (0,),
+        if any(start is not None for start in starts.values()):
+            cr.execute(
+                SQL(
+                    "SELECT subscription_id, date, mrr FROM stripe_mrr_report "
+                    "WHERE subscription_id = ANY(%s)",
+                    list(subs),
+                )
             )
-        )
-        for sub_id, date, mrr in cr.fetchall():
-            kept[sub_id, date] = mrr
+            for sub_id, month, mrr in cr.fetchall():
+                kept[sub_id, month] = mrr
         rates = self._stripe_rates(subs, current, today)
         levels = {}  # sub id -> [(month, level, status, product)]
         for sub_id, sub in subs.items():
@@ -307,13 +318,15 @@ class StripeMrrReport(models.Model):
                 months.append((month, level, status, product))
             levels[sub_id] = months
         rows = self._stripe_rows(subs, levels, starts)
-        # Replace the rows of each customer from its start on.
-        for key in {sub["key"] for sub in subs.values()}:
-            ids = tuple(i for i, s in subs.items() if s["key"] == key)
-            start = starts.get(key)
+        # Replace the rows of each customer from its start on (one statement per
+        # start month).
+        by_start = defaultdict(list)
+        for sub_id, sub in subs.items():
+            by_start[starts.get(sub["key"])].append(sub_id)
+        for start, ids in by_start.items():
             cr.execute(
                 SQL(
-                    "DELETE FROM stripe_mrr_report WHERE subscription_id IN %s %s",
+                    "DELETE FROM stripe_mrr_report WHERE subscription_id = ANY(%s) %s",
                     ids,
                     SQL("AND date >= %s", start) if start else SQL(""),
                 )
@@ -336,7 +349,7 @@ class StripeMrrReport(models.Model):
         index = 0
         state = None
         while month <= current:
-            end = datetime.combine(month + relativedelta(months=1), time.min)
+            end = datetime.combine(next_month(month), time.min)
             while index < len(history) and history[index][0] < end:
                 state = history[index]
                 index += 1
@@ -344,7 +357,7 @@ class StripeMrrReport(models.Model):
             yield month, mrr, status, product
             if status in const.SUBSCRIPTION_TERMINAL_STATUSES:
                 return
-            month += relativedelta(months=1)
+            month = next_month(month)
 
     def _stripe_rates(self, subs, current, today):
         """(currency, company currency, month) -> rate at the month's last day
@@ -395,7 +408,7 @@ class StripeMrrReport(models.Model):
                 previous = {}
                 last = None
                 for month, level, status, product in levels[sub_id]:
-                    prior = month - relativedelta(months=1)
+                    prior = previous_month(month)
                     before = previous.get(prior, 0.0) if last == prior else 0.0
                     last = month
                     previous[month] = level
@@ -432,29 +445,31 @@ class StripeMrrReport(models.Model):
         return rows
 
     def _stripe_insert(self, rows):
-        """Insert rows in pages, in one statement each (the ORM's create would
-        take minutes for a whole account's history)."""
+        """Write rows with PostgreSQL's COPY (the ORM's create would take minutes
+        for a whole account's history)."""
         if not rows:
             return
-        columns = list(rows[0])
-        uid = self.env.uid
-        now = fields.Datetime.now()
-        query = (
-            "INSERT INTO stripe_mrr_report (%s, create_uid, create_date, "
-            % (", ".join(columns))
-            + "write_uid, write_date) VALUES %s"
+        columns = [*rows[0], "create_uid", "create_date", "write_uid", "write_date"]
+        audit = (
+            self.env.uid,
+            fields.Datetime.now(),
+            self.env.uid,
+            fields.Datetime.now(),
         )
-        page = const.MRR_REPORT_INSERT_PAGE
-        for start in range(0, len(rows), page):
-            execute_values(
-                self.env.cr._obj,
-                query,
-                [
-                    (*(row[c] for c in columns), uid, now, uid, now)
-                    for row in rows[start : start + page]
-                ],
-                page_size=page,
-            )
+
+        def text(value):
+            if value is None or value is False:
+                return "\\N"
+            return str(value)
+
+        buffer = io.StringIO()
+        for row in rows:
+            buffer.write("\t".join(map(text, (*row.values(), *audit))))
+            buffer.write("\n")
+        buffer.seek(0)
+        self.env.cr._obj.copy_expert(
+            "COPY stripe_mrr_report (%s) FROM STDIN" % ", ".join(columns), buffer
+        )
 
 
 class StripeMrrSummary(models.Model):
