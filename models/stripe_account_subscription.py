@@ -32,17 +32,18 @@ class StripeAccount(models.Model):
             .with_company(self.company_id)
             ._stripe_import(self)
         )
+        params = {
+            "title": _("Subscriptions imported"),
+            "message": _(
+                "%s subscription(s) imported from Stripe.", len(subscriptions)
+            ),
+            "type": "success",
+            "next": {"type": "ir.actions.act_window_close"},
+        }
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
-            "params": {
-                "type": "success",
-                "title": _("Subscriptions imported"),
-                "message": _(
-                    "%s subscription(s) imported from Stripe.", len(subscriptions)
-                ),
-                "next": {"type": "ir.actions.act_window_close"},
-            },
+            "params": params,
         }
 
     def action_view_subscriptions(self):

@@ -9,7 +9,7 @@ from odoo import api, fields, models, tools
 from odoo.tools import SQL
 
 from .. import const
-from .stripe_subscription import month_start
+from ..subscription_utils import month_start
 
 _logger = logging.getLogger(__name__)
 
@@ -180,7 +180,7 @@ class StripeMrrReport(models.Model):
         subscription_model = self.env["stripe.subscription"].sudo()
         self.env.flush_all()
         if full:
-            dirty = subscription_model.with_context(active_test=False).search([])
+            dirty = subscription_model.search([("account_id", "!=", False)])
         elif subscriptions is not None:
             dirty = subscriptions.sudo().filtered("mrr_rebuild_from")
         else:
@@ -236,7 +236,7 @@ class StripeMrrReport(models.Model):
             subscription.mrr_rebuild_from = current
         self._stripe_rebuild()
 
-    def _stripe_build(self, subscriptions, starts):
+    def _stripe_build(self, subscriptions, starts):  # pylint: disable=too-many-locals
         """Compute and write the rows of ``subscriptions`` (all the subscriptions
         of some customers).
 
@@ -390,7 +390,7 @@ class StripeMrrReport(models.Model):
         return rates
 
     @api.model
-    def _stripe_rows(self, subs, levels, starts):
+    def _stripe_rows(self, subs, levels, starts):  # pylint: disable=too-many-locals
         """Rows with their movements, from each customer's start on."""
         by_customer = defaultdict(list)
         for sub_id, sub in subs.items():

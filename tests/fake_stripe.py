@@ -2079,7 +2079,7 @@ class FakeStripe:
             return []
         return [self._objects[i] for i in self._payout_txns[payout_id]]
 
-    def _predicate(self, kind, name, value):
+    def _predicate(self, kind, name, value):  # pylint: disable=too-many-return-statements
         field, how = self._FILTERS[kind][name]
         if how == "eq":
             return lambda obj: obj.get(field) == value
