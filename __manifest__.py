@@ -27,6 +27,7 @@
         "views/account_journal_dashboard_views.xml",
         "views/account_payment_views.xml",
         "views/res_partner_views.xml",
+        "views/stripe_account_webhook_views.xml",
     ],
     "demo": ["demo/stripe_demo.xml"],
     "application": True,

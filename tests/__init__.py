@@ -1,5 +1,6 @@
 from . import (
     test_account,
+    test_account_webhook,
     test_concurrency,
     test_event_processing,
     test_payments,
