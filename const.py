@@ -12,6 +12,11 @@ vocabulary maps onto ours.
 WEBHOOK_TOLERANCE = 300  # seconds
 WEBHOOK_MAX_BODY = 1024 * 1024  # bytes (1 MiB); larger bodies are answered 413
 
+# API version of the webhook endpoint that *Create Webhook* makes in Stripe: the
+# version this module was written for (the one the stripe SDK 16.x pins), so that
+# events have the shapes the API answers have.
+WEBHOOK_API_VERSION = "2026-10-28.endive"
+
 # === EVENT PROCESSING === #
 
 # Event type -> method of ``stripe.event`` that handles it. Types not listed here
