@@ -8,7 +8,6 @@ from . import (
     sale_order,
     stripe_account_mixin,
     stripe_account,
-    stripe_account_demo,
     stripe_account_webhook,
     stripe_balance_transaction,
     stripe_dispute,
