@@ -4,10 +4,13 @@ from . import (
     test_account_webhook,
     test_concurrency,
     test_event_processing,
+    test_fake_stripe,
     test_payments,
+    test_payout_then_webhook,
     test_payouts,
     test_refunds_disputes,
     test_security,
+    test_test_runners,
     test_utils,
     test_webhook,
 )

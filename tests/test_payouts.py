@@ -2,7 +2,6 @@
 # One file for payouts, like the other areas: import, reconcile, undo, currencies.
 
 import itertools
-import unittest
 from datetime import timedelta
 from unittest.mock import patch
 
@@ -10,7 +9,7 @@ import stripe
 
 from odoo import Command, fields
 from odoo.exceptions import UserError
-from odoo.tests import tagged
+from odoo.tests import BaseCase, tagged
 from odoo.tools import mute_logger
 
 from .. import const, utils
@@ -974,7 +973,7 @@ class TestPayoutCurrencies(PayoutCommon):
 
 
 @tagged("post_install", "-at_install")
-class TestPayoutUtils(unittest.TestCase):
+class TestPayoutUtils(BaseCase):
     def test_balance_transaction_facts_of_an_expanded_refund(self):
         facts = utils.balance_transaction_facts(
             {
