@@ -453,6 +453,10 @@ class StripeAccount(models.Model):
             text = payload.decode("utf-8")
         except UnicodeDecodeError as error:
             raise WebhookRefused(400, "body is not UTF-8") from error
+        if not sig_header.isascii():
+            # The SDK compares signatures with hmac.compare_digest, which raises
+            # on non-ASCII text: a forged header must be a 400, not a 500.
+            raise WebhookRefused(400, "malformed Stripe-Signature header")
         reasons = []
         for secret in secrets:
             try:
@@ -462,6 +466,10 @@ class StripeAccount(models.Model):
                 break
             except stripe.SignatureVerificationError as error:
                 reasons.append(str(error))
+            except (TypeError, ValueError) as error:
+                raise WebhookRefused(
+                    400, "malformed Stripe-Signature header"
+                ) from error
         else:
             stale = any(r.startswith("Timestamp outside") for r in reasons)
             raise WebhookRefused(
@@ -474,6 +482,9 @@ class StripeAccount(models.Model):
             event = json.loads(text)
         except ValueError as error:
             raise WebhookRefused(400, "body is not JSON") from error
+        if not utils.is_valid_unicode(event):
+            # A lone surrogate (``"\\ud800"``) parses, but no database takes it.
+            raise WebhookRefused(400, "body is not a Stripe event: invalid Unicode")
         if not (
             isinstance(event, dict)
             and event.get("object") == "event"
@@ -534,7 +545,10 @@ class StripeAccount(models.Model):
             number of requests made.
         """
         self.ensure_one()
-        call = getattr(getattr(self._get_client().v1, service_name), method)
+        service = self._get_client().v1
+        for name in service_name.split("."):  # checkout.sessions
+            service = getattr(service, name)
+        call = getattr(service, method)
         attempts = retries = 0
         while True:
             try:

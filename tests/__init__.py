@@ -2,6 +2,7 @@ from . import (
     test_account,
     test_concurrency,
     test_event_processing,
+    test_hardening,
     test_payments,
     test_payouts,
     test_refunds_disputes,
