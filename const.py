@@ -27,6 +27,7 @@ EVENT_HANDLERS = {
     "payment_intent.succeeded": "_handle_payment_intent_succeeded",
     "payment_intent.payment_failed": "_handle_payment_intent_payment_failed",
     "charge.succeeded": "_handle_charge_succeeded",
+    "charge.captured": "_handle_charge_captured",
     "checkout.session.completed": "_handle_checkout_session_completed",
     "checkout.session.async_payment_succeeded": "_handle_checkout_session_completed",
     "checkout.session.async_payment_failed": (

@@ -8,6 +8,8 @@ from . import (
     sale_order,
     stripe_account_mixin,
     stripe_account,
+    stripe_account_api,
+    stripe_account_booking,
     stripe_account_webhook,
     stripe_balance_transaction,
     stripe_dispute,

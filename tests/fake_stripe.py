@@ -33,6 +33,7 @@ parameters 400 ``parameter_unknown``, ``limit`` is 1..100, default 10)::
     /v1/balance
     /v1/balance_transactions   payout, type, source, currency, created[...]
     /v1/charges                payment_intent, customer, created[...]
+    /v1/checkout/sessions      payment_intent, customer, created[...]
     /v1/customers              email, created[...]
     /v1/disputes               charge, payment_intent, created[...]
     /v1/events                 type (``charge.*`` wildcard), types[],
@@ -128,6 +129,7 @@ MAX_LIMIT = 100
 ID_PREFIXES = {
     "balance_transaction": "txn",
     "charge": "ch",
+    "checkout.session": "cs_test",
     "customer": "cus",
     "dispute": "dp",
     "event": "evt",
@@ -599,6 +601,53 @@ class FakeStripe:
                     status="succeeded", amount_received=amount, last_payment_error=None
                 )
             return charge
+
+    def add_checkout_session(self, charge, payment_status="paid", **values):
+        """Create the Checkout Session (payment mode) that made a charge's
+        PaymentIntent, complete; ``values`` override its fields
+        (``client_reference_id``, ``metadata``...).
+
+        :return: the stored session dict
+        """
+        with self._lock:
+            intent = self._get("payment_intent", charge["payment_intent"])
+            session_id = self._new_id("checkout.session")
+            session = {
+                "id": session_id,
+                "object": "checkout.session",
+                "amount_subtotal": charge["amount"],
+                "amount_total": charge["amount"],
+                "cancel_url": "https://example.com/cancel",
+                "client_reference_id": None,
+                "created": charge["created"],
+                "currency": charge["currency"],
+                "customer": charge["customer"],
+                "customer_details": {
+                    "address": None,
+                    "email": charge["billing_details"]["email"],
+                    "name": None,
+                    "phone": None,
+                    "tax_exempt": "none",
+                    "tax_ids": [],
+                },
+                "customer_email": None,
+                "expires_at": charge["created"] + _DAY,
+                "invoice": None,
+                "livemode": self.livemode,
+                "metadata": {},
+                "mode": "payment",
+                "payment_intent": intent["id"],
+                "payment_link": None,
+                "payment_method_types": ["card"],
+                "payment_status": payment_status,
+                "setup_intent": None,
+                "status": "complete",
+                "subscription": None,
+                "success_url": "https://example.com/success",
+                "url": None,
+            }
+            session.update(values)
+            return self._store(session)
 
     def add_many_charges(
         self,
@@ -1242,6 +1291,7 @@ class FakeStripe:
     _LISTS = {
         "balance_transactions": "balance_transaction",
         "charges": "charge",
+        "checkout/sessions": "checkout.session",
         "customers": "customer",
         "disputes": "dispute",
         "events": "event",
@@ -1261,6 +1311,11 @@ class FakeStripe:
             "type": ("type", "eq"),
         },
         "charge": {
+            "created": ("created", "range"),
+            "customer": ("customer", "eq"),
+            "payment_intent": ("payment_intent", "eq"),
+        },
+        "checkout.session": {
             "created": ("created", "range"),
             "customer": ("customer", "eq"),
             "payment_intent": ("payment_intent", "eq"),
@@ -1411,6 +1466,8 @@ class FakeStripe:
 
     def _route(self, method, path, params):
         parts = path.strip("/").split("/")
+        if parts[1:2] == ["checkout"]:  # /v1/checkout/sessions[/<id>]
+            parts = [parts[0], "/".join(parts[1:3]), *parts[3:]]
         if method == "GET" and parts[0] == "v1":
             if parts[1:] == ["balance"]:
                 self._check_params(params, {"expand"})
@@ -1434,17 +1491,20 @@ class FakeStripe:
                 return self._create_webhook_endpoint(params)
             if len(parts) == 3:
                 return self._update_webhook_endpoint(parts[2], params)
-        if method == "DELETE" and parts[:2] == ["v1", "webhook_endpoints"]:
-            if len(parts) == 3:
-                endpoint = self._webhook_endpoint(parts[2])
-                del self._objects[endpoint["id"]]
-                self._by_kind["webhook_endpoint"].remove(endpoint)
-                self._touch()
-                return {
-                    "id": endpoint["id"],
-                    "object": "webhook_endpoint",
-                    "deleted": True,
-                }
+        if (
+            method == "DELETE"
+            and parts[:2] == ["v1", "webhook_endpoints"]
+            and len(parts) == 3
+        ):
+            endpoint = self._webhook_endpoint(parts[2])
+            del self._objects[endpoint["id"]]
+            self._by_kind["webhook_endpoint"].remove(endpoint)
+            self._touch()
+            return {
+                "id": endpoint["id"],
+                "object": "webhook_endpoint",
+                "deleted": True,
+            }
         raise StripeApiError(
             404,
             "Unrecognized request URL (%s: %s). Please see https://stripe.com/docs "
