@@ -495,31 +495,47 @@ def run_mrr(registry, count=MRR_SUBSCRIPTIONS):
         user_env = api.Environment(
             cr, admin.id, {"allowed_company_ids": [env.company.id]}
         )
+        this_month = fields.Date.today().replace(day=1)
         reads = {}
-        for name, model, fields_, groupby in (
+        for name, model, domain, fields_, groupby in (
             (
                 "pivot by month x movement",
                 "stripe.mrr.report",
+                [],
                 ["mrr:sum", "mrr_change:sum"],
                 ["date:month", "movement"],
             ),
             (
                 "pivot by customer x month",
                 "stripe.mrr.report",
+                [],
                 ["mrr:sum"],
                 ["partner_id", "date:month"],
             ),
             (
+                "pivot by customer, this month",
+                "stripe.mrr.report",
+                [("date", "=", this_month)],
+                ["mrr:sum"],
+                ["partner_id"],
+            ),
+            (
                 "SaaS metrics by month",
                 "stripe.mrr.summary",
+                [],
                 ["mrr:sum", "churn_mrr:sum", "active_count:sum"],
                 ["date:month"],
             ),
         ):
-            user_env.invalidate_all()
-            started = time.perf_counter()
-            groups = user_env[model].read_group([], fields_, groupby, lazy=False)
-            reads[name] = (time.perf_counter() - started, len(groups))
+            timings = []
+            for _attempt in range(2):  # the first read warms the server's caches
+                user_env.invalidate_all()
+                started = time.perf_counter()
+                groups = user_env[model].read_group(
+                    domain, fields_, groupby, lazy=False
+                )
+                timings.append(time.perf_counter() - started)
+            reads[name] = (timings, len(groups))
         cr.rollback()
     print()
     print(
@@ -530,8 +546,8 @@ def run_mrr(registry, count=MRR_SUBSCRIPTIONS):
     print(
         f"  one subscription changed today, its customer rebuilt: {incremental:.3f} s"
     )
-    for name, (seconds, groups) in reads.items():
-        print(f"  {name}: {seconds:.3f} s ({groups:,} groups)")
+    for name, ((first, second), groups) in reads.items():
+        print(f"  {name}: {first:.3f} s, again {second:.3f} s ({groups:,} groups)")
 
 
 if __name__ == "__main__":
