@@ -46,5 +46,21 @@ class StripeAccount(models.Model):
             "params": params,
         }
 
+    def action_rebuild_mrr_report(self):
+        """Build the whole MRR report again from the subscriptions' history, at
+        Odoo's rates as they are now (past months included)."""
+        # sudo: the report is the system's bookkeeping; the button is for Stripe
+        # managers.
+        count = self.env["stripe.mrr.report"].sudo()._stripe_rebuild(full=True)
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "success",
+                "title": _("MRR report rebuilt"),
+                "message": _("%s row(s) written.", count),
+            },
+        }
+
     def action_view_subscriptions(self):
         return self._stripe_action("stripe_connector.stripe_subscription_action")

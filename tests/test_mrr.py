@@ -216,6 +216,14 @@ class TestMrrReport(SubscriptionCommon):
             dict.fromkeys(range(1, 10), (80.0, "none"))
             | {0: (80.0, "new"), 10: (100.0, "expansion")},
         )
+        # Rebuild MRR Report: every month again, at the rates Odoo has now.
+        self.stripe_account.action_rebuild_mrr_report()
+        self.assertReport(
+            subscription,
+            {0: (80.0, "new"), 1: (80.0, "none"), 2: (50.0, "contraction")}
+            | dict.fromkeys(range(3, 10), (50.0, "none"))
+            | {10: (100.0, "expansion")},
+        )
 
     def test_new_month_extends_the_report(self):
         """When a month begins, live subscriptions get its row (the daily cron);
