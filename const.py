@@ -278,3 +278,35 @@ API_MAX_NETWORK_RETRIES = 3
 API_RATE_LIMIT_RETRIES = 4
 API_RATE_LIMIT_BASE_DELAY = 0.5  # seconds: 0.5, 1, 2, 4 before the 4 retries
 API_RATE_LIMIT_MAX_DELAY = 4  # seconds
+
+# === STRIPE BILLING === #
+
+# Event type -> method of ``stripe.event``, merged into the table by
+# ``stripe.event._get_event_handlers()`` (models/stripe_event_billing.py).
+BILLING_EVENT_HANDLERS = {
+    "invoice.finalized": "_handle_invoice_finalized",
+    "invoice.paid": "_handle_invoice_paid",
+    "invoice.payment_succeeded": "_handle_invoice_paid",
+    "invoice_payment.paid": "_handle_invoice_payment_paid",
+    "invoice.payment_failed": "_handle_invoice_payment_failed",
+    "invoice.voided": "_handle_invoice_voided",
+    "invoice.marked_uncollectible": "_handle_invoice_marked_uncollectible",
+    "credit_note.created": "_handle_credit_note_created",
+    "credit_note.voided": "_handle_credit_note_voided",
+    "customer.created": "_handle_customer_updated",
+    "customer.updated": "_handle_customer_updated",
+}
+
+# Descriptions Stripe gives the PaymentIntents of invoices: without a key, such a
+# PaymentIntent that matches nothing waits for ``invoice_payment.paid``.
+BILLING_INTENT_DESCRIPTIONS = frozenset(
+    {"Subscription creation", "Subscription update", "Payment for Invoice"}
+)
+
+# A refund of a mirrored Stripe invoice's payment, without a key to read Stripe's
+# credit notes, waits this long for the credit note that lists it (the refund
+# carries no link to it). Stripe sends credit_note.created in the same second as
+# the refund's events when the credit note makes the refund; an hour covers
+# delivery delays and a first round of Stripe's retries. A refund made on the
+# payment itself (no credit note) is credited the usual way afterwards.
+BILLING_REFUND_CREDIT_NOTE_WAIT = 3600  # seconds

@@ -19,4 +19,8 @@ from . import (
     stripe_payout_booking,
     product_template,
     stripe_account_billing,
+    account_move_billing,
+    stripe_tax_rate,
+    stripe_invoice_payment,
+    stripe_event_billing,
 )
