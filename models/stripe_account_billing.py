@@ -288,6 +288,20 @@ class StripeAccount(models.Model):
             )
         if billing_utils.line_is_proration(line) and "prorat" not in label.lower():
             label = _("%s (proration)", label)
+        digits = self.env["decimal.precision"].precision_get("Product Price")
+        if round(price_unit, digits) != price_unit:
+            raise UserError(
+                _(
+                    "The unit price %(price)s %(currency)s of line %(line)s has more "
+                    "decimals than Odoo's Product Price accuracy (%(digits)s). Raise "
+                    "it to the currency's decimals (Settings > Technical > Decimal "
+                    "Accuracy), then retry.",
+                    price=price_unit,
+                    currency=code,
+                    line=line.get("id"),
+                    digits=digits,
+                )
+            )
         product = self.env["product.product"]._stripe_find_product(
             self, billing_utils.line_product_id(line)
         )
