@@ -28,6 +28,7 @@
         "views/account_payment_views.xml",
         "views/res_partner_views.xml",
         "views/stripe_billing_views.xml",
+        "views/stripe_account_webhook_views.xml",
     ],
     "demo": ["demo/stripe_demo.xml"],
     "application": True,
