@@ -7,6 +7,7 @@ from . import (
     test_payouts,
     test_refunds_disputes,
     test_security,
+    test_tours,
     test_utils,
     test_webhook,
 )
