@@ -31,6 +31,9 @@
         "views/stripe_account_webhook_views.xml",
     ],
     "demo": ["demo/stripe_demo.xml"],
+    "assets": {
+        "web.assets_tests": ["stripe_connector/static/tests/tours/**/*"],
+    },
     "application": True,
     "installable": True,
 }

@@ -10,6 +10,7 @@ from . import (
     stripe_account,
     stripe_account_api,
     stripe_account_booking,
+    stripe_account_demo,
     stripe_account_webhook,
     stripe_balance_transaction,
     stripe_dispute,

@@ -13,6 +13,7 @@ from . import (
     test_refunds_disputes,
     test_security,
     test_test_runners,
+    test_tours,
     test_utils,
     test_webhook,
 )
