@@ -15,6 +15,7 @@
         "security/stripe_connector_security.xml",
         "security/ir.model.access.csv",
         "data/ir_cron_data.xml",
+        "data/stripe_monitoring_data.xml",
         "views/stripe_account_views.xml",
         "views/stripe_event_views.xml",
         "views/stripe_dispute_views.xml",
@@ -27,8 +28,18 @@
         "views/account_journal_dashboard_views.xml",
         "views/account_payment_views.xml",
         "views/res_partner_views.xml",
+        "security/stripe_monitoring_security.xml",
+        "views/stripe_alert_views.xml",
+        "views/stripe_balance_check_views.xml",
+        "views/stripe_account_monitoring_views.xml",
+        "views/stripe_overview_views.xml",
     ],
     "demo": ["demo/stripe_demo.xml"],
+    "assets": {
+        "web.assets_tests": [
+            "stripe_connector/static/tests/tours/**/*",
+        ],
+    },
     "application": True,
     "installable": True,
 }

@@ -17,4 +17,8 @@ from . import (
     stripe_event_refund,
     stripe_payout,
     stripe_payout_booking,
+    stripe_alert,
+    stripe_account_monitoring,
+    stripe_balance_check,
+    stripe_event_monitoring,
 )
