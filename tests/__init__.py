@@ -8,4 +8,6 @@ from . import (
     test_security,
     test_utils,
     test_webhook,
+    test_monitoring,
+    test_overview_tour,
 )
