@@ -28,6 +28,8 @@
         "views/account_journal_dashboard_views.xml",
         "views/account_payment_views.xml",
         "views/res_partner_views.xml",
+        "views/stripe_billing_views.xml",
+        "views/stripe_account_webhook_views.xml",
         "security/stripe_monitoring_security.xml",
         "views/stripe_alert_views.xml",
         "views/stripe_balance_check_views.xml",

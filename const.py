@@ -12,6 +12,11 @@ vocabulary maps onto ours.
 WEBHOOK_TOLERANCE = 300  # seconds
 WEBHOOK_MAX_BODY = 1024 * 1024  # bytes (1 MiB); larger bodies are answered 413
 
+# API version of the webhook endpoint that *Create Webhook* makes in Stripe: the
+# version this module was written for (the one the stripe SDK 16.x pins), so that
+# events have the shapes the API answers have.
+WEBHOOK_API_VERSION = "2026-10-28.endive"
+
 # === EVENT PROCESSING === #
 
 # Event type -> method of ``stripe.event`` that handles it. Types not listed here
@@ -302,9 +307,10 @@ WEBHOOK_SILENCE_MIN_HOURS = 12
 WEBHOOK_SILENCE_MIN_EVENTS = 10
 
 # The newest Stripe API version the handlers know the shapes of (the version
-# stripe-python 16.x pins). Events rendered in a later version may have moved
-# fields: their account gets an alert. Older versions are read defensively.
-NEWEST_KNOWN_API_VERSION = "2026-10-28.endive"
+# stripe-python 16.x pins, the one Odoo's endpoints are created with). Events
+# rendered in a later version may have moved fields: their account gets an alert.
+# Older versions are read defensively.
+NEWEST_KNOWN_API_VERSION = WEBHOOK_API_VERSION
 
 # The API versions of the events received in the last hours are looked at by the
 # hourly watch.

@@ -8,6 +8,7 @@ from . import (
     sale_order,
     stripe_account_mixin,
     stripe_account,
+    stripe_account_webhook,
     stripe_balance_transaction,
     stripe_dispute,
     stripe_event,
@@ -21,4 +22,6 @@ from . import (
     stripe_account_monitoring,
     stripe_balance_check,
     stripe_event_monitoring,
+    product_template,
+    stripe_account_billing,
 )

@@ -1,5 +1,7 @@
 from . import (
     test_account,
+    test_billing_mapping,
+    test_account_webhook,
     test_concurrency,
     test_event_processing,
     test_payments,
