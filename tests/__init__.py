@@ -16,4 +16,6 @@ from . import (
     test_tours,
     test_utils,
     test_webhook,
+    test_monitoring,
+    test_overview_tour,
 )
