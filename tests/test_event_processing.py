@@ -33,9 +33,12 @@ class TestEventProcessing(StripeCommon):
 
     def test_unknown_type_is_ignored(self):
         customer = self.fake.add_customer(email="new@example.com")
-        event = self.deliver("customer.created", customer)
+        event = self.deliver("customer.source.expiring", customer)
+        self.assertNotIn(
+            "customer.source.expiring", self.env["stripe.event"]._get_event_handlers()
+        )
         self.assertEvent(
-            event, "ignored", "does not handle events of type customer.created"
+            event, "ignored", "does not handle events of type customer.source.expiring"
         )
 
     def test_events_are_processed_oldest_first(self):
