@@ -15,6 +15,7 @@
         "security/stripe_connector_security.xml",
         "security/ir.model.access.csv",
         "data/ir_cron_data.xml",
+        "data/account_payment_method_data.xml",
         "views/stripe_account_views.xml",
         "views/stripe_event_views.xml",
         "views/stripe_dispute_views.xml",
@@ -27,7 +28,14 @@
         "views/account_journal_dashboard_views.xml",
         "views/account_payment_views.xml",
         "views/res_partner_views.xml",
+        "wizard/stripe_event_ignore_views.xml",
+        "wizard/stripe_payout_reconcile_keyless_views.xml",
     ],
+    "assets": {
+        "web.assets_tests": [
+            "stripe_connector/static/tests/tours/**/*",
+        ],
+    },
     "demo": ["demo/stripe_demo.xml"],
     "application": True,
     "installable": True,

@@ -278,3 +278,17 @@ API_MAX_NETWORK_RETRIES = 3
 API_RATE_LIMIT_RETRIES = 4
 API_RATE_LIMIT_BASE_DELAY = 0.5  # seconds: 0.5, 1, 2, 4 before the 4 retries
 API_RATE_LIMIT_MAX_DELAY = 4  # seconds
+
+# === SCREENS === #
+
+# Code of the *Stripe* payment method (account.payment.method) of Stripe journals.
+STRIPE_PAYMENT_METHOD_CODE = "stripe_connector"
+
+# Stripe's dashboard; test mode pages are under /test.
+STRIPE_DASHBOARD_URL = "https://dashboard.stripe.com"
+
+# Prefix of the transactions a payout reconciled without secret key is given in
+# Odoo (the payments a user picked, and the fees: the rest of the payout); type of
+# that fee transaction.
+KEYLESS_TRANSACTION_PREFIX = "odoo_"
+KEYLESS_FEE_TYPE = "odoo_keyless_fees"

@@ -17,4 +17,9 @@ from . import (
     stripe_event_refund,
     stripe_payout,
     stripe_payout_booking,
+    account_journal_stripe,
+    account_payment_method,
+    stripe_account_setup,
+    stripe_event_display,
+    stripe_event_pick,
 )
