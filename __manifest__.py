@@ -28,6 +28,8 @@
         "views/account_journal_dashboard_views.xml",
         "views/account_payment_views.xml",
         "views/res_partner_views.xml",
+        "views/stripe_billing_views.xml",
+        "views/stripe_account_webhook_views.xml",
         "wizard/stripe_event_ignore_views.xml",
         "wizard/stripe_payout_reconcile_keyless_views.xml",
     ],

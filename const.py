@@ -12,6 +12,11 @@ vocabulary maps onto ours.
 WEBHOOK_TOLERANCE = 300  # seconds
 WEBHOOK_MAX_BODY = 1024 * 1024  # bytes (1 MiB); larger bodies are answered 413
 
+# API version of the webhook endpoint that *Create Webhook* makes in Stripe: the
+# version this module was written for (the one the stripe SDK 16.x pins), so that
+# events have the shapes the API answers have.
+WEBHOOK_API_VERSION = "2026-10-28.endive"
+
 # === EVENT PROCESSING === #
 
 # Event type -> method of ``stripe.event`` that handles it. Types not listed here
@@ -22,6 +27,7 @@ EVENT_HANDLERS = {
     "payment_intent.succeeded": "_handle_payment_intent_succeeded",
     "payment_intent.payment_failed": "_handle_payment_intent_payment_failed",
     "charge.succeeded": "_handle_charge_succeeded",
+    "charge.captured": "_handle_charge_captured",
     "checkout.session.completed": "_handle_checkout_session_completed",
     "checkout.session.async_payment_succeeded": "_handle_checkout_session_completed",
     "checkout.session.async_payment_failed": (

@@ -494,9 +494,12 @@ class StripeEvent(models.Model):
             )
 
     def _get_object(self):
-        """Return the event's ``data.object`` as a dict."""
+        """Return the event's ``data.object`` as a dict, its texts storable (see
+        ``utils.clean_strings``)."""
         self.ensure_one()
-        return utils.get_path(json.loads(self.payload), "data", "object", default={})
+        return utils.clean_strings(
+            utils.get_path(json.loads(self.payload), "data", "object", default={})
+        )
 
     def _link_documents(self, payments=None, moves=None, orders=None):
         """Record on the event the Odoo documents its processing produced."""

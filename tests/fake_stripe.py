@@ -33,6 +33,7 @@ parameters 400 ``parameter_unknown``, ``limit`` is 1..100, default 10)::
     /v1/balance
     /v1/balance_transactions   payout, type, source, currency, created[...]
     /v1/charges                payment_intent, customer, created[...]
+    /v1/checkout/sessions      payment_intent, customer, created[...]
     /v1/customers              email, created[...]
     /v1/disputes               charge, payment_intent, created[...]
     /v1/events                 type (``charge.*`` wildcard), types[],
@@ -41,6 +42,16 @@ parameters 400 ``parameter_unknown``, ``limit`` is 1..100, default 10)::
     /v1/payouts                status, destination, created[...], arrival_date[...]
     /v1/refunds                charge, payment_intent, created[...]
     /v1/<one of the above>/<id>
+
+Webhook endpoints (what Odoo's *Create Webhook* button does)::
+
+    POST /v1/webhook_endpoints        url, enabled_events[], api_version,
+                                      description, metadata[...]; the answer
+                                      alone carries the signing ``secret``
+    GET  /v1/webhook_endpoints/<id>   without ``secret``, as Stripe answers
+    POST /v1/webhook_endpoints/<id>   url, enabled_events[], disabled,
+                                      description, metadata[...]
+    DELETE /v1/webhook_endpoints/<id>
 
 Lists take ``starting_after`` / ``ending_before`` and ``expand[]=data.<field>``;
 retrieves take ``expand[]=<field>``. Any id-valued field (``source``,
@@ -118,12 +129,15 @@ MAX_LIMIT = 100
 ID_PREFIXES = {
     "balance_transaction": "txn",
     "charge": "ch",
+    "checkout.session": "cs_test",
     "customer": "cus",
     "dispute": "dp",
     "event": "evt",
     "payment_intent": "pi",
     "payout": "po",
     "refund": "re",
+    "tax_id": "txi",
+    "webhook_endpoint": "we",
 }
 
 #: Default processing fee when a test gives none: 1.5 % + 25 (EEA card rate).
@@ -367,22 +381,49 @@ class FakeStripe:
             self._paid_out = {}  # balance transaction id -> payout id
             self._payout_txns = {}  # payout id -> [balance transaction ids]
             self._undelivered = set()  # ids of events with failed webhooks
+            self.webhook_secrets = {}  # webhook endpoint id -> its signing secret
             self._list_cache = {}
             self._faults = []
             self.requests = []
 
     # === BUILDERS === #
 
-    def add_customer(self, email=None, name=None, metadata=None, created=None):
+    def add_customer(  # pylint: disable=too-many-arguments
+        self,
+        email=None,
+        name=None,
+        metadata=None,
+        created=None,
+        address=None,
+        phone=None,
+        tax_ids=(),
+    ):
         """Create a Customer.
 
+        :param address: dict of Stripe's address keys (``line1``, ``city``,
+            ``postal_code``, ``country``...), the others null
+        :param tax_ids: ``(type, value)`` pairs, e.g. ``("eu_vat", "DE123")``;
+            listed in ``tax_ids`` only when expanded (``expand[]=tax_ids``), as
+            Stripe does
         :return: the stored customer dict
         """
         with self._lock:
+            if address is not None:
+                address = {
+                    key: address.get(key)
+                    for key in (
+                        "city",
+                        "country",
+                        "line1",
+                        "line2",
+                        "postal_code",
+                        "state",
+                    )
+                }
             customer = {
                 "id": self._new_id("customer"),
                 "object": "customer",
-                "address": None,
+                "address": address,
                 "balance": 0,
                 "created": self._time(created),
                 "currency": None,
@@ -400,13 +441,33 @@ class FakeStripe:
                 "livemode": self.livemode,
                 "metadata": dict(metadata or {}),
                 "name": name,
-                "phone": None,
+                "phone": phone,
                 "preferred_locales": [],
                 "shipping": None,
                 "tax_exempt": "none",
                 "test_clock": None,
             }
-            return self._store(customer)
+            self._store(customer)
+            for tax_type, value in tax_ids:
+                self._store(
+                    {
+                        "id": self._new_id("tax_id"),
+                        "object": "tax_id",
+                        "country": value[:2],
+                        "created": customer["created"],
+                        "customer": customer["id"],
+                        "livemode": self.livemode,
+                        "owner": {"customer": customer["id"], "type": "customer"},
+                        "type": tax_type,
+                        "value": value,
+                        "verification": {
+                            "status": "verified",
+                            "verified_address": None,
+                            "verified_name": None,
+                        },
+                    }
+                )
+            return customer
 
     def add_payment_intent(
         self,
@@ -540,6 +601,53 @@ class FakeStripe:
                     status="succeeded", amount_received=amount, last_payment_error=None
                 )
             return charge
+
+    def add_checkout_session(self, charge, payment_status="paid", **values):
+        """Create the Checkout Session (payment mode) that made a charge's
+        PaymentIntent, complete; ``values`` override its fields
+        (``client_reference_id``, ``metadata``...).
+
+        :return: the stored session dict
+        """
+        with self._lock:
+            intent = self._get("payment_intent", charge["payment_intent"])
+            session_id = self._new_id("checkout.session")
+            session = {
+                "id": session_id,
+                "object": "checkout.session",
+                "amount_subtotal": charge["amount"],
+                "amount_total": charge["amount"],
+                "cancel_url": "https://example.com/cancel",
+                "client_reference_id": None,
+                "created": charge["created"],
+                "currency": charge["currency"],
+                "customer": charge["customer"],
+                "customer_details": {
+                    "address": None,
+                    "email": charge["billing_details"]["email"],
+                    "name": None,
+                    "phone": None,
+                    "tax_exempt": "none",
+                    "tax_ids": [],
+                },
+                "customer_email": None,
+                "expires_at": charge["created"] + _DAY,
+                "invoice": None,
+                "livemode": self.livemode,
+                "metadata": {},
+                "mode": "payment",
+                "payment_intent": intent["id"],
+                "payment_link": None,
+                "payment_method_types": ["card"],
+                "payment_status": payment_status,
+                "setup_intent": None,
+                "status": "complete",
+                "subscription": None,
+                "success_url": "https://example.com/success",
+                "url": None,
+            }
+            session.update(values)
+            return self._store(session)
 
     def add_many_charges(
         self,
@@ -1183,12 +1291,14 @@ class FakeStripe:
     _LISTS = {
         "balance_transactions": "balance_transaction",
         "charges": "charge",
+        "checkout/sessions": "checkout.session",
         "customers": "customer",
         "disputes": "dispute",
         "events": "event",
         "payment_intents": "payment_intent",
         "payouts": "payout",
         "refunds": "refund",
+        "webhook_endpoints": "webhook_endpoint",
     }
 
     #: list filters per kind: parameter -> (field, how the value compares)
@@ -1201,6 +1311,11 @@ class FakeStripe:
             "type": ("type", "eq"),
         },
         "charge": {
+            "created": ("created", "range"),
+            "customer": ("customer", "eq"),
+            "payment_intent": ("payment_intent", "eq"),
+        },
+        "checkout.session": {
             "created": ("created", "range"),
             "customer": ("customer", "eq"),
             "payment_intent": ("payment_intent", "eq"),
@@ -1232,6 +1347,7 @@ class FakeStripe:
             "created": ("created", "range"),
             "payment_intent": ("payment_intent", "eq"),
         },
+        "webhook_endpoint": {},
     }
 
     _PAGINATION = {"limit", "starting_after", "ending_before", "expand"}
@@ -1350,6 +1466,8 @@ class FakeStripe:
 
     def _route(self, method, path, params):
         parts = path.strip("/").split("/")
+        if parts[1:2] == ["checkout"]:  # /v1/checkout/sessions[/<id>]
+            parts = [parts[0], "/".join(parts[1:3]), *parts[3:]]
         if method == "GET" and parts[0] == "v1":
             if parts[1:] == ["balance"]:
                 self._check_params(params, {"expand"})
@@ -1368,11 +1486,116 @@ class FakeStripe:
                         param="id",
                     )
                 return self._expand(obj, params.get("expand") or [])
+        if method == "POST" and parts[:2] == ["v1", "webhook_endpoints"]:
+            if len(parts) == 2:
+                return self._create_webhook_endpoint(params)
+            if len(parts) == 3:
+                return self._update_webhook_endpoint(parts[2], params)
+        if (
+            method == "DELETE"
+            and parts[:2] == ["v1", "webhook_endpoints"]
+            and len(parts) == 3
+        ):
+            endpoint = self._webhook_endpoint(parts[2])
+            del self._objects[endpoint["id"]]
+            self._by_kind["webhook_endpoint"].remove(endpoint)
+            self._touch()
+            return {
+                "id": endpoint["id"],
+                "object": "webhook_endpoint",
+                "deleted": True,
+            }
         raise StripeApiError(
             404,
             "Unrecognized request URL (%s: %s). Please see https://stripe.com/docs "
             "or we can help at https://support.stripe.com/." % (method, path),
         )
+
+    # === WEBHOOK ENDPOINTS === #
+
+    _WEBHOOK_ENDPOINT_PARAMS = {"url", "enabled_events", "description", "metadata"}
+
+    def _create_webhook_endpoint(self, params):
+        """``POST /v1/webhook_endpoints``: the new endpoint, with its signing secret
+        (Stripe shows the secret in this answer only)."""
+        self._check_params(
+            params, self._WEBHOOK_ENDPOINT_PARAMS | {"api_version", "connect", "expand"}
+        )
+        for name in ("url", "enabled_events"):
+            if not params.get(name):
+                raise StripeApiError(
+                    400, "Missing required param: %s." % name, param=name
+                )
+        version = params.get("api_version")
+        if version is not None and not re.fullmatch(
+            r"\d{4}-\d{2}-\d{2}(\.[a-z]+)?", version
+        ):
+            raise StripeApiError(
+                400, "Invalid api_version: %s" % version, param="api_version"
+            )
+        endpoint = {
+            "id": self._new_id("webhook_endpoint"),
+            "object": "webhook_endpoint",
+            "api_version": version,
+            "application": None,
+            "created": self._time(),
+            "description": None,
+            "enabled_events": [],
+            "livemode": self.livemode,
+            "metadata": {},
+            "status": "enabled",
+            "url": None,
+        }
+        self._write_webhook_endpoint(endpoint, params)
+        self._store(endpoint)
+        secret = "whsec_" + self._random(32)
+        self.webhook_secrets[endpoint["id"]] = secret
+        return dict(endpoint, secret=secret)
+
+    def _update_webhook_endpoint(self, endpoint_id, params):
+        """``POST /v1/webhook_endpoints/<id>``: the endpoint, changed."""
+        self._check_params(params, self._WEBHOOK_ENDPOINT_PARAMS | {"disabled"})
+        endpoint = self._webhook_endpoint(endpoint_id)
+        self._write_webhook_endpoint(endpoint, params)
+        if "disabled" in params:
+            endpoint["status"] = (
+                "disabled" if params["disabled"] == "true" else "enabled"
+            )
+        self._touch()
+        return endpoint
+
+    def _webhook_endpoint(self, endpoint_id):
+        endpoint = self._objects.get(endpoint_id)
+        if endpoint is None or endpoint["object"] != "webhook_endpoint":
+            raise StripeApiError(
+                404,
+                "No such webhook_endpoint: '%s'" % endpoint_id,
+                code="resource_missing",
+                param="id",
+            )
+        return endpoint
+
+    @staticmethod
+    def _write_webhook_endpoint(endpoint, params):
+        url = params.get("url")
+        if url is not None:
+            if not url.startswith(("https://", "http://")):
+                raise StripeApiError(400, "Invalid URL: %s" % url, param="url")
+            endpoint["url"] = url
+        events = params.get("enabled_events")
+        if events is not None:
+            if not isinstance(events, list) or not all(
+                event == "*" or re.fullmatch(r"[a-z_]+(\.[a-z_]+)+", event)
+                for event in events
+            ):
+                raise StripeApiError(
+                    400, "Invalid enabled_events: %s" % events, param="enabled_events"
+                )
+            endpoint["enabled_events"] = list(events)
+        if "description" in params:
+            endpoint["description"] = params["description"] or None
+        if isinstance(params.get("metadata"), dict):
+            endpoint["metadata"].update(params["metadata"])
 
     # === LISTING === #
 
@@ -1587,6 +1810,8 @@ class FakeStripe:
         field, rest = parts[0], parts[1:]
         if obj.get("object") == "charge" and field == "refunds":
             value = obj.get("refunds") or self._charge_refunds(obj)
+        elif obj.get("object") == "customer" and field == "tax_ids":
+            value = self._customer_tax_ids(obj)
         elif field in obj and (obj[field] is None or isinstance(obj[field], str)):
             value = obj[field]
             if value is not None:
@@ -1602,6 +1827,17 @@ class FakeStripe:
         obj = dict(obj)
         obj[field] = value
         return obj
+
+    def _customer_tax_ids(self, customer):
+        tax_ids = [
+            t for t in self._by_kind["tax_id"] if t["customer"] == customer["id"]
+        ]
+        return {
+            "object": "list",
+            "data": tax_ids,
+            "has_more": False,
+            "url": "/v1/customers/%s/tax_ids" % customer["id"],
+        }
 
     def _charge_refunds(self, charge):
         refunds = [r for r in self._by_kind["refund"] if r["charge"] == charge["id"]]

@@ -9,8 +9,7 @@ from odoo.exceptions import UserError
 from odoo.tests import Form, tagged
 
 from .. import utils
-from .common import API_KEY, WEBHOOK_SECRET, StripeCommon
-from .test_payouts import PayoutCommon
+from .common import API_KEY, WEBHOOK_SECRET, PayoutCommon, StripeCommon
 
 README = Path(__file__).resolve().parent.parent / "README.rst"
 

@@ -1,6 +1,6 @@
 from odoo.tests import HttpCase, tagged
 
-from .test_payouts import PayoutCommon
+from .common import PayoutCommon
 
 
 @tagged("post_install", "-at_install")
