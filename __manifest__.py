@@ -15,6 +15,7 @@
         "security/stripe_connector_security.xml",
         "security/ir.model.access.csv",
         "data/ir_cron_data.xml",
+        "data/stripe_monitoring_data.xml",
         "data/account_payment_method_data.xml",
         "views/stripe_account_views.xml",
         "views/stripe_event_views.xml",
@@ -30,15 +31,18 @@
         "views/res_partner_views.xml",
         "views/stripe_billing_views.xml",
         "views/stripe_account_webhook_views.xml",
+        "security/stripe_monitoring_security.xml",
+        "views/stripe_alert_views.xml",
+        "views/stripe_balance_check_views.xml",
+        "views/stripe_account_monitoring_views.xml",
+        "views/stripe_overview_views.xml",
         "wizard/stripe_event_ignore_views.xml",
         "wizard/stripe_payout_reconcile_keyless_views.xml",
     ],
-    "assets": {
-        "web.assets_tests": [
-            "stripe_connector/static/tests/tours/**/*",
-        ],
-    },
     "demo": ["demo/stripe_demo.xml"],
+    "assets": {
+        "web.assets_tests": ["stripe_connector/static/tests/tours/**/*"],
+    },
     "application": True,
     "installable": True,
 }

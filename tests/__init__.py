@@ -1,5 +1,6 @@
 from . import (
     test_account,
+    test_billing,
     test_billing_mapping,
     test_account_webhook,
     test_concurrency,
@@ -14,6 +15,9 @@ from . import (
     test_screens_tours,
     test_security,
     test_test_runners,
+    test_tours,
     test_utils,
     test_webhook,
+    test_monitoring,
+    test_overview_tour,
 )
