@@ -187,7 +187,11 @@ class TestEventProcessing(StripeCommon):
         for charge in charges:
             events |= self.deliver("charge.succeeded", charge)
         self.assertEqual(set(events.mapped("state")), {"failed"})
-        events[0].action_mark_ignored()
+        # It would have booked money: ignoring it asks for a reason.
+        action = events[0].action_mark_ignored()
+        self.env[action["res_model"]].with_context(**action["context"]).create(
+            {"reason": "A test charge"}
+        ).action_confirm()
         self.assertEvent(events[0], "ignored", "Marked as ignored")
         self.assertFalse(events[0].next_attempt_at, "an ignored event is not retried")
         self.stripe_account.action_setup_accounting()
