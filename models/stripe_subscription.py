@@ -196,8 +196,16 @@ class StripeSubscription(models.Model):
         domains = []
         if "stripe_subscription_id" in move_fields:
             domains.append([("stripe_subscription_id", "=", self.stripe_id)])
-        if "stripe_invoice_id" in move_fields and self.stripe_invoice_refs:
-            domains.append([("stripe_invoice_id", "in", self.stripe_invoice_refs)])
+        if "stripe_invoice_id" in move_fields:
+            # Stripe Billing's mirror names the subscription as the origin.
+            domains.append(
+                [
+                    ("stripe_invoice_id", "!=", False),
+                    ("invoice_origin", "=", self.stripe_id),
+                ]
+            )
+            if self.stripe_invoice_refs:
+                domains.append([("stripe_invoice_id", "in", self.stripe_invoice_refs)])
         if not domains:
             return [("id", "=", False)]
         return expression.AND(
