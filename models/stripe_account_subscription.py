@@ -52,14 +52,15 @@ class StripeAccount(models.Model):
         # sudo: the report is the system's bookkeeping; the button is for Stripe
         # managers.
         count = self.env["stripe.mrr.report"].sudo()._stripe_rebuild(full=True)
+        params = {
+            "title": _("MRR report rebuilt"),
+            "message": _("%s row(s) written.", count),
+            "type": "success",
+        }
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
-            "params": {
-                "type": "success",
-                "title": _("MRR report rebuilt"),
-                "message": _("%s row(s) written.", count),
-            },
+            "params": params,
         }
 
     def action_view_subscriptions(self):
