@@ -3,6 +3,7 @@ from . import (
     test_concurrency,
     test_event_processing,
     test_fake_stripe,
+    test_i18n,
     test_payments,
     test_payout_then_webhook,
     test_payouts,
