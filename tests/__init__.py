@@ -1,8 +1,12 @@
 from . import (
     test_account,
+    test_billing,
+    test_billing_mapping,
+    test_account_webhook,
     test_concurrency,
     test_event_processing,
     test_fake_stripe,
+    test_hardening,
     test_i18n,
     test_payments,
     test_payout_then_webhook,
@@ -10,6 +14,9 @@ from . import (
     test_refunds_disputes,
     test_security,
     test_test_runners,
+    test_tours,
     test_utils,
     test_webhook,
+    test_monitoring,
+    test_overview_tour,
 )
