@@ -37,7 +37,7 @@ class _ModuleTermsReader(TranslationModuleReader):
 
     def _export_translatable_resources(self):
         self._path_list = [(self._addons_dir, True)]
-        super()._export_translatable_resources()
+        return super()._export_translatable_resources()
 
 
 @tagged("post_install", "-at_install")
