@@ -354,3 +354,17 @@ MISSED_EVENTS_GRACE_MINUTES = 60
 
 # Days of payments drawn in the overview's sparkline.
 OVERVIEW_SPARKLINE_DAYS = 30
+
+# === SCREENS === #
+
+# Code of the *Stripe* payment method (account.payment.method) of Stripe journals.
+STRIPE_PAYMENT_METHOD_CODE = "stripe_connector"
+
+# Stripe's dashboard; test mode pages are under /test.
+STRIPE_DASHBOARD_URL = "https://dashboard.stripe.com"
+
+# Prefix of the transactions a payout reconciled without secret key is given in
+# Odoo (the payments a user picked, and the fees: the rest of the payout); type of
+# that fee transaction.
+KEYLESS_TRANSACTION_PREFIX = "odoo_"
+KEYLESS_FEE_TYPE = "odoo_keyless_fees"

@@ -31,4 +31,9 @@ from . import (
     stripe_tax_rate,
     stripe_invoice_payment,
     stripe_event_billing,
+    account_journal_stripe,
+    account_payment_method,
+    stripe_account_setup,
+    stripe_event_display,
+    stripe_event_pick,
 )

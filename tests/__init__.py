@@ -12,6 +12,8 @@ from . import (
     test_payout_then_webhook,
     test_payouts,
     test_refunds_disputes,
+    test_screens,
+    test_screens_tours,
     test_security,
     test_test_runners,
     test_tours,
