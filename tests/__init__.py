@@ -5,6 +5,7 @@ from . import (
     test_concurrency,
     test_event_processing,
     test_fake_stripe,
+    test_gateway,
     test_hardening,
     test_payments,
     test_payout_then_webhook,
