@@ -18,6 +18,7 @@ from . import (
     stripe_event_payment,
     stripe_event_payout,
     stripe_event_refund,
+    stripe_payment_rules,
     stripe_payout,
     stripe_payout_booking,
     product_template,
