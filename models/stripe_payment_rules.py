@@ -606,7 +606,20 @@ class StripePaymentRules(models.AbstractModel):
         4. the Stripe customer (partner's Stripe id, else e-mail) plus amount and
            currency, when exactly one open invoice matches.
 
-        :return: an ``account.move`` or a ``sale.order`` record.
+        The extension point of the rules: another addon overrides this method to
+        pay documents of its own (Stripe Billing: the Odoo invoice mirroring the
+        Stripe invoice) and calls ``super()`` when its rule does not apply. The
+        user's pick (``_stripe_picked_document``) must keep winning; the account
+        is ``_stripe_account()``. Also used, without registering anything, for
+        failed-payment notes (where a partner is enough) and the reconcile
+        wizard's proposals.
+
+        :param dict facts: see ``_stripe_payment_facts``.
+        :param float amount: in ``currency`` (``None`` for failed payments of
+            unknown amount).
+        :param currency: the payment's ``res.currency`` (or ``None``).
+        :return: an ``account.move`` or a ``sale.order`` record (a
+            ``res.partner`` for a failed payment without document).
         :raise StripeMatchError: nothing, or several documents, match.
         """
         picked = self._stripe_picked_document()
