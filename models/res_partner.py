@@ -1,9 +1,10 @@
 import logging
 
 from odoo import _, api, fields, models
+from odoo.exceptions import UserError
 from odoo.tools import email_normalize
 
-from .. import utils
+from .. import billing_utils, utils
 
 _logger = logging.getLogger(__name__)
 
@@ -93,6 +94,23 @@ class ResPartner(models.Model):
         partner.message_post(
             body=_("Created from Stripe customer %s.", customer.get("id") or "-")
         )
+        return partner
+
+    @api.model
+    def _stripe_partner_from_invoice(self, account, stripe_invoice):
+        """The partner of a Stripe invoice's customer: found by id or e-mail,
+        else created from the customer read through the API (with a key), else
+        from the invoice's ``customer_*`` fields."""
+        customer = billing_utils.invoice_customer(stripe_invoice)
+        partner = self._stripe_find_customer_partner(account, customer)
+        if partner:
+            return partner
+        fetched = self._stripe_fetch_customer(account, customer.get("id"))
+        partner = self._stripe_partner_from_customer(account, fetched or customer)
+        if not partner:
+            raise UserError(
+                _("Stripe invoice %s names no customer.", stripe_invoice["id"])
+            )
         return partner
 
     def _stripe_update_from_customer(self, customer, timestamp, previous=None):
