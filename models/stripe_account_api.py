@@ -213,7 +213,7 @@ class StripeAccount(models.Model):
             return None, error.args[0]
         return answer.to_dict(), None
 
-    def _stripe_pages(self, service_name, params, what):
+    def _stripe_pages(self, service_name, params, what, *args):
         """Yield the pages of a Stripe list as lists of dicts, one request each:
         the one paginator of the module.
 
@@ -226,13 +226,15 @@ class StripeAccount(models.Model):
         :param dict params: the list's parameters (``limit`` included; Stripe's
             maximum by default).
         :param str what: what is listed, for the error message.
+        :param args: the list's own arguments (the invoice of
+            ``invoices.line_items``).
         :raise UserError: Stripe still refuses after the retries.
         """
         self.ensure_one()
         params = dict(params)
         params.setdefault("limit", const.API_PAGE_SIZE)
         while True:
-            page = self._stripe_call(what, service_name, "list", params=params)
+            page = self._stripe_call(what, service_name, "list", *args, params=params)
             data = [obj.to_dict() for obj in page.data]
             if data:
                 yield data

@@ -43,11 +43,14 @@ class StripePaymentRules(models.AbstractModel):
     # === BINDING === #
 
     @api.model
-    def _stripe_bind(self, account, document=None):
+    def _stripe_bind(self, account, document=None, event=None):
         """The rules for payments of ``account``, paying ``document`` if given.
 
         :param account: the ``stripe.account``.
         :param document: an invoice or sale order a user picked, or ``None``.
+        :param event: the ``stripe.event`` the payment comes from, if any (its
+            ``_stripe_find_payment_target`` is asked first, for addons that
+            extend the rules there).
         :return: the service, bound (through its context).
         """
         return self.with_context(
@@ -55,6 +58,7 @@ class StripePaymentRules(models.AbstractModel):
             stripe_rules_document=f"{document._name},{document.id}"
             if document
             else False,
+            stripe_rules_event_id=event.id if event else False,
         )
 
     def _stripe_account(self):
@@ -63,6 +67,12 @@ class StripePaymentRules(models.AbstractModel):
         if not account_id:
             raise ValueError("stripe.payment.rules used without _stripe_bind()")
         return self.env["stripe.account"].browse(account_id)
+
+    def _stripe_event(self):
+        """The ``stripe.event`` the rules work for, or ``None`` (payouts, the
+        reconcile wizard)."""
+        event_id = self.env.context.get("stripe_rules_event_id")
+        return self.env["stripe.event"].browse(event_id) if event_id else None
 
     def _stripe_picked_document(self):
         """The invoice or order a user picked, or ``None``."""
@@ -622,6 +632,11 @@ class StripePaymentRules(models.AbstractModel):
             ``res.partner`` for a failed payment without document).
         :raise StripeMatchError: nothing, or several documents, match.
         """
+        event = self._stripe_event()
+        if event and not self.env.context.get("stripe_rules_event_asked"):
+            # An addon may extend the rules on stripe.event (Stripe Billing): the
+            # event's method is asked, and comes back here through super().
+            return event._stripe_find_payment_target(facts, amount, currency)
         picked = self._stripe_picked_document()
         if picked:
             return picked
