@@ -8,6 +8,7 @@ from . import (
     test_fake_stripe,
     test_gateway,
     test_hardening,
+    test_i18n,
     test_payments,
     test_payout_then_webhook,
     test_payouts,
