@@ -37,4 +37,9 @@ from . import (
     stripe_account_setup,
     stripe_event_display,
     stripe_event_pick,
+    stripe_subscription,
+    stripe_mrr_report,
+    stripe_event_subscription,
+    stripe_account_subscription,
+    res_partner_subscription,
 )
