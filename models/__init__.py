@@ -26,4 +26,5 @@ from . import (
     stripe_tax_rate,
     stripe_invoice_payment,
     stripe_event_billing,
+    stripe_billing_import,
 )
