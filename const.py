@@ -316,3 +316,55 @@ BILLING_INTENT_DESCRIPTIONS = frozenset(
 # delivery delays and a first round of Stripe's retries. A refund made on the
 # payment itself (no credit note) is credited the usual way afterwards.
 BILLING_REFUND_CREDIT_NOTE_WAIT = 3600  # seconds
+# === MONITORING === #
+
+# The balance check lists the Stripe transactions Odoo has not booked, from the
+# creation of the last reconciled payout less these days (a transaction may wait
+# that long for its payout: Stripe's payout schedules hold funds 2 to 14 days).
+BALANCE_CHECK_LOOKBACK_DAYS = 14
+
+# At most this many causes of each kind are kept on a balance check (the total of
+# the others is still counted).
+BALANCE_CHECK_MAX_CAUSES = 200
+
+# The webhook counts as silent when no event arrived for longer than
+# WEBHOOK_SILENCE_FACTOR times the mean interval between the events of the last
+# WEBHOOK_TRAFFIC_DAYS days (at a steady rate, a silence that long has a chance
+# of e**-7, about 1 in 1,000), and never sooner than WEBHOOK_SILENCE_MIN_HOURS.
+# Accounts with fewer than WEBHOOK_SILENCE_MIN_EVENTS events in that time have
+# no usual traffic to judge by.
+WEBHOOK_TRAFFIC_DAYS = 30
+WEBHOOK_SILENCE_FACTOR = 7
+WEBHOOK_SILENCE_MIN_HOURS = 12
+WEBHOOK_SILENCE_MIN_EVENTS = 10
+
+# The newest Stripe API version the handlers know the shapes of (the version
+# stripe-python 16.x pins, the one Odoo's endpoints are created with). Events
+# rendered in a later version may have moved fields: their account gets an alert.
+# Older versions are read defensively.
+NEWEST_KNOWN_API_VERSION = WEBHOOK_API_VERSION
+
+# The API versions of the events received in the last hours are looked at by the
+# hourly watch.
+API_VERSION_WATCH_HOURS = 24
+
+# Events the catch-up fetched that Stripe created less than this long ago do not
+# count as missed by the webhook (they may still be on their way).
+MISSED_EVENTS_GRACE_MINUTES = 60
+
+# Days of payments drawn in the overview's sparkline.
+OVERVIEW_SPARKLINE_DAYS = 30
+
+# === SCREENS === #
+
+# Code of the *Stripe* payment method (account.payment.method) of Stripe journals.
+STRIPE_PAYMENT_METHOD_CODE = "stripe_connector"
+
+# Stripe's dashboard; test mode pages are under /test.
+STRIPE_DASHBOARD_URL = "https://dashboard.stripe.com"
+
+# Prefix of the transactions a payout reconciled without secret key is given in
+# Odoo (the payments a user picked, and the fees: the rest of the payout); type of
+# that fee transaction.
+KEYLESS_TRANSACTION_PREFIX = "odoo_"
+KEYLESS_FEE_TYPE = "odoo_keyless_fees"

@@ -11,8 +11,13 @@ from . import (
     test_payout_then_webhook,
     test_payouts,
     test_refunds_disputes,
+    test_screens,
+    test_screens_tours,
     test_security,
     test_test_runners,
+    test_tours,
     test_utils,
     test_webhook,
+    test_monitoring,
+    test_overview_tour,
 )

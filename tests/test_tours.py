@@ -1,0 +1,124 @@
+"""The screens as a user clicks through them, in a real headless Chromium
+(``HttpCase.start_tour``; the tours are in ``static/tests/tours/``)."""
+
+import unittest
+
+import odoo.http
+from odoo.tests import tagged
+
+from .common import API_KEY
+from .test_payouts import PayoutCommon
+
+
+@tagged("post_install", "-at_install")
+class TestStripeTours(PayoutCommon):
+    """Each tour runs as the administrator; the test then checks the records the
+    clicks made."""
+
+    def start_tour(self, url_path, tour_name, step_delay=None, **kwargs):
+        """Odoo skips a tour when it finds no browser (or no websocket-client): here
+        a missing browser fails the test, so that CI cannot pass without running
+        the tours."""
+        # The first tour of a run waits for the test assets to be built.
+        kwargs.setdefault("timeout", 300)
+        # The browser's first requests read every module's manifest at once, in
+        # several server threads; Python 3.11's parser is not safe for that
+        # ("AST constructor recursion depth mismatch"): read them here first.
+        odoo.http.root.statics  # noqa: B018
+        # Build the web client's bundles before the browser asks for them: on a
+        # busy machine, building them within its requests outlasts the 60 s Odoo
+        # waits for the page to be ready.
+        qweb = self.env["ir.qweb"]
+        for bundle_name in ("web.assets_web", "web.assets_tests"):
+            bundle = qweb._get_asset_bundle(bundle_name)
+            bundle.js()
+            if bundle_name == "web.assets_web":
+                bundle.css()
+        try:
+            super().start_tour(url_path, tour_name, step_delay, **kwargs)
+        except unittest.SkipTest as skipped:
+            self.fail(
+                f"Tour {tour_name} did not run: {skipped}. Install Chromium "
+                "(apt-get install chromium) and websocket-client."
+            )
+
+    def admin_in_test_company(self):
+        """The administrator works in the company of the test's Stripe account."""
+        self.env.ref("base.user_admin").write(
+            {
+                "company_ids": [(4, self.company.id)],
+                "company_id": self.company.id,
+                "groups_id": [
+                    (4, self.env.ref("account.group_account_manager").id),
+                    (4, self.env.ref("stripe_connector.group_stripe_manager").id),
+                ],
+            }
+        )
+
+    def test_new_account_from_settings(self):
+        """In the administrator's own company, as on a new database."""
+        # The test fixtures made pricelists while the pricelist feature is off: the
+        # settings would open on a warning that they are about to be archived.
+        self.env["product.pricelist"].search([]).action_archive()
+        self.start_tour("/odoo", "stripe_connector_account_tour", login="admin")
+        admin_company = self.env.ref("base.user_admin").company_id
+        account = (
+            self.env["stripe.account"]
+            .with_company(admin_company)
+            .search([("name", "=", "Stripe Tour")])
+        )
+        self.assertEqual(len(account), 1)
+        self.assertEqual(account.company_id, admin_company)
+        self.assertEqual(account.journal_id.name, "Stripe Tour")
+        self.assertEqual(account.journal_id.type, "bank")
+        self.assertEqual(account.fee_account_id.name, "Stripe Fees")
+        self.assertTrue(account.dispute_account_id.reconcile)
+        self.assertTrue(account.payout_journal_id)
+        self.assertTrue(account.webhook_url.endswith(f"/stripe/webhook/{account.id}"))
+
+    def test_failed_event_retried_with_the_invoice_picked(self):
+        customer = self.env["res.partner"].create({"name": "Tour Customer"})
+        invoice = self.create_invoice(95.0, partner=customer)
+        charge = self.fake.add_charge(9500, "usd")
+        event = self.deliver(
+            "payment_intent.succeeded", self.fake.get(charge["payment_intent"])
+        )
+        self.assertEvent(event, "failed", "No invoice or order matches")
+        self.assertInvoice(invoice, 95.0, "not_paid")
+        self.admin_in_test_company()
+
+        self.start_tour(
+            "/odoo/action-stripe_connector.stripe_event_action",
+            "stripe_connector_event_retry_tour",
+            login="admin",
+        )
+        self.assertEvent(event, "done", invoice.name)
+        self.assertEqual(event.invoice_id, invoice)
+        self.assertInvoice(invoice, 0.0, "paid")
+        self.assertAlmostEqual(self.journal_balance(), 95.0 - self.fees())
+
+    def test_payout_reconciled_from_its_form(self):
+        self.stripe_account.payout_auto_reconcile = False
+        self.stripe_account.api_key = False  # fees booked by the payout
+        invoice, _charge = self.pay_invoice(200.0)
+        self.stripe_account.api_key = API_KEY
+        payout = self.fake.add_payout()
+        self.deliver("payout.paid", payout)
+        record = self.get_payout(payout)
+        self.assertPayout(record, "to_reconcile")
+        line = self.add_statement_line(payout["amount"] / 100, self.arrival(payout))
+        self.admin_in_test_company()
+
+        self.start_tour(
+            "/odoo/action-stripe_connector.stripe_payout_action",
+            "stripe_connector_payout_reconcile_tour",
+            login="admin",
+        )
+        self.assertPayout(record, "reconciled")
+        self.assertEqual(record.bank_state, "matched")
+        self.assertEqual(record.statement_line_id, line)
+        self.assertTrue(line.is_reconciled)
+        self.assertAlmostEqual(self.account_balance(self.fee_account), self.fees())
+        self.assertAlmostEqual(self.journal_balance(), 0.0)
+        self.assertStripeMirrored()
+        self.assertInvoice(invoice, 0.0, "paid")
