@@ -213,6 +213,6 @@ class StripeBillingImport(models.Model):
                 "type": event_type,
                 "object_id": obj.get("id"),
                 "object_type": obj.get("object"),
-                "payload": json.dumps({"data": {"object": obj}}),
+                "payload": json.dumps({"data": {"object": obj}}, default=str),
             }
         )
