@@ -39,6 +39,8 @@
         "views/stripe_overview_views.xml",
         "wizard/stripe_event_ignore_views.xml",
         "wizard/stripe_payout_reconcile_keyless_views.xml",
+        "views/stripe_subscription_views.xml",
+        "views/stripe_mrr_report_views.xml",
     ],
     "demo": ["demo/stripe_demo.xml"],
     "assets": {

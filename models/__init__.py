@@ -19,6 +19,7 @@ from . import (
     stripe_event_payment,
     stripe_event_payout,
     stripe_event_refund,
+    stripe_payment_rules,
     stripe_payout,
     stripe_payout_booking,
     stripe_alert,
@@ -37,4 +38,9 @@ from . import (
     stripe_account_setup,
     stripe_event_display,
     stripe_event_pick,
+    stripe_subscription,
+    stripe_mrr_report,
+    stripe_event_subscription,
+    stripe_account_subscription,
+    res_partner_subscription,
 )
