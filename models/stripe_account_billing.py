@@ -58,6 +58,20 @@ class StripeAccount(models.Model):
         tracking=True,
     )
 
+    # === ACTION METHODS === #
+
+    def action_import_invoices(self):
+        """Open a new import of Stripe invoices for this account."""
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Import Stripe Invoices"),
+            "res_model": "stripe.billing.import",
+            "view_mode": "form",
+            "target": "current",
+            "context": {"default_account_id": self.id},
+        }
+
     # === BILLING HELPERS === #
 
     def _stripe_billing_journal(self):
