@@ -15,7 +15,6 @@ class StripeAccount(models.Model):
     _inherit = "stripe.account"
 
     webhook_endpoint_id = fields.Char(
-        string="Webhook Endpoint",
         readonly=True,
         copy=False,
         help="The endpoint Odoo created in Stripe (we_...). Empty when the "
