@@ -354,15 +354,10 @@ class StripeAccount(models.Model):
             f"{item.currency.upper()}"
             for item in balance.available
         )
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "type": "success",
-                "title": _("Connection successful"),
-                "message": _("Available balance: %s", amounts or _("nothing")),
-            },
-        }
+        return self._stripe_notification(
+            _("Connection successful"),
+            _("Available balance: %s", amounts or _("nothing")),
+        )
 
     def action_fetch_missed_events(self):
         """Store the events of the last days that never reached the webhook."""
