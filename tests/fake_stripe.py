@@ -1387,17 +1387,16 @@ class FakeStripe:
                 return self._create_webhook_endpoint(params)
             if len(parts) == 3:
                 return self._update_webhook_endpoint(parts[2], params)
-        if method == "DELETE" and parts[:2] == ["v1", "webhook_endpoints"]:
-            if len(parts) == 3:
-                endpoint = self._webhook_endpoint(parts[2])
-                del self._objects[endpoint["id"]]
-                self._by_kind["webhook_endpoint"].remove(endpoint)
-                self._touch()
-                return {
-                    "id": endpoint["id"],
-                    "object": "webhook_endpoint",
-                    "deleted": True,
-                }
+        if (
+            method == "DELETE"
+            and parts[:2] == ["v1", "webhook_endpoints"]
+            and (len(parts) == 3)
+        ):
+            endpoint = self._webhook_endpoint(parts[2])
+            del self._objects[endpoint["id"]]
+            self._by_kind["webhook_endpoint"].remove(endpoint)
+            self._touch()
+            return {"id": endpoint["id"], "object": "webhook_endpoint", "deleted": True}
         raise StripeApiError(
             404,
             "Unrecognized request URL (%s: %s). Please see https://stripe.com/docs "
