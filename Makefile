@@ -15,11 +15,15 @@ MAKEFLAGS += --no-print-directory
 HTTP_PORT ?= 8069
 DEMO_DB ?= stripe_demo
 TEST_DB ?= stripe_test
+TEST_ODOO_DB ?= stripe_odoo_test
 BENCH_DB ?= stripe_bench
 TESTS ?= tests
 PYTEST_ARGS ?=
 ODOO_ARGS ?=
 ODOO_LOG_LEVEL ?= warn
+ODOO_TEST_ARGS ?=
+# Odoo's own suites that make test-odoo runs with the module installed.
+ODOO_SUITES ?= /account:TestAccountPaymentRegister,/payment_stripe,/sale:TestSaleOrder
 NO_TESTS_OK ?=
 
 MODULE := stripe_connector
@@ -34,7 +38,7 @@ ODOO_BIN = $(VENV)/bin/python $(ODOO_DIR)/odoo-bin -c $(ODOO_RC)
 DB = ODOO_SRC=$(ODOO_DIR) dev/db.sh
 PG_ENV = eval "$$(dev/pg.sh env)"
 
-.PHONY: help setup venv pg addons config run stop test lint format bench \
+.PHONY: help setup venv pg addons config run stop test test-odoo lint format bench \
 	clean distclean
 
 help: ## list the targets and variables
@@ -48,6 +52,9 @@ help: ## list the targets and variables
 	@echo "  PYTEST_ARGS=$(PYTEST_ARGS)   e.g. PYTEST_ARGS='-k refund -x'"
 	@echo "  ODOO_ARGS=$(ODOO_ARGS)   extra odoo-bin options for make run, e.g. '-u $(MODULE)'"
 	@echo "  ODOO_LOG_LEVEL=$(ODOO_LOG_LEVEL)   Odoo log level during tests"
+	@echo "  TEST_ODOO_DB=$(TEST_ODOO_DB) ODOO_TEST_ARGS=$(ODOO_TEST_ARGS)   make test-odoo: its database, extra odoo-bin options"
+	@echo "  ODOO_SUITES=$(ODOO_SUITES)"
+	@echo "      Odoo's suites make test-odoo also runs (empty: none)"
 	@echo "  PGHOST/PGPORT/PGUSER   use that PostgreSQL server instead of .pg/"
 
 # ---- set-up ------------------------------------------------------------------
@@ -96,12 +103,17 @@ test: setup ## new TEST_DB with the module, then pytest (TESTS, PYTEST_ARGS)
 			-c $(ADDON)/pyproject.toml -p pytest_harness \
 			--rootdir=$(ADDON) --odoo-database=$(TEST_DB) --odoo-http \
 			--odoo-log-level=$(ODOO_LOG_LEVEL) \
+			--harness-count-file=$(CURDIR)/.odoo/test-counts/pytest \
 			$(addprefix $(ADDON)/,$(TESTS)) $(PYTEST_ARGS) || rc=$$?; \
 	fi; \
 	if [[ $$rc == 5 && -n "$(NO_TESTS_OK)" ]]; then \
 		echo "No test collected (NO_TESTS_OK is set: not an error)."; rc=0; \
 	fi; \
 	exit $$rc
+
+test-odoo: setup ## new TEST_ODOO_DB: odoo-bin -i + --test-tags the module, then ODOO_SUITES
+	@ODOO_SRC=$(ODOO_DIR) ODOO_LOG_LEVEL=$(ODOO_LOG_LEVEL) \
+		ODOO_TEST_ARGS='$(ODOO_TEST_ARGS)' dev/test-odoo.sh $(TEST_ODOO_DB) '$(ODOO_SUITES)'
 
 bench: setup ## new BENCH_DB with the module, then bench/run.py (if it exists)
 	@if [[ ! -f bench/run.py ]]; then echo "bench/run.py does not exist yet"; exit 0; fi; \

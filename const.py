@@ -27,6 +27,7 @@ EVENT_HANDLERS = {
     "payment_intent.succeeded": "_handle_payment_intent_succeeded",
     "payment_intent.payment_failed": "_handle_payment_intent_payment_failed",
     "charge.succeeded": "_handle_charge_succeeded",
+    "charge.captured": "_handle_charge_captured",
     "checkout.session.completed": "_handle_checkout_session_completed",
     "checkout.session.async_payment_succeeded": "_handle_checkout_session_completed",
     "checkout.session.async_payment_failed": (
@@ -283,3 +284,73 @@ API_MAX_NETWORK_RETRIES = 3
 API_RATE_LIMIT_RETRIES = 4
 API_RATE_LIMIT_BASE_DELAY = 0.5  # seconds: 0.5, 1, 2, 4 before the 4 retries
 API_RATE_LIMIT_MAX_DELAY = 4  # seconds
+
+# === STRIPE BILLING === #
+
+# Event type -> method of ``stripe.event``, merged into the table by
+# ``stripe.event._get_event_handlers()`` (models/stripe_event_billing.py).
+BILLING_EVENT_HANDLERS = {
+    "invoice.finalized": "_handle_invoice_finalized",
+    "invoice.paid": "_handle_invoice_paid",
+    "invoice.payment_succeeded": "_handle_invoice_paid",
+    "invoice_payment.paid": "_handle_invoice_payment_paid",
+    "invoice.payment_failed": "_handle_invoice_payment_failed",
+    "invoice.voided": "_handle_invoice_voided",
+    "invoice.marked_uncollectible": "_handle_invoice_marked_uncollectible",
+    "credit_note.created": "_handle_credit_note_created",
+    "credit_note.voided": "_handle_credit_note_voided",
+    "customer.created": "_handle_customer_updated",
+    "customer.updated": "_handle_customer_updated",
+}
+
+# Descriptions Stripe gives the PaymentIntents of invoices: without a key, such a
+# PaymentIntent that matches nothing waits for ``invoice_payment.paid``.
+BILLING_INTENT_DESCRIPTIONS = frozenset(
+    {"Subscription creation", "Subscription update", "Payment for Invoice"}
+)
+
+# A refund of a mirrored Stripe invoice's payment, without a key to read Stripe's
+# credit notes, waits this long for the credit note that lists it (the refund
+# carries no link to it). Stripe sends credit_note.created in the same second as
+# the refund's events when the credit note makes the refund; an hour covers
+# delivery delays and a first round of Stripe's retries. A refund made on the
+# payment itself (no credit note) is credited the usual way afterwards.
+BILLING_REFUND_CREDIT_NOTE_WAIT = 3600  # seconds
+# === MONITORING === #
+
+# The balance check lists the Stripe transactions Odoo has not booked, from the
+# creation of the last reconciled payout less these days (a transaction may wait
+# that long for its payout: Stripe's payout schedules hold funds 2 to 14 days).
+BALANCE_CHECK_LOOKBACK_DAYS = 14
+
+# At most this many causes of each kind are kept on a balance check (the total of
+# the others is still counted).
+BALANCE_CHECK_MAX_CAUSES = 200
+
+# The webhook counts as silent when no event arrived for longer than
+# WEBHOOK_SILENCE_FACTOR times the mean interval between the events of the last
+# WEBHOOK_TRAFFIC_DAYS days (at a steady rate, a silence that long has a chance
+# of e**-7, about 1 in 1,000), and never sooner than WEBHOOK_SILENCE_MIN_HOURS.
+# Accounts with fewer than WEBHOOK_SILENCE_MIN_EVENTS events in that time have
+# no usual traffic to judge by.
+WEBHOOK_TRAFFIC_DAYS = 30
+WEBHOOK_SILENCE_FACTOR = 7
+WEBHOOK_SILENCE_MIN_HOURS = 12
+WEBHOOK_SILENCE_MIN_EVENTS = 10
+
+# The newest Stripe API version the handlers know the shapes of (the version
+# stripe-python 16.x pins, the one Odoo's endpoints are created with). Events
+# rendered in a later version may have moved fields: their account gets an alert.
+# Older versions are read defensively.
+NEWEST_KNOWN_API_VERSION = WEBHOOK_API_VERSION
+
+# The API versions of the events received in the last hours are looked at by the
+# hourly watch.
+API_VERSION_WATCH_HOURS = 24
+
+# Events the catch-up fetched that Stripe created less than this long ago do not
+# count as missed by the webhook (they may still be on their way).
+MISSED_EVENTS_GRACE_MINUTES = 60
+
+# Days of payments drawn in the overview's sparkline.
+OVERVIEW_SPARKLINE_DAYS = 30

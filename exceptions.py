@@ -19,7 +19,19 @@ class StripeEventRetryLater(Exception):
     """
 
 
-class StripeMatchError(UserError):
+class StripeActionRequired(UserError):
+    """A failure that no automatic retry can fix: a person must act (pick the
+    document, fix a setting). The responsible user is told at the first failure;
+    the automatic retries still run, and the first one that succeeds closes the
+    alert.
+
+    Any other ``UserError`` of a handler counts as such too, unless it wraps an
+    error of the Stripe API that may pass (see
+    ``stripe.event._stripe_needs_person``).
+    """
+
+
+class StripeMatchError(StripeActionRequired):
     """No Odoo document, or several, match the Stripe object.
 
     :param str message: what was tried.

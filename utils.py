@@ -1,5 +1,6 @@
 """Small pure helpers: no Odoo environment, no I/O, easy to unit-test."""
 
+import json
 import re
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -77,6 +78,37 @@ def clean_text(value, max_length=None):
         return ""
     value = value.replace("\x00", "")
     return value[:max_length] if max_length else value
+
+
+def is_valid_unicode(data):
+    """Whether every string in parsed JSON is valid Unicode (no lone surrogate,
+    which JSON's ``\\ud800`` escapes can produce and no database stores).
+
+    :param data: what ``json.loads`` returned.
+    :rtype: bool
+    """
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def clean_strings(data):
+    """Return parsed JSON with every NUL character replaced by U+FFFD.
+
+    PostgreSQL refuses NUL in text, also in a search: a reference carrying one
+    names no document (instead of failing the query).
+
+    :param data: what ``json.loads`` returned.
+    """
+    if isinstance(data, str):
+        return data.replace("\x00", "\ufffd") if "\x00" in data else data
+    if isinstance(data, dict):
+        return {key: clean_strings(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [clean_strings(value) for value in data]
+    return data
 
 
 def get_path(data, *keys, default=None):

@@ -1,4 +1,7 @@
+from markupsafe import Markup
+
 from odoo import fields, models
+from odoo.tools import plaintext2html
 
 
 class StripeAccountMixin(models.AbstractModel):
@@ -24,13 +27,21 @@ class StripeAccountMixin(models.AbstractModel):
     def _stripe_schedule_activity(self, summary, note):
         """Give a to-do on this record to whoever must hear of it (see
         ``_stripe_activity_user``), unless one is already open for them (the record
-        must have activities)."""
+        must have activities).
+
+        :param str summary: the to-do's title (plain text).
+        :param note: plain text (Stripe's words may be in it: escaped here), or
+            ``Markup`` already safe.
+        """
         self.ensure_one()
         user = self._stripe_activity_user()
         if not user or self.activity_ids.filtered(lambda a: a.user_id == user):
             return
         self.activity_schedule(
-            "mail.mail_activity_data_todo", summary=summary, note=note, user_id=user.id
+            "mail.mail_activity_data_todo",
+            summary=summary,
+            note=note if isinstance(note, Markup) else plaintext2html(note or ""),
+            user_id=user.id,
         )
 
     def _stripe_activity_user(self):

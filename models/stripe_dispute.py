@@ -1,5 +1,6 @@
 from odoo import Command, _, api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import plaintext2html
 
 from .. import utils
 
@@ -256,7 +257,8 @@ class StripeDispute(models.Model):
                 document.activity_schedule(
                     "mail.mail_activity_data_todo",
                     summary=_("Stripe dispute %s", self.stripe_id),
-                    note=message,
+                    # Stripe's words (the reason) in an HTML field: escaped.
+                    note=plaintext2html(message),
                     user_id=user.id,
                 )
         self.message_post(body=message)

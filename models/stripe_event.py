@@ -351,7 +351,7 @@ class StripeEvent(models.Model):
             # An expected business failure (nothing matches, a setting is
             # missing): its message says it all.
             _logger.info("Stripe event %s failed: %s", self.stripe_id, error.args[0])
-            self._set_failed(error.args[0])
+            self._set_failed(error.args[0], error=error)
         # Any other error of a handler fails the event (with its message) instead
         # of the whole batch; the traceback goes to the log.
         except Exception as error:  # pylint: disable=broad-exception-caught
@@ -420,9 +420,14 @@ class StripeEvent(models.Model):
         )
         self._trigger_processing(at=self.next_attempt_at)
 
-    def _set_failed(self, message):
+    def _set_failed(self, message, error=None):  # pylint: disable=unused-argument
         """Fail the event; schedule the next automatic attempt or, after the last
-        one, an activity for the account's responsible user."""
+        one, an activity for the account's responsible user.
+
+        :param str message: why, for the event's message.
+        :param Exception error: the handler's error, when there is one (an alert
+            may tell someone at once, see ``stripe_event_monitoring.py``).
+        """
         now = fields.Datetime.now()
         attempts = self.attempts + 1
         if attempts < const.MAX_ATTEMPTS:
@@ -494,9 +499,12 @@ class StripeEvent(models.Model):
             )
 
     def _get_object(self):
-        """Return the event's ``data.object`` as a dict."""
+        """Return the event's ``data.object`` as a dict, its texts storable (see
+        ``utils.clean_strings``)."""
         self.ensure_one()
-        return utils.get_path(json.loads(self.payload), "data", "object", default={})
+        return utils.clean_strings(
+            utils.get_path(json.loads(self.payload), "data", "object", default={})
+        )
 
     def _link_documents(self, payments=None, moves=None, orders=None):
         """Record on the event the Odoo documents its processing produced."""

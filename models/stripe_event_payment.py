@@ -41,23 +41,43 @@ class StripeEvent(models.Model):
     # === HANDLERS === #
 
     def _handle_payment_intent_succeeded(self):
-        return self._stripe_process_payment(utils.payment_facts(self._get_object()))
+        intent = self._get_object()
+        facts = utils.payment_facts(intent)
+        try:
+            with self.env.cr.savepoint():
+                return self._stripe_process_payment(facts)
+        except StripeMatchError as error:
+            if utils.metadata_references(facts["metadata"], const.METADATA_KEYS):
+                raise  # the integrator named a document: never guess another one
+            return self._stripe_process_checkout_intent(intent, error)
 
     def _handle_charge_succeeded(self):
         """The fallback for charges made without a PaymentIntent (older
         integrations); a charge of a PaymentIntent is booked from
         ``payment_intent.succeeded``, which carries the integrator's metadata
-        (Stripe does not copy it onto the charge)."""
+        (Stripe does not copy it onto the charge). An authorized charge is
+        booked from its ``charge.captured`` event."""
         charge = self._get_object()
+        if charge.get("captured") is False and charge.get("paid") is not False:
+            raise StripeEventIgnored(
+                _(
+                    "The charge is authorized but not captured; it is booked from "
+                    "its charge.captured event."
+                )
+            )
+        return self._stripe_process_charge(charge)
+
+    def _handle_charge_captured(self):
+        """An authorized charge made without a PaymentIntent is captured: book it
+        (its ``charge.succeeded`` said ``captured: false``)."""
+        return self._stripe_process_charge(self._get_object())
+
+    def _stripe_process_charge(self, charge):
+        """Book a succeeded, captured charge made without a PaymentIntent."""
         if charge.get("paid") is False or charge.get("status") == "failed":
             raise StripeEventIgnored(_("The charge did not succeed."))
         if charge.get("captured") is False:
-            raise StripeEventIgnored(
-                _(
-                    "The charge is authorized but not captured; it is booked once "
-                    "captured."
-                )
-            )
+            raise StripeEventIgnored(_("The charge is not captured."))
         intent = utils.object_id(charge.get("payment_intent"))
         if intent:
             raise StripeEventIgnored(
@@ -92,7 +112,71 @@ class StripeEvent(models.Model):
                     status,
                 )
             )
-        return self._stripe_process_payment(utils.payment_facts(session))
+        message = self._stripe_process_payment(utils.payment_facts(session))
+        self._stripe_wake_intent_events(utils.object_id(session.get("payment_intent")))
+        return message
+
+    def _stripe_process_checkout_intent(self, intent, match_error):
+        """A PaymentIntent that matched nothing may be a Checkout Session's: the
+        integrator's metadata and reference are on the session, whose own event
+        (``checkout.session.completed``) Stripe sends separately, often after.
+
+        With a key, the session is looked up (``GET /v1/checkout/sessions?
+        payment_intent=``) and the payment is booked with its facts; without one,
+        or when Stripe cannot be read, the event waits for the session's event.
+
+        :raise StripeMatchError: Stripe says no Checkout Session made it.
+        :raise StripeEventRetryLater: waiting for the session's event.
+        """
+        account = self.account_id
+        if not account.has_api_key:
+            raise StripeEventRetryLater(
+                _(
+                    "%(error)s If a Checkout Session made PaymentIntent %(intent)s, "
+                    "its checkout.session.completed event books it: waiting for it "
+                    "(without a secret key, Odoo cannot ask Stripe).",
+                    error=match_error.args[0],
+                    intent=intent.get("id"),
+                )
+            ) from match_error
+        try:
+            sessions = account._stripe_call(
+                _("the Checkout Session of PaymentIntent %s", intent.get("id")),
+                "checkout.sessions",
+                "list",
+                params={"payment_intent": intent.get("id"), "limit": 1},
+            ).data
+        except UserError as error:
+            raise StripeEventRetryLater(
+                _(
+                    "Stripe could not tell whether a Checkout Session made "
+                    "PaymentIntent %(intent)s (%(error)s): looking again later.",
+                    intent=intent.get("id"),
+                    error=error.args[0],
+                )
+            ) from error
+        if not sessions:
+            raise match_error
+        facts = utils.payment_facts(sessions[0].to_dict())
+        utils.add_intent_facts(facts, intent)
+        return self._stripe_process_payment(facts)
+
+    def _stripe_wake_intent_events(self, intent_id):
+        """Have the events waiting about a PaymentIntent looked at now (the
+        Checkout Session they waited for was booked)."""
+        if not intent_id:
+            return
+        waiting = self.search(
+            [
+                ("account_id", "=", self.account_id.id),
+                ("object_id", "=", intent_id),
+                ("state", "=", "waiting"),
+                ("id", "!=", self.id),
+            ]
+        )
+        if waiting:
+            waiting.next_attempt_at = fields.Datetime.now()
+            self._trigger_processing()
 
     def _handle_payment_intent_payment_failed(self):
         intent = self._get_object()

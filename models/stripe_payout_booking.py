@@ -7,6 +7,13 @@ from odoo.tools import SQL
 
 from .. import const, utils
 
+# The bookers ``_stripe_reconcile`` calls by name (see ``_stripe_payout_bookers``).
+BUILT_IN_BOOKERS = {
+    "_stripe_book_payments",
+    "_stripe_book_adjustments",
+    "_stripe_book_fees",
+}
+
 
 class StripePayout(models.Model):
     """Reconciling a payout: what no Odoo document mirrors yet is booked on the
@@ -74,11 +81,19 @@ class StripePayout(models.Model):
         for field, move in (
             ("adjustment_move_id", self._stripe_book_adjustments()),
             ("fee_move_id", self._stripe_book_fees()),
-            ("exchange_move_id", self._stripe_book_exchange_difference()),
         ):
             if move:
                 self[field] = move
                 moves |= move
+        # Bookers another addon adds to the table.
+        for method in dict.fromkeys(self._stripe_payout_bookers().values()):
+            if method and method not in BUILT_IN_BOOKERS:
+                moves |= getattr(self, method)()
+        exchange_move = self._stripe_book_exchange_difference()
+        if exchange_move:
+            self.exchange_move_id = exchange_move
+            moves |= exchange_move
+        self._stripe_check_all_booked()
         if self.status not in const.PAYOUT_RETURNED_STATUSES:
             self.transfer_move_id = self._stripe_book_transfer()
             moves |= self.transfer_move_id
@@ -118,6 +133,88 @@ class StripePayout(models.Model):
         self.state_message = message
         self.message_post(body=message)
         return message
+
+    @api.model
+    def _stripe_payout_bookers(self):
+        """How a payout books the transactions nothing mirrors yet: booking way
+        (the values of ``const.PAYOUT_BOOKING``, and ``adjustment`` for the
+        categories it does not list) -> the method of ``stripe.payout`` that books
+        the transactions of that way (it reads its categories through
+        ``_stripe_booker_categories``), or ``False`` for what the payout's own
+        transfer mirrors. Another addon adds a way (a new reporting category) by
+        overriding this method and ``const.PAYOUT_BOOKING``'s entry; its booker
+        returns the entries it posted. A way without booker leaves its
+        transactions unbooked: the payout then needs attention.
+
+        :return: a new dict on each call (safe to update).
+        :rtype: dict
+        """
+        return {
+            "payment": "_stripe_book_payments",
+            "refund": "_stripe_book_payments",
+            "refund_failure": "_stripe_book_payments",
+            "dispute": "_stripe_book_adjustments",
+            "adjustment": "_stripe_book_adjustments",
+            "fee": "_stripe_book_fees",
+            "payout": False,
+        }
+
+    @api.model
+    def _stripe_booker_categories(self, method):
+        """The reporting categories of ``const.PAYOUT_BOOKING`` that a booker books
+        (see ``_stripe_payout_bookers``).
+
+        :rtype: list[str]
+        """
+        bookers = self._stripe_payout_bookers()
+        return [
+            category
+            for category, how in const.PAYOUT_BOOKING.items()
+            if bookers.get(how) == method
+        ]
+
+    def _stripe_check_all_booked(self):
+        """After booking, nothing but what the payout's transfer mirrors may be
+        left to book.
+
+        :raise UserError: transactions were left unbooked (listed); the caller
+            rolls the booking back.
+        """
+        self.ensure_one()
+        bookers = self._stripe_payout_bookers()
+        left = (
+            self.env["stripe.balance.transaction"]
+            .search(
+                [("payout_id", "=", self.id), ("link_state", "=", "to_book")],
+                order="stripe_created, id",
+            )
+            .filtered(
+                lambda transaction: (
+                    transaction.type not in const.PAYOUT_TRANSACTION_TYPES
+                    and bookers.get(
+                        const.PAYOUT_BOOKING.get(
+                            transaction.reporting_category, "adjustment"
+                        ),
+                        True,
+                    )
+                    is not False
+                )
+            )
+        )
+        if left:
+            raise UserError(
+                _(
+                    "Payout %(payout)s was not reconciled: nothing books %(count)s "
+                    "of its transactions (%(transactions)s). Nothing was booked.",
+                    payout=self.stripe_id,
+                    count=len(left),
+                    transactions=", ".join(
+                        f"{transaction.stripe_id} ({transaction.reporting_category})"
+                        for transaction in left[:20]
+                    )
+                    + (", ..." if len(left) > 20 else ""),
+                )
+            )
 
     def _stripe_check_ready(self):
         """Refuse to reconcile what would not mirror Stripe exactly.
@@ -203,7 +300,7 @@ class StripePayout(models.Model):
                 (
                     "reporting_category",
                     "in",
-                    utils.booking_categories("payment", "refund", "refund_failure"),
+                    self._stripe_booker_categories("_stripe_book_payments"),
                 ),
             ],
             order="stripe_created, id",
@@ -220,17 +317,19 @@ class StripePayout(models.Model):
 
         :return: the entry, or an empty recordset.
         """
-        # Everything booked another way; categories not in the table are
-        # adjustments.
-        excluded = utils.booking_categories(
-            *(set(const.PAYOUT_BOOKING.values()) - {"dispute"})
-        )
+        # Its own categories, and those not in the table (adjustments).
         transactions = self.env["stripe.balance.transaction"].search(
             [
                 ("payout_id", "=", self.id),
                 ("link_state", "=", "to_book"),
                 ("type", "not in", const.PAYOUT_TRANSACTION_TYPES),
-                ("reporting_category", "not in", excluded),
+                "|",
+                (
+                    "reporting_category",
+                    "in",
+                    self._stripe_booker_categories("_stripe_book_adjustments"),
+                ),
+                ("reporting_category", "not in", list(const.PAYOUT_BOOKING)),
             ],
             order="stripe_created, id",
         )
@@ -350,7 +449,7 @@ class StripePayout(models.Model):
                 (
                     "reporting_category",
                     "in",
-                    utils.booking_categories("fee"),
+                    self._stripe_booker_categories("_stripe_book_fees"),
                 ),
             ]
         )

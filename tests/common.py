@@ -16,6 +16,7 @@ from odoo.tests import HttpCase, tagged
 
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 
+from .. import utils
 from .fake_stripe import FakeStripe
 
 WEBHOOK_SECRET = "whsec_test_current"
@@ -239,3 +240,169 @@ class StripeCommon(AccountTestInvoicingCommon, HttpCase):
         self.assertEqual(event.state, state, event.state_message)
         if message_part:
             self.assertIn(message_part, event.state_message or "")
+
+
+class RefundDisputeCommon(StripeCommon):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.dispute_account = cls.stripe_account.dispute_account_id
+        cls.receivable = cls.customer.property_account_receivable_id
+
+    def paid_invoice(self, amount=100.0, fee=300):
+        """An invoice paid through Stripe: ``(invoice, charge)``."""
+        invoice = self.create_invoice(amount)
+        charge = self.fake.add_charge(
+            int(amount * 100), "usd", fee=fee, metadata={"odoo_invoice": invoice.name}
+        )
+        event = self.deliver(
+            "payment_intent.succeeded", self.fake.get(charge["payment_intent"])
+        )
+        self.assertEvent(event, "done")
+        self.assertInvoice(invoice, 0.0, "paid")
+        return invoice, charge
+
+    def customer_balance(self):
+        return self.account_balance_for_partner(self.receivable, self.customer)
+
+    def account_balance_for_partner(self, account, partner):
+        self.env.flush_all()
+        lines = self.env["account.move.line"].search(
+            [
+                ("account_id", "=", account.id),
+                ("partner_id", "=", partner.id),
+                ("parent_state", "=", "posted"),
+            ]
+        )
+        return self.currency.round(sum(lines.mapped("balance")))
+
+    def credit_notes(self, invoice):
+        """The credit notes a user finds for the invoice: its reversals and those
+        whose source document is the invoice."""
+        return self.env["account.move"].search(
+            [
+                ("move_type", "=", "out_refund"),
+                "|",
+                ("reversed_entry_id", "=", invoice.id),
+                ("invoice_origin", "=", invoice.name),
+            ]
+        )
+
+    def assertStripeMirrored(self, disputed=0.0):
+        """The Stripe journal balance equals Stripe's own balance, the fee account
+        holds exactly Stripe's fees, the disputed payments account ``disputed``."""
+        self.assertAlmostEqual(self.journal_balance(), self.fake.balance("usd") / 100)
+        fees = sum(txn["fee"] for txn in self.fake.objects("balance_transaction"))
+        self.assertAlmostEqual(self.account_balance(self.fee_account), fees / 100)
+        self.assertAlmostEqual(self.account_balance(self.dispute_account), disputed)
+
+
+class PayoutCommon(StripeCommon):
+    """A Stripe account whose payouts arrive in the company's bank journal."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.bank_journal = cls.stripe_account.payout_journal_id
+        cls.transfer_account = cls.company.transfer_account_id
+        cls.dispute_account = cls.stripe_account.dispute_account_id
+        cls.receivable = cls.customer.property_account_receivable_id
+
+    # === STRIPE SIDE === #
+
+    def pay(self, amount, currency="usd", account=None, **kw):
+        """A charge on Stripe, registered in Odoo by its webhook.
+
+        :return: the charge.
+        """
+        charge = self.fake.add_charge(amount, currency, **kw)
+        event = self.deliver_to(
+            account, "payment_intent.succeeded", self.fake.get(charge["payment_intent"])
+        )
+        self.assertEvent(event, "done")
+        return charge
+
+    def pay_invoice(self, amount, **kw):
+        """An invoice of ``amount`` paid through Stripe: ``(invoice, charge)``."""
+        invoice = self.create_invoice(amount)
+        charge = self.pay(
+            round(amount * 100), metadata={"odoo_invoice": invoice.name}, **kw
+        )
+        self.assertInvoice(invoice, 0.0, "paid")
+        return invoice, charge
+
+    def deliver_to(self, account, event_type, obj):
+        """``deliver`` to another Stripe account of Odoo than the default one."""
+        if not account:
+            return self.deliver(event_type, obj)
+        event = self.make_event(event_type, obj)
+        response = self.post_webhook(event, account=account)
+        self.assertEqual(response.status_code, 200, response.text)
+        self.process_events()
+        return self.get_event(event["id"])
+
+    def fees(self, currency="usd"):
+        """What Stripe charged in fees so far (transaction fees and fee
+        transactions), in major units."""
+        total = sum(
+            txn["fee"] - (txn["amount"] if txn["reporting_category"] == "fee" else 0)
+            for txn in self.fake.objects("balance_transaction")
+            if txn["currency"] == currency
+        )
+        return float(utils.from_minor_units(total, currency))
+
+    # === ODOO SIDE === #
+
+    def get_payout(self, payout):
+        self.env.invalidate_all()
+        return self.env["stripe.payout"].search([("stripe_id", "=", payout["id"])])
+
+    def arrival(self, payout):
+        return utils.timestamp_to_datetime(payout["arrival_date"]).date()
+
+    def add_statement_line(self, amount, date, journal=None, **vals):
+        return self.env["account.bank.statement.line"].create(
+            {
+                "journal_id": (journal or self.bank_journal).id,
+                "date": date,
+                "payment_ref": "STRIPE PAYOUT",
+                "amount": amount,
+                **vals,
+            }
+        )
+
+    def reconcile_with_wizard(self, payouts, **vals):
+        """Open the wizard as the Reconcile button does, and confirm it."""
+        action = payouts.action_open_reconcile_wizard()
+        wizard = (
+            self.env[action["res_model"]].with_context(**action["context"]).create(vals)
+        )
+        wizard.action_confirm()
+        self.env.invalidate_all()
+        return wizard
+
+    def open_wizard(self, payouts):
+        action = payouts.action_open_reconcile_wizard()
+        return (
+            self.env[action["res_model"]].with_context(**action["context"]).create({})
+        )
+
+    def bank_balance(self, journal=None):
+        return self.account_balance((journal or self.bank_journal).default_account_id)
+
+    def assertStripeMirrored(
+        self, currency="usd", journal=None, account_currency=False
+    ):
+        """The Stripe journal holds what Stripe's balance holds."""
+        journal = journal or self.stripe_journal
+        self.assertAlmostEqual(
+            self.account_balance(journal.default_account_id, account_currency),
+            self.fake.balance(currency) / 100,
+            msg="the Stripe journal mirrors Stripe's balance",
+        )
+
+    def assertPayout(self, payout, state, message_part=None):
+        payout.invalidate_recordset()
+        self.assertEqual(payout.state, state, payout.state_message)
+        if message_part:
+            self.assertIn(message_part, payout.state_message or "")

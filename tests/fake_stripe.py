@@ -33,6 +33,7 @@ parameters 400 ``parameter_unknown``, ``limit`` is 1..100, default 10)::
     /v1/balance
     /v1/balance_transactions   payout, type, source, currency, created[...]
     /v1/charges                payment_intent, customer, created[...]
+    /v1/checkout/sessions      payment_intent, customer, created[...]
     /v1/customers              email, created[...]
     /v1/disputes               charge, payment_intent, created[...]
     /v1/events                 type (``charge.*`` wildcard), types[],
@@ -128,12 +129,19 @@ MAX_LIMIT = 100
 ID_PREFIXES = {
     "balance_transaction": "txn",
     "charge": "ch",
+    "checkout.session": "cs_test",
     "customer": "cus",
     "dispute": "dp",
     "event": "evt",
     "payment_intent": "pi",
     "payout": "po",
     "refund": "re",
+    "tax_id": "txi",
+    "tax_rate": "txr",
+    "invoice": "in",
+    "line_item": "il",
+    "invoice_payment": "inpay",
+    "credit_note": "cn",
     "webhook_endpoint": "we",
 }
 
@@ -385,16 +393,42 @@ class FakeStripe:
 
     # === BUILDERS === #
 
-    def add_customer(self, email=None, name=None, metadata=None, created=None):
+    def add_customer(  # pylint: disable=too-many-arguments
+        self,
+        email=None,
+        name=None,
+        metadata=None,
+        created=None,
+        address=None,
+        phone=None,
+        tax_ids=(),
+    ):
         """Create a Customer.
 
+        :param address: dict of Stripe's address keys (``line1``, ``city``,
+            ``postal_code``, ``country``...), the others null
+        :param tax_ids: ``(type, value)`` pairs, e.g. ``("eu_vat", "DE123")``;
+            listed in ``tax_ids`` only when expanded (``expand[]=tax_ids``), as
+            Stripe does
         :return: the stored customer dict
         """
         with self._lock:
+            if address is not None:
+                address = {
+                    key: address.get(key)
+                    for key in (
+                        "city",
+                        "country",
+                        "line1",
+                        "line2",
+                        "postal_code",
+                        "state",
+                    )
+                }
             customer = {
                 "id": self._new_id("customer"),
                 "object": "customer",
-                "address": None,
+                "address": address,
                 "balance": 0,
                 "created": self._time(created),
                 "currency": None,
@@ -412,13 +446,33 @@ class FakeStripe:
                 "livemode": self.livemode,
                 "metadata": dict(metadata or {}),
                 "name": name,
-                "phone": None,
+                "phone": phone,
                 "preferred_locales": [],
                 "shipping": None,
                 "tax_exempt": "none",
                 "test_clock": None,
             }
-            return self._store(customer)
+            self._store(customer)
+            for tax_type, value in tax_ids:
+                self._store(
+                    {
+                        "id": self._new_id("tax_id"),
+                        "object": "tax_id",
+                        "country": value[:2],
+                        "created": customer["created"],
+                        "customer": customer["id"],
+                        "livemode": self.livemode,
+                        "owner": {"customer": customer["id"], "type": "customer"},
+                        "type": tax_type,
+                        "value": value,
+                        "verification": {
+                            "status": "verified",
+                            "verified_address": None,
+                            "verified_name": None,
+                        },
+                    }
+                )
+            return customer
 
     def add_payment_intent(
         self,
@@ -552,6 +606,53 @@ class FakeStripe:
                     status="succeeded", amount_received=amount, last_payment_error=None
                 )
             return charge
+
+    def add_checkout_session(self, charge, payment_status="paid", **values):
+        """Create the Checkout Session (payment mode) that made a charge's
+        PaymentIntent, complete; ``values`` override its fields
+        (``client_reference_id``, ``metadata``...).
+
+        :return: the stored session dict
+        """
+        with self._lock:
+            intent = self._get("payment_intent", charge["payment_intent"])
+            session_id = self._new_id("checkout.session")
+            session = {
+                "id": session_id,
+                "object": "checkout.session",
+                "amount_subtotal": charge["amount"],
+                "amount_total": charge["amount"],
+                "cancel_url": "https://example.com/cancel",
+                "client_reference_id": None,
+                "created": charge["created"],
+                "currency": charge["currency"],
+                "customer": charge["customer"],
+                "customer_details": {
+                    "address": None,
+                    "email": charge["billing_details"]["email"],
+                    "name": None,
+                    "phone": None,
+                    "tax_exempt": "none",
+                    "tax_ids": [],
+                },
+                "customer_email": None,
+                "expires_at": charge["created"] + _DAY,
+                "invoice": None,
+                "livemode": self.livemode,
+                "metadata": {},
+                "mode": "payment",
+                "payment_intent": intent["id"],
+                "payment_link": None,
+                "payment_method_types": ["card"],
+                "payment_status": payment_status,
+                "setup_intent": None,
+                "status": "complete",
+                "subscription": None,
+                "success_url": "https://example.com/success",
+                "url": None,
+            }
+            session.update(values)
+            return self._store(session)
 
     def add_many_charges(
         self,
@@ -888,6 +989,547 @@ class FakeStripe:
             self._touch()
             return payout
 
+    # === BILLING === #
+
+    def add_tax_rate(
+        self, percentage, *, inclusive=False, display_name="VAT", country="DE"
+    ):
+        """Create a TaxRate (``txr_``).
+
+        :param percentage: e.g. ``19`` or ``"7.5"``
+        :return: the stored tax rate dict
+        """
+        with self._lock:
+            return self._store(
+                {
+                    "id": self._new_id("tax_rate"),
+                    "object": "tax_rate",
+                    "active": True,
+                    "country": country,
+                    "created": self._time(),
+                    "description": None,
+                    "display_name": display_name,
+                    "effective_percentage": float(percentage),
+                    "flat_amount": None,
+                    "inclusive": inclusive,
+                    "jurisdiction": country,
+                    "jurisdiction_level": None,
+                    "livemode": self.livemode,
+                    "metadata": {},
+                    "percentage": float(percentage),
+                    "rate_type": "percentage",
+                    "state": None,
+                    "tax_type": "vat",
+                }
+            )
+
+    def add_invoice(  # pylint: disable=too-many-arguments,too-many-locals
+        self,
+        customer,
+        lines,
+        currency="usd",
+        *,
+        status="open",
+        default_tax_rates=(),
+        subscription="sub_renewal",
+        billing_reason="subscription_cycle",
+        created=None,
+        number=None,
+        starting_balance=0,
+        embedded_lines=10,
+    ):
+        """Create a finalized Invoice in the shape of API versions since
+        ``2025-03-31.basil`` (no ``payment_intent``, ``charge`` nor ``paid``;
+        lines name their tax rates by id in ``taxes[].tax_rate_details``).
+
+        Each line is a dict: ``amount`` (minor units, before discount, tax
+        included when its tax rate is inclusive), ``quantity`` (default 1),
+        ``description``, ``tax_rate`` (a stored tax rate dict, or None),
+        ``product`` (``prod_`` id), ``proration`` (bool), ``period`` (``(start,
+        end)``), ``discount`` (minor units, a coupon's share of the line). Taxes are
+        computed per line as Stripe does, on the discounted amount, rounded half
+        up to the minor unit.
+
+        :param customer: the stored customer dict
+        :param default_tax_rates: tax rate dicts listed on the invoice
+        :param status: ``open`` (finalized, unpaid), ``paid`` (amount 0), ``draft``
+        :param starting_balance: customer balance applied (negative: a credit)
+        :param embedded_lines: how many lines the invoice itself carries; the
+            others are only listed by ``GET /v1/invoices/<id>/lines``
+        :return: the stored invoice dict
+        """
+        with self._lock:
+            created = self._time(created)
+            invoice_id = self._new_id("invoice")
+            built = []
+            tax_totals = {}
+            discount_totals = {}
+            for spec in lines:
+                line = self._build_invoice_line(invoice_id, spec, currency, created)
+                built.append(line)
+                for tax in line["taxes"]:
+                    key = (tax["tax_rate_details"]["tax_rate"], tax["tax_behavior"])
+                    total = tax_totals.setdefault(key, [0, 0])
+                    total[0] += tax["amount"]
+                    total[1] += tax["taxable_amount"]
+                for discount in line["discount_amounts"]:
+                    discount_totals[discount["discount"]] = (
+                        discount_totals.get(discount["discount"], 0)
+                        + discount["amount"]
+                    )
+            subtotal = sum(line["amount"] for line in built)
+            discount = sum(discount_totals.values())
+            exclusive_tax = sum(
+                amount
+                for (_rate, how), (amount, _b) in tax_totals.items()
+                if how == "exclusive"
+            )
+            inclusive_tax = sum(
+                amount
+                for (_rate, how), (amount, _b) in tax_totals.items()
+                if how == "inclusive"
+            )
+            total = subtotal - discount + exclusive_tax
+            amount_due = max(total + starting_balance, 0)
+            finalized = status != "draft"
+            for line in built:
+                self._store(line)
+            invoice = {
+                "id": invoice_id,
+                "object": "invoice",
+                "account_country": "DE",
+                "account_name": "Fake Stripe",
+                "account_tax_ids": None,
+                "amount_due": amount_due,
+                "amount_overpaid": 0,
+                "amount_paid": 0,
+                "amount_paid_off_stripe": 0,
+                "amount_remaining": amount_due,
+                "amount_shipping": 0,
+                "application": None,
+                "attempt_count": 0,
+                "attempted": False,
+                "auto_advance": finalized,
+                "automatic_tax": {
+                    "disabled_reason": None,
+                    "enabled": False,
+                    "liability": None,
+                    "provider": None,
+                    "status": None,
+                },
+                "automatically_finalizes_at": None,
+                "billing_reason": billing_reason,
+                "collection_method": "charge_automatically",
+                "created": created,
+                "currency": currency,
+                "custom_fields": None,
+                "customer": customer["id"],
+                "customer_account": None,
+                "customer_address": customer.get("address"),
+                "customer_email": customer.get("email"),
+                "customer_name": customer.get("name"),
+                "customer_phone": customer.get("phone"),
+                "customer_shipping": None,
+                "customer_tax_exempt": "none",
+                "customer_tax_ids": [
+                    {"type": t["type"], "value": t["value"]}
+                    for t in self._customer_tax_ids(customer)["data"]
+                ],
+                "default_payment_method": None,
+                "default_source": None,
+                "default_tax_rates": [dict(rate) for rate in default_tax_rates],
+                "description": None,
+                "discounts": list(discount_totals),
+                "due_date": None,
+                "effective_at": created if finalized else None,
+                "ending_balance": (starting_balance + total - amount_due)
+                if finalized
+                else None,
+                "footer": None,
+                "from_invoice": None,
+                "hosted_invoice_url": None,
+                "invoice_pdf": None,
+                "issuer": {"type": "self"},
+                "last_finalization_error": None,
+                "latest_revision": None,
+                "lines": None,  # set below: the first ``embedded_lines``
+                "livemode": self.livemode,
+                "metadata": {},
+                "next_payment_attempt": None,
+                "number": (number or "FAKE-%04d" % (len(self._by_kind["invoice"]) + 1))
+                if finalized
+                else None,
+                "on_behalf_of": None,
+                "parent": {
+                    "quote_details": None,
+                    "subscription_details": {
+                        "metadata": {},
+                        "subscription": subscription,
+                    },
+                    "type": "subscription_details",
+                }
+                if subscription
+                else None,
+                "payment_settings": {
+                    "default_mandate": None,
+                    "payment_method_options": None,
+                    "payment_method_types": None,
+                },
+                "period_end": created,
+                "period_start": created,
+                "post_payment_credit_notes_amount": 0,
+                "pre_payment_credit_notes_amount": 0,
+                "receipt_number": None,
+                "rendering": None,
+                "shipping_cost": None,
+                "shipping_details": None,
+                "starting_balance": starting_balance,
+                "statement_descriptor": None,
+                "status": status,
+                "status_transitions": {
+                    "finalized_at": created if finalized else None,
+                    "marked_uncollectible_at": None,
+                    "paid_at": None,
+                    "voided_at": None,
+                },
+                "subtotal": subtotal,
+                "subtotal_excluding_tax": subtotal - inclusive_tax,
+                "test_clock": None,
+                "total": total,
+                "total_discount_amounts": [
+                    {"amount": amount, "discount": discount_id}
+                    for discount_id, amount in discount_totals.items()
+                ],
+                "total_excluding_tax": total - exclusive_tax - inclusive_tax,
+                "total_pretax_credit_amounts": [
+                    {
+                        "amount": amount,
+                        "credit_balance_transaction": None,
+                        "discount": discount_id,
+                        "type": "discount",
+                    }
+                    for discount_id, amount in discount_totals.items()
+                ],
+                "total_taxes": [
+                    {
+                        "amount": amount,
+                        "tax_behavior": how,
+                        "tax_rate_details": {"tax_rate": rate},
+                        "taxability_reason": "standard_rated",
+                        "taxable_amount": base,
+                        "type": "tax_rate_details",
+                    }
+                    for (rate, how), (amount, base) in tax_totals.items()
+                ],
+                "webhooks_delivered_at": created,
+            }
+            if status == "paid" and amount_due == 0:
+                invoice["status_transitions"]["paid_at"] = created
+            invoice["lines"] = {
+                "object": "list",
+                "data": built[:embedded_lines],
+                "has_more": len(built) > embedded_lines,
+                "total_count": len(built),
+                "url": "/v1/invoices/%s/lines" % invoice_id,
+            }
+            return self._store(invoice)
+
+    def _build_invoice_line(self, invoice_id, spec, currency, created):
+        amount = spec["amount"]
+        quantity = spec.get("quantity", 1)
+        rate = spec.get("tax_rate")
+        discount = spec.get("discount") or 0
+        start, end = spec.get("period") or (created, created + 30 * _DAY)
+        proration = bool(spec.get("proration"))
+        discount_id = None
+        if discount:
+            discount_id = "di_" + self._random(24)
+        taxes = []
+        if rate:
+            base = amount - discount
+            pct = Decimal(str(rate["percentage"]))
+            if rate["inclusive"]:
+                net = (Decimal(base) * 100 / (100 + pct)).quantize(1, ROUND_HALF_UP)
+                tax, taxable = base - int(net), int(net)
+            else:
+                tax = int((Decimal(base) * pct / 100).quantize(1, ROUND_HALF_UP))
+                taxable = base
+            taxes.append(
+                {
+                    "amount": tax,
+                    "tax_behavior": "inclusive" if rate["inclusive"] else "exclusive",
+                    "tax_rate_details": {"tax_rate": rate["id"]},
+                    "taxability_reason": "standard_rated",
+                    "taxable_amount": taxable,
+                    "type": "tax_rate_details",
+                }
+            )
+        unit = Decimal(amount) / quantity if quantity else Decimal(0)
+        return {
+            "id": self._new_id("line_item"),
+            "object": "line_item",
+            "amount": amount,
+            "currency": currency,
+            "description": spec.get("description") or "1 x Pro plan",
+            "discount_amounts": [{"amount": discount, "discount": discount_id}]
+            if discount
+            else [],
+            "discountable": not proration,
+            "discounts": [discount_id] if discount else [],
+            "invoice": invoice_id,
+            "livemode": self.livemode,
+            "metadata": {},
+            "parent": {
+                "invoice_item_details": None,
+                "subscription_item_details": {
+                    "invoice_item": None,
+                    "proration": proration,
+                    "proration_details": {"credited_items": None},
+                    "subscription": "sub_renewal",
+                    "subscription_item": "si_" + self._random(14),
+                },
+                "type": "subscription_item_details",
+            },
+            "period": {"end": end, "start": start},
+            "pretax_credit_amounts": [
+                {
+                    "amount": discount,
+                    "credit_balance_transaction": None,
+                    "discount": discount_id,
+                    "type": "discount",
+                }
+            ]
+            if discount
+            else [],
+            "pricing": {
+                "price_details": {
+                    "price": "price_" + self._random(14),
+                    "product": spec.get("product") or "prod_pro",
+                },
+                "type": "price_details",
+                "unit_amount_decimal": str(unit.normalize()),
+            },
+            "quantity": quantity,
+            "quantity_decimal": str(quantity),
+            "subtotal": amount,
+            "taxes": taxes,
+        }
+
+    def pay_invoice(self, invoice_id, *, fee=None, created=None):
+        """Collect an open invoice: a PaymentIntent and its charge (with balance
+        transaction and fee), and the ``invoice_payment`` linking them.
+
+        :return: ``(invoice, payment_intent, invoice_payment)``
+        """
+        with self._lock:
+            invoice = self._get("invoice", invoice_id)
+            created = self._time(created)
+            charge = self.add_charge(
+                invoice["amount_due"],
+                invoice["currency"],
+                customer=invoice["customer"],
+                fee=fee,
+                created=created,
+                description="Subscription update",
+            )
+            intent = self._objects[charge["payment_intent"]]
+            invoice_payment = self._store(
+                {
+                    "id": self._new_id("invoice_payment"),
+                    "object": "invoice_payment",
+                    "amount_paid": invoice["amount_due"],
+                    "amount_requested": invoice["amount_due"],
+                    "created": created,
+                    "currency": invoice["currency"],
+                    "invoice": invoice_id,
+                    "is_default": True,
+                    "livemode": self.livemode,
+                    "payment": {
+                        "payment_intent": intent["id"],
+                        "type": "payment_intent",
+                    },
+                    "status": "paid",
+                    "status_transitions": {"canceled_at": None, "paid_at": created},
+                }
+            )
+            invoice.update(
+                status="paid",
+                amount_paid=invoice["amount_due"],
+                amount_remaining=0,
+                attempted=True,
+                attempt_count=1,
+            )
+            invoice["status_transitions"]["paid_at"] = created
+            self._touch()
+            return invoice, intent, invoice_payment
+
+    def set_invoice_status(self, invoice_id, status, created=None):
+        """``void`` or ``uncollectible`` an open invoice."""
+        with self._lock:
+            invoice = self._get("invoice", invoice_id)
+            invoice["status"] = status
+            key = {"void": "voided_at", "uncollectible": "marked_uncollectible_at"}
+            invoice["status_transitions"][key[status]] = self._time(created)
+            if status == "void":
+                invoice["amount_remaining"] = 0
+            self._touch()
+            return invoice
+
+    def add_credit_note(  # pylint: disable=too-many-locals
+        self, invoice_id, lines, *, refund=False, created=None, reason=None
+    ):
+        """Credit (part of) an invoice's lines, as Stripe's credit notes do.
+
+        :param lines: ``(line_item_id, amount)`` pairs (amount before tax, as
+            the line's ``amount``); the line's tax rate is credited in proportion
+        :param refund: True refunds the credited total on the invoice's charge
+            (the credit note lists the refund in ``refunds``); otherwise a paid
+            invoice's credit goes to the customer balance, an open one's lowers
+            the amount due
+        :return: ``(credit_note, refund or None)``
+        """
+        with self._lock:
+            invoice = self._get("invoice", invoice_id)
+            created = self._time(created)
+            cn_lines, tax_total = [], 0
+            credit_note_id = self._new_id("credit_note")
+            for line_id, amount in lines:
+                line = self._get("line_item", line_id)
+                tax_rates, taxes = [], []
+                for tax in line["taxes"]:
+                    rate = self._objects[tax["tax_rate_details"]["tax_rate"]]
+                    pct = Decimal(str(rate["percentage"]))
+                    if rate["inclusive"]:
+                        net = (Decimal(amount) * 100 / (100 + pct)).quantize(
+                            1, ROUND_HALF_UP
+                        )
+                        tax_amount, taxable = amount - int(net), int(net)
+                    else:
+                        tax_amount = int(
+                            (Decimal(amount) * pct / 100).quantize(1, ROUND_HALF_UP)
+                        )
+                        taxable = amount
+                        tax_total += tax_amount
+                    tax_rates.append(dict(rate))
+                    taxes.append(
+                        {
+                            "amount": tax_amount,
+                            "tax_behavior": tax["tax_behavior"],
+                            "tax_rate_details": {"tax_rate": rate["id"]},
+                            "taxability_reason": "standard_rated",
+                            "taxable_amount": taxable,
+                            "type": "tax_rate_details",
+                        }
+                    )
+                cn_lines.append(
+                    {
+                        "id": "cnli_" + self._random(24),
+                        "object": "credit_note_line_item",
+                        "amount": amount,
+                        "description": line["description"],
+                        "discount_amount": 0,
+                        "discount_amounts": [],
+                        "invoice_line_item": line_id,
+                        "livemode": self.livemode,
+                        "metadata": {},
+                        "pretax_credit_amounts": [],
+                        "quantity": line["quantity"],
+                        "tax_rates": tax_rates,
+                        "taxes": taxes,
+                        "type": "invoice_line_item",
+                        "unit_amount": None,
+                        "unit_amount_decimal": None,
+                    }
+                )
+            total = sum(amount for _l, amount in lines) + tax_total
+            paid = invoice["status"] == "paid"
+            refund_obj = None
+            if refund:
+                intents = [
+                    p["payment"]["payment_intent"]
+                    for p in self._by_kind["invoice_payment"]
+                    if p["invoice"] == invoice_id and p["status"] == "paid"
+                ]
+                charge_id = self._objects[intents[0]]["latest_charge"]
+                refund_obj = self.add_refund(charge_id, total, created=created)
+            credit_note = {
+                "id": credit_note_id,
+                "object": "credit_note",
+                "amount": total,
+                "amount_shipping": 0,
+                "created": created,
+                "currency": invoice["currency"],
+                "customer": invoice["customer"],
+                "customer_account": None,
+                "customer_balance_transaction": None
+                if refund or not paid
+                else "cbtxn_" + self._random(14),
+                "discount_amount": 0,
+                "discount_amounts": [],
+                "effective_at": created,
+                "invoice": invoice_id,
+                "lines": {
+                    "object": "list",
+                    "data": cn_lines,
+                    "has_more": False,
+                    "url": "/v1/credit_notes/%s/lines" % credit_note_id,
+                },
+                "livemode": self.livemode,
+                "memo": None,
+                "metadata": {},
+                "number": "%s-CN-%02d"
+                % (
+                    invoice["number"],
+                    1
+                    + sum(
+                        1
+                        for c in self._by_kind["credit_note"]
+                        if c["invoice"] == invoice_id
+                    ),
+                ),
+                "out_of_band_amount": None,
+                "pdf": None,
+                "post_payment_amount": total if paid else 0,
+                "pre_payment_amount": 0 if paid else total,
+                "pretax_credit_amounts": [],
+                "reason": reason,
+                "refunds": [
+                    {
+                        "amount_refunded": refund_obj["amount"],
+                        "payment_record_refund": None,
+                        "refund": refund_obj["id"],
+                        "type": "refund",
+                    }
+                ]
+                if refund_obj
+                else [],
+                "shipping_cost": None,
+                "status": "issued",
+                "subtotal": total - tax_total,
+                "subtotal_excluding_tax": total - tax_total,
+                "total": total,
+                "total_excluding_tax": total - tax_total,
+                "total_pretax_credit_amounts": [],
+                "total_taxes": [],
+                "type": "post_payment" if paid else "pre_payment",
+                "voided_at": None,
+            }
+            if paid:
+                invoice["post_payment_credit_notes_amount"] += total
+            else:
+                invoice["pre_payment_credit_notes_amount"] += total
+                invoice["amount_due"] -= total
+                invoice["amount_remaining"] -= total
+            self._store(credit_note)
+            return credit_note, refund_obj
+
+    def void_credit_note(self, credit_note_id, created=None):
+        with self._lock:
+            credit_note = self._get("credit_note", credit_note_id)
+            credit_note.update(status="void", voided_at=self._time(created))
+            self._touch()
+            return credit_note
+
     def event(  # pylint: disable=redefined-builtin
         self,
         type,
@@ -1195,12 +1837,17 @@ class FakeStripe:
     _LISTS = {
         "balance_transactions": "balance_transaction",
         "charges": "charge",
+        "checkout/sessions": "checkout.session",
         "customers": "customer",
         "disputes": "dispute",
         "events": "event",
         "payment_intents": "payment_intent",
         "payouts": "payout",
         "refunds": "refund",
+        "invoices": "invoice",
+        "invoice_payments": "invoice_payment",
+        "credit_notes": "credit_note",
+        "tax_rates": "tax_rate",
         "webhook_endpoints": "webhook_endpoint",
     }
 
@@ -1214,6 +1861,11 @@ class FakeStripe:
             "type": ("type", "eq"),
         },
         "charge": {
+            "created": ("created", "range"),
+            "customer": ("customer", "eq"),
+            "payment_intent": ("payment_intent", "eq"),
+        },
+        "checkout.session": {
             "created": ("created", "range"),
             "customer": ("customer", "eq"),
             "payment_intent": ("payment_intent", "eq"),
@@ -1245,6 +1897,22 @@ class FakeStripe:
             "created": ("created", "range"),
             "payment_intent": ("payment_intent", "eq"),
         },
+        "invoice": {
+            "created": ("created", "range"),
+            "customer": ("customer", "eq"),
+            "status": ("status", "eq"),
+        },
+        "invoice_payment": {
+            "invoice": ("invoice", "eq"),
+            "payment": ("payment", "sub"),
+            "status": ("status", "eq"),
+        },
+        "credit_note": {
+            "created": ("created", "range"),
+            "customer": ("customer", "eq"),
+            "invoice": ("invoice", "eq"),
+        },
+        "tax_rate": {"created": ("created", "range")},
         "webhook_endpoint": {},
     }
 
@@ -1364,12 +2032,16 @@ class FakeStripe:
 
     def _route(self, method, path, params):
         parts = path.strip("/").split("/")
+        if parts[1:2] == ["checkout"]:  # /v1/checkout/sessions[/<id>]
+            parts = [parts[0], "/".join(parts[1:3]), *parts[3:]]
         if method == "GET" and parts[0] == "v1":
             if parts[1:] == ["balance"]:
                 self._check_params(params, {"expand"})
                 return self.balance_object()
             if len(parts) == 2 and parts[1] in self._LISTS:
                 return self._list(parts[1], params)
+            if len(parts) == 4 and parts[1] == "invoices" and parts[3] == "lines":
+                return self._invoice_lines(parts[2], params)
             if len(parts) == 3 and parts[1] in self._LISTS:
                 self._check_params(params, {"expand"})
                 kind = self._LISTS[parts[1]]
@@ -1390,13 +2062,17 @@ class FakeStripe:
         if (
             method == "DELETE"
             and parts[:2] == ["v1", "webhook_endpoints"]
-            and (len(parts) == 3)
+            and len(parts) == 3
         ):
             endpoint = self._webhook_endpoint(parts[2])
             del self._objects[endpoint["id"]]
             self._by_kind["webhook_endpoint"].remove(endpoint)
             self._touch()
-            return {"id": endpoint["id"], "object": "webhook_endpoint", "deleted": True}
+            return {
+                "id": endpoint["id"],
+                "object": "webhook_endpoint",
+                "deleted": True,
+            }
         raise StripeApiError(
             404,
             "Unrecognized request URL (%s: %s). Please see https://stripe.com/docs "
@@ -1579,6 +2255,32 @@ class FakeStripe:
         self._list_cache[cache_key] = (self._version, items, keys)
         return items, keys
 
+    def _invoice_lines(self, invoice_id, params):
+        """``GET /v1/invoices/<id>/lines``: the invoice's lines in their order."""
+        self._check_params(params, {"limit", "starting_after", "expand"})
+        invoice = self._objects.get(invoice_id)
+        if invoice is None or invoice["object"] != "invoice":
+            raise StripeApiError(
+                404,
+                "No such invoice: '%s'" % invoice_id,
+                code="resource_missing",
+                param="invoice",
+            )
+        lines = [
+            line for line in self._by_kind["line_item"] if line["invoice"] == invoice_id
+        ]
+        limit = self._limit(params.get("limit"))
+        start = 0
+        if params.get("starting_after"):
+            ids = [line["id"] for line in lines]
+            start = ids.index(params["starting_after"]) + 1
+        return {
+            "object": "list",
+            "data": lines[start : start + limit],
+            "has_more": start + limit < len(lines),
+            "url": "/v1/invoices/%s/lines" % invoice_id,
+        }
+
     def _payout_candidates_for_list(self, payout_id):
         payout = self._objects.get(payout_id)
         if payout is None or payout["object"] != "payout":
@@ -1616,6 +2318,10 @@ class FakeStripe:
             return lambda obj: (obj["id"] not in self._undelivered) == delivered
         if how == "payout":
             return lambda obj: True  # the candidates are the payout's already
+        if how == "sub":  # payment[payment_intent]=pi_...: every key must match
+            return lambda obj: all(
+                (obj.get(field) or {}).get(key) == sub for key, sub in value.items()
+            )
         bounds = self._range(name, value)
         return lambda obj: all(check(obj[field]) for check in bounds)
 
@@ -1702,6 +2408,8 @@ class FakeStripe:
         field, rest = parts[0], parts[1:]
         if obj.get("object") == "charge" and field == "refunds":
             value = obj.get("refunds") or self._charge_refunds(obj)
+        elif obj.get("object") == "customer" and field == "tax_ids":
+            value = self._customer_tax_ids(obj)
         elif field in obj and (obj[field] is None or isinstance(obj[field], str)):
             value = obj[field]
             if value is not None:
@@ -1717,6 +2425,17 @@ class FakeStripe:
         obj = dict(obj)
         obj[field] = value
         return obj
+
+    def _customer_tax_ids(self, customer):
+        tax_ids = [
+            t for t in self._by_kind["tax_id"] if t["customer"] == customer["id"]
+        ]
+        return {
+            "object": "list",
+            "data": tax_ids,
+            "has_more": False,
+            "url": "/v1/customers/%s/tax_ids" % customer["id"],
+        }
 
     def _charge_refunds(self, charge):
         refunds = [r for r in self._by_kind["refund"] if r["charge"] == charge["id"]]

@@ -4,8 +4,7 @@ come afterwards complete what the payout could not know, and book nothing twice.
 from odoo import Command
 from odoo.tests import tagged
 
-from .test_payouts import PayoutCommon
-from .test_refunds_disputes import RefundDisputeCommon
+from .common import PayoutCommon, RefundDisputeCommon
 
 
 @tagged("post_install", "-at_install")

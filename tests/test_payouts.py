@@ -2,7 +2,6 @@
 # One file for payouts, like the other areas: import, reconcile, undo, currencies.
 
 import itertools
-import unittest
 from datetime import timedelta
 from unittest.mock import patch
 
@@ -10,125 +9,14 @@ import stripe
 
 from odoo import Command, fields
 from odoo.exceptions import UserError
-from odoo.tests import tagged
+from odoo.tests import BaseCase, tagged
 from odoo.tools import mute_logger
 
 from .. import const, utils
-from .common import API_KEY, StripeCommon
+from .common import API_KEY, PayoutCommon
 from .fake_stripe import fast_sdk_retries
 
 EVENT_LOGGER = "odoo.addons.stripe_connector.models.stripe_event"
-
-
-class PayoutCommon(StripeCommon):
-    """A Stripe account whose payouts arrive in the company's bank journal."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.bank_journal = cls.stripe_account.payout_journal_id
-        cls.transfer_account = cls.company.transfer_account_id
-        cls.dispute_account = cls.stripe_account.dispute_account_id
-        cls.receivable = cls.customer.property_account_receivable_id
-
-    # === STRIPE SIDE === #
-
-    def pay(self, amount, currency="usd", account=None, **kw):
-        """A charge on Stripe, registered in Odoo by its webhook.
-
-        :return: the charge.
-        """
-        charge = self.fake.add_charge(amount, currency, **kw)
-        event = self.deliver_to(
-            account, "payment_intent.succeeded", self.fake.get(charge["payment_intent"])
-        )
-        self.assertEvent(event, "done")
-        return charge
-
-    def pay_invoice(self, amount, **kw):
-        """An invoice of ``amount`` paid through Stripe: ``(invoice, charge)``."""
-        invoice = self.create_invoice(amount)
-        charge = self.pay(
-            round(amount * 100), metadata={"odoo_invoice": invoice.name}, **kw
-        )
-        self.assertInvoice(invoice, 0.0, "paid")
-        return invoice, charge
-
-    def deliver_to(self, account, event_type, obj):
-        """``deliver`` to another Stripe account of Odoo than the default one."""
-        if not account:
-            return self.deliver(event_type, obj)
-        event = self.make_event(event_type, obj)
-        response = self.post_webhook(event, account=account)
-        self.assertEqual(response.status_code, 200, response.text)
-        self.process_events()
-        return self.get_event(event["id"])
-
-    def fees(self, currency="usd"):
-        """What Stripe charged in fees so far (transaction fees and fee
-        transactions), in major units."""
-        total = sum(
-            txn["fee"] - (txn["amount"] if txn["reporting_category"] == "fee" else 0)
-            for txn in self.fake.objects("balance_transaction")
-            if txn["currency"] == currency
-        )
-        return float(utils.from_minor_units(total, currency))
-
-    # === ODOO SIDE === #
-
-    def get_payout(self, payout):
-        self.env.invalidate_all()
-        return self.env["stripe.payout"].search([("stripe_id", "=", payout["id"])])
-
-    def arrival(self, payout):
-        return utils.timestamp_to_datetime(payout["arrival_date"]).date()
-
-    def add_statement_line(self, amount, date, journal=None, **vals):
-        return self.env["account.bank.statement.line"].create(
-            {
-                "journal_id": (journal or self.bank_journal).id,
-                "date": date,
-                "payment_ref": "STRIPE PAYOUT",
-                "amount": amount,
-                **vals,
-            }
-        )
-
-    def reconcile_with_wizard(self, payouts, **vals):
-        """Open the wizard as the Reconcile button does, and confirm it."""
-        action = payouts.action_open_reconcile_wizard()
-        wizard = (
-            self.env[action["res_model"]].with_context(**action["context"]).create(vals)
-        )
-        wizard.action_confirm()
-        self.env.invalidate_all()
-        return wizard
-
-    def open_wizard(self, payouts):
-        action = payouts.action_open_reconcile_wizard()
-        return (
-            self.env[action["res_model"]].with_context(**action["context"]).create({})
-        )
-
-    def bank_balance(self, journal=None):
-        return self.account_balance((journal or self.bank_journal).default_account_id)
-
-    def assertStripeMirrored(
-        self, currency="usd", journal=None, account_currency=False
-    ):
-        """The Stripe journal holds what Stripe's balance holds."""
-        journal = journal or self.stripe_journal
-        self.assertAlmostEqual(
-            self.account_balance(journal.default_account_id, account_currency),
-            self.fake.balance(currency) / 100,
-            msg="the Stripe journal mirrors Stripe's balance",
-        )
-
-    def assertPayout(self, payout, state, message_part=None):
-        payout.invalidate_recordset()
-        self.assertEqual(payout.state, state, payout.state_message)
-        if message_part:
-            self.assertIn(message_part, payout.state_message or "")
 
 
 @tagged("post_install", "-at_install")
@@ -974,7 +862,7 @@ class TestPayoutCurrencies(PayoutCommon):
 
 
 @tagged("post_install", "-at_install")
-class TestPayoutUtils(unittest.TestCase):
+class TestPayoutUtils(BaseCase):
     def test_balance_transaction_facts_of_an_expanded_refund(self):
         facts = utils.balance_transaction_facts(
             {

@@ -6,64 +6,9 @@ from odoo import fields
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
-from .common import StripeCommon
+from .common import RefundDisputeCommon
 
 EVENT_LOGGER = "odoo.addons.stripe_connector.models.stripe_event"
-
-
-class RefundDisputeCommon(StripeCommon):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.dispute_account = cls.stripe_account.dispute_account_id
-        cls.receivable = cls.customer.property_account_receivable_id
-
-    def paid_invoice(self, amount=100.0, fee=300):
-        """An invoice paid through Stripe: ``(invoice, charge)``."""
-        invoice = self.create_invoice(amount)
-        charge = self.fake.add_charge(
-            int(amount * 100), "usd", fee=fee, metadata={"odoo_invoice": invoice.name}
-        )
-        event = self.deliver(
-            "payment_intent.succeeded", self.fake.get(charge["payment_intent"])
-        )
-        self.assertEvent(event, "done")
-        self.assertInvoice(invoice, 0.0, "paid")
-        return invoice, charge
-
-    def customer_balance(self):
-        return self.account_balance_for_partner(self.receivable, self.customer)
-
-    def account_balance_for_partner(self, account, partner):
-        self.env.flush_all()
-        lines = self.env["account.move.line"].search(
-            [
-                ("account_id", "=", account.id),
-                ("partner_id", "=", partner.id),
-                ("parent_state", "=", "posted"),
-            ]
-        )
-        return self.currency.round(sum(lines.mapped("balance")))
-
-    def credit_notes(self, invoice):
-        """The credit notes a user finds for the invoice: its reversals and those
-        whose source document is the invoice."""
-        return self.env["account.move"].search(
-            [
-                ("move_type", "=", "out_refund"),
-                "|",
-                ("reversed_entry_id", "=", invoice.id),
-                ("invoice_origin", "=", invoice.name),
-            ]
-        )
-
-    def assertStripeMirrored(self, disputed=0.0):
-        """The Stripe journal balance equals Stripe's own balance, the fee account
-        holds exactly Stripe's fees, the disputed payments account ``disputed``."""
-        self.assertAlmostEqual(self.journal_balance(), self.fake.balance("usd") / 100)
-        fees = sum(txn["fee"] for txn in self.fake.objects("balance_transaction"))
-        self.assertAlmostEqual(self.account_balance(self.fee_account), fees / 100)
-        self.assertAlmostEqual(self.account_balance(self.dispute_account), disputed)
 
 
 @tagged("post_install", "-at_install")

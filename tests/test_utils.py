@@ -1,15 +1,14 @@
 """Pure helpers: Stripe's exponent table and the reading of Stripe objects."""
 
-import unittest
 from decimal import Decimal
 
-from odoo.tests import tagged
+from odoo.tests import BaseCase, tagged
 
 from .. import utils
 
 
 @tagged("post_install", "-at_install")
-class TestAmounts(unittest.TestCase):
+class TestAmounts(BaseCase):
     """Stripe's own exponent table, one test per class of currency."""
 
     def assertConverts(self, minor, currency, major):
@@ -47,7 +46,7 @@ class TestAmounts(unittest.TestCase):
 
 
 @tagged("post_install", "-at_install")
-class TestPaymentFacts(unittest.TestCase):
+class TestPaymentFacts(BaseCase):
     def test_payment_intent_current_shape(self):
         facts = utils.payment_facts(
             {

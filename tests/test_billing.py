@@ -1,0 +1,563 @@
+"""Stripe Billing over HTTP: Stripe invoices mirrored as Odoo invoices, paid,
+credited and voided in step with Stripe, whatever the order of the events."""
+
+import random
+
+from odoo import Command
+from odoo.tests import tagged
+
+from .common import StripeCommon
+
+
+class BillingCommon(StripeCommon):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        tax_group = cls.env["account.tax.group"].create(
+            {"name": "VAT", "company_id": cls.company.id}
+        )
+
+        def tax(name, amount, included=False):
+            return cls.env["account.tax"].create(
+                {
+                    "name": name,
+                    "amount": amount,
+                    "type_tax_use": "sale",
+                    "company_id": cls.company.id,
+                    "tax_group_id": tax_group.id,
+                    "price_include_override": "tax_included"
+                    if included
+                    else "tax_excluded",
+                }
+            )
+
+        cls.vat19 = tax("VAT 19%", 19.0)
+        cls.vat19_incl = tax("VAT 19% incl.", 19.0, included=True)
+        cls.vat7 = tax("VAT 7%", 7.0)
+        cls.plan = cls.env["product.product"].create({"name": "Pro plan"})
+        cls.plan.product_tmpl_id.stripe_product_id = "prod_pro"
+
+    def setUp(self):
+        super().setUp()
+        self.stripe_customer = self.fake.add_customer(
+            email="finance@acme.example",
+            name="ACME Corp",
+            address={"line1": "1 Road", "city": "Berlin", "country": "DE"},
+        )
+        self.rate19 = self.fake.add_tax_rate(19)
+
+    # === HELPERS === #
+
+    def mirror_of(self, stripe_invoice):
+        self.env.invalidate_all()
+        return self.env["account.move"].search(
+            [("stripe_invoice_id", "=", stripe_invoice["id"])]
+        )
+
+    def assertMirrors(self, move, stripe_invoice):
+        """The Odoo invoice is posted, in Stripe's currency, for Stripe's total."""
+        self.assertEqual(move.state, "posted")
+        self.assertEqual(move.move_type, "out_invoice")
+        self.assertEqual(move.currency_id.name, stripe_invoice["currency"].upper())
+        self.assertEqual(move.ref, stripe_invoice["number"])
+        self.assertEqual(
+            round(move.amount_total * 10**move.currency_id.decimal_places),
+            stripe_invoice["total"],
+        )
+
+    def assertBalanceMatches(self):
+        currency = self.stripe_journal.currency_id or self.currency
+        self.assertAlmostEqual(
+            self.journal_balance(),
+            self.fake.balance(currency.name.lower()) / 100,
+            places=2,
+        )
+
+    def renewal(self, lines=None, currency="usd", **kwargs):
+        return self.fake.add_invoice(
+            self.stripe_customer,
+            lines
+            or [
+                {
+                    "amount": 4900,
+                    "description": "1 x Pro plan (at $49.00 / month)",
+                    "tax_rate": self.rate19,
+                }
+            ],
+            currency=currency,
+            default_tax_rates=kwargs.pop("default_tax_rates", [self.rate19]),
+            **kwargs,
+        )
+
+
+@tagged("post_install", "-at_install")
+class TestBillingInvoices(BillingCommon):
+    def test_monthly_renewal_with_tax_paid(self):
+        """invoice.finalized mirrors the invoice (Stripe's total, number as
+        reference, the customer's partner, the product of the Stripe product);
+        the PaymentIntent pays it with its fee; invoice.paid says so; the Stripe
+        journal equals Stripe's balance."""
+        stripe_invoice = self.renewal()
+        event = self.deliver("invoice.finalized", stripe_invoice)
+        self.assertEvent(event, "done", "mirrors Stripe invoice")
+        move = self.mirror_of(stripe_invoice)
+        self.assertMirrors(move, stripe_invoice)
+        self.assertEqual(move.amount_total, 58.31)
+        self.assertEqual(move.amount_tax, 9.31)
+        self.assertEqual(move.partner_id.stripe_customer_id, self.stripe_customer["id"])
+        self.assertEqual(move.invoice_line_ids.product_id, self.plan)
+        self.assertEqual(move.invoice_line_ids.tax_ids, self.vat19)
+        self.assertIn("Pro plan", move.invoice_line_ids.name)
+        self.assertInvoice(move, 58.31, "not_paid")
+
+        stripe_invoice, intent, invoice_payment = self.fake.pay_invoice(
+            stripe_invoice["id"]
+        )
+        pi_event = self.deliver("payment_intent.succeeded", intent)
+        self.assertEvent(pi_event, "done", "Stripe fee booked")
+        self.deliver("invoice_payment.paid", invoice_payment)
+        paid_event = self.deliver("invoice.paid", stripe_invoice)
+        self.assertEvent(paid_event, "done", "is paid")
+        self.assertInvoice(move, 0.0, "paid")
+        self.assertEqual(
+            self.env["account.payment"].search_count(
+                [("stripe_object_id", "=", intent["id"])]
+            ),
+            1,
+        )
+        self.assertBalanceMatches()
+
+    def test_invoice_paid_first_event_with_key(self):
+        """invoice.paid as the first event: mirrored, and with a key its
+        PaymentIntent is read and registered at once; the PaymentIntent's own
+        event then adds nothing."""
+        stripe_invoice = self.renewal()
+        stripe_invoice, intent, _invoice_payment = self.fake.pay_invoice(
+            stripe_invoice["id"]
+        )
+        event = self.deliver("invoice.paid", stripe_invoice)
+        self.assertEvent(event, "done", "Stripe fee booked")
+        move = self.mirror_of(stripe_invoice)
+        self.assertMirrors(move, stripe_invoice)
+        self.assertInvoice(move, 0.0, "paid")
+        pi_event = self.deliver("payment_intent.succeeded", intent)
+        self.assertEvent(pi_event, "done", "Already registered")
+        self.assertBalanceMatches()
+
+    def test_renewal_payment_intent_first_without_key(self):
+        """Basil and later, no key: the renewal's PaymentIntent names no invoice.
+        It waits (never fails) until invoice_payment.paid links it, then pays
+        the mirrored invoice; invoice.paid waits for it the same way."""
+        self.stripe_account.api_key = False
+        stripe_invoice = self.renewal()
+        stripe_invoice, intent, invoice_payment = self.fake.pay_invoice(
+            stripe_invoice["id"]
+        )
+        pi_event = self.deliver("payment_intent.succeeded", intent)
+        self.assertEvent(pi_event, "waiting", "invoice_payment.paid")
+        paid_event = self.deliver("invoice.paid", stripe_invoice)
+        self.assertEvent(paid_event, "waiting", "invoice_payment.paid")
+        move = self.mirror_of(stripe_invoice)
+        self.assertFalse(move, "the wait rolled the mirror back with the event")
+        link_event = self.deliver("invoice_payment.paid", invoice_payment)
+        self.assertEvent(link_event, "done")
+        # The waiting events were woken by the link.
+        self.process_events()
+        self.assertEvent(pi_event, "done")
+        self.assertEvent(paid_event, "done")
+        move = self.mirror_of(stripe_invoice)
+        self.assertMirrors(move, stripe_invoice)
+        self.assertInvoice(move, 0.0, "paid")
+
+    def test_legacy_version_links_on_both_objects(self):
+        """Before basil the invoice names its PaymentIntent and the PaymentIntent
+        its invoice: the PaymentIntent first waits for the invoice (no key), then
+        pays it."""
+        self.stripe_account.api_key = False
+        stripe_invoice = self.renewal()
+        stripe_invoice, intent, _ip = self.fake.pay_invoice(stripe_invoice["id"])
+        legacy_intent = dict(intent, invoice=stripe_invoice["id"])
+        legacy_invoice = dict(stripe_invoice, payment_intent=intent["id"], paid=True)
+        pi_event = self.deliver(
+            "payment_intent.succeeded", legacy_intent, api_version="2024-06-20"
+        )
+        self.assertEvent(pi_event, "waiting", stripe_invoice["id"])
+        self.deliver("invoice.finalized", legacy_invoice, api_version="2024-06-20")
+        self.process_events()
+        self.assertEvent(pi_event, "done")
+        move = self.mirror_of(stripe_invoice)
+        self.assertInvoice(move, 0.0, "paid")
+        paid_event = self.deliver(
+            "invoice.paid", legacy_invoice, api_version="2024-06-20"
+        )
+        self.assertEvent(paid_event, "done", "paid")
+
+    def test_shuffled_and_duplicated_events(self):
+        """Every event of two renewals, each twice, in a random order: one
+        invoice and one payment per Stripe invoice, both paid, no failed event."""
+        deliveries = []
+        invoices = []
+        for _i in range(2):
+            stripe_invoice = self.renewal()
+            finalized = dict(stripe_invoice)
+            paid, intent, invoice_payment = self.fake.pay_invoice(stripe_invoice["id"])
+            invoices.append(paid)
+            for event_type, obj in [
+                ("invoice.finalized", finalized),
+                ("payment_intent.succeeded", intent),
+                ("invoice_payment.paid", invoice_payment),
+                ("invoice.paid", paid),
+                ("invoice.payment_succeeded", paid),
+            ]:
+                event = self.make_event(event_type, obj)
+                deliveries += [event, event]
+        random.Random(7).shuffle(deliveries)
+        for event in deliveries:
+            self.assertEqual(self.post_webhook(event).status_code, 200)
+        self.process_events()
+        events = self.env["stripe.event"].search([])
+        self.assertFalse(
+            events.filtered(lambda e: e.state not in ("done",)),
+            events.mapped("state_message"),
+        )
+        for stripe_invoice in invoices:
+            move = self.mirror_of(stripe_invoice)
+            self.assertEqual(len(move), 1)
+            self.assertInvoice(move, 0.0, "paid")
+        self.assertBalanceMatches()
+
+
+@tagged("post_install", "-at_install")
+class TestBillingAmounts(BillingCommon):
+    def test_tax_included_in_price(self):
+        """A tax rate included in the price maps to the Odoo tax included in the
+        price; the total is the line's amount."""
+        rate = self.fake.add_tax_rate(19, inclusive=True)
+        stripe_invoice = self.renewal(
+            [{"amount": 5900, "tax_rate": rate}], default_tax_rates=[rate]
+        )
+        self.deliver("invoice.finalized", stripe_invoice)
+        move = self.mirror_of(stripe_invoice)
+        self.assertMirrors(move, stripe_invoice)
+        self.assertEqual(move.amount_total, 59.0)
+        self.assertEqual(move.amount_tax, 9.42)
+        self.assertEqual(move.invoice_line_ids.tax_ids, self.vat19_incl)
+        mapping = self.stripe_account.tax_rate_ids.filtered(
+            lambda r: r.stripe_id == rate["id"]
+        )
+        self.assertEqual(mapping.tax_id, self.vat19_incl)
+
+    def test_coupon_and_prorations(self):
+        """A coupon is a discount line of its own; prorations are their own
+        lines, with their period in the label; the total is Stripe's."""
+        day = 86400
+        start = 1_790_000_000
+        stripe_invoice = self.renewal(
+            [
+                {
+                    "amount": 4900,
+                    "discount": 1225,
+                    "tax_rate": self.rate19,
+                    "description": "1 x Pro plan (at $49.00 / month)",
+                    "period": (start, start + 30 * day),
+                },
+                {
+                    "amount": -1633,
+                    "proration": True,
+                    "tax_rate": self.rate19,
+                    "description": "Unused time on Pro plan after 20 Sep 2026",
+                    "period": (start + 20 * day, start + 30 * day),
+                },
+                {
+                    "amount": 3267,
+                    "proration": True,
+                    "tax_rate": self.rate19,
+                    "description": "Remaining time on Business plan after 20 Sep 2026",
+                    "period": (start + 20 * day, start + 30 * day),
+                },
+            ]
+        )
+        self.deliver("invoice.finalized", stripe_invoice)
+        move = self.mirror_of(stripe_invoice)
+        self.assertMirrors(move, stripe_invoice)
+        lines = move.invoice_line_ids
+        self.assertEqual(len(lines), 4)
+        discount = lines.filtered(
+            lambda line: line.price_unit < 0 and "Discount" in line.name
+        )
+        self.assertEqual(discount.price_subtotal, -12.25)
+        self.assertEqual(discount.tax_ids, self.vat19)
+        unused = lines.filtered(lambda line: "Unused time" in line.name)
+        self.assertEqual(unused.price_subtotal, -16.33)
+        self.assertIn("(2026-10-11 to 2026-10-21)", unused.name)
+        self.assertEqual(move.amount_untaxed, 53.09)
+
+    def test_tax_rounded_as_stripe(self):
+        """Stripe rounds the tax of the discounted amount; Odoo rounds the line's
+        and the discount's apart: the tax line takes Stripe's amount, and the
+        event says so."""
+        stripe_invoice = self.renewal(
+            [{"amount": 140, "discount": 60, "tax_rate": self.rate19}]
+        )
+        self.assertEqual(stripe_invoice["total"], 95)
+        event = self.deliver("invoice.finalized", stripe_invoice)
+        self.assertEvent(event, "done", "Tax rounded as Stripe does")
+        move = self.mirror_of(stripe_invoice)
+        self.assertMirrors(move, stripe_invoice)
+        self.assertEqual(move.amount_tax, 0.15)
+
+    def test_zero_and_three_decimal_currencies(self):
+        """JPY has no minor unit, KWD three decimals: totals equal Stripe's."""
+        for code in ("JPY", "KWD"):
+            self.env.ref(f"base.{code}").active = True
+        jpy = self.renewal([{"amount": 4980, "tax_rate": self.rate19}], currency="jpy")
+        kwd = self.renewal([{"amount": 15125, "tax_rate": self.rate19}], currency="kwd")
+        event = self.deliver("invoice.finalized", jpy)
+        self.assertEvent(event, "done")
+        # 15.125 KWD does not fit Odoo's default Product Price accuracy (2).
+        event = self.deliver("invoice.finalized", kwd)
+        self.assertEvent(event, "failed", "Product Price accuracy")
+        self.env.ref("product.decimal_price").digits = 3
+        event.action_retry()
+        self.assertEvent(event, "done")
+        move_jpy = self.mirror_of(jpy)
+        move_kwd = self.mirror_of(kwd)
+        self.assertMirrors(move_jpy, jpy)
+        self.assertMirrors(move_kwd, kwd)
+        self.assertEqual(move_jpy.amount_total, 5926)
+        self.assertAlmostEqual(move_kwd.amount_total, 17.999, places=3)
+
+    def test_lines_of_all_pages(self):
+        """An invoice of 105 lines carries 10: the others are read page by page."""
+        stripe_invoice = self.renewal(
+            [
+                {"amount": 100 + i, "tax_rate": self.rate19, "description": f"Seat {i}"}
+                for i in range(105)
+            ]
+        )
+        self.assertTrue(stripe_invoice["lines"]["has_more"])
+        self.deliver("invoice.finalized", stripe_invoice)
+        move = self.mirror_of(stripe_invoice)
+        self.assertMirrors(move, stripe_invoice)
+        self.assertEqual(len(move.invoice_line_ids), 105)
+        pages = self.fake.requests_for(f"/v1/invoices/{stripe_invoice['id']}/lines")
+        self.assertEqual(len(pages), 2)
+        self.assertTrue(all(page.query.get("limit") == "100" for page in pages))
+
+    def test_unknown_tax_rate_fails_naming_it(self):
+        """A tax rate no source describes (no key, not on the invoice, not mapped)
+        fails the event with its id; mapped on the account, the retry mirrors."""
+        self.stripe_account.api_key = False
+        stripe_invoice = self.renewal(default_tax_rates=[])
+        event = self.deliver("invoice.finalized", stripe_invoice)
+        self.assertEvent(event, "failed", self.rate19["id"])
+        self.assertFalse(self.mirror_of(stripe_invoice))
+        self.stripe_account.tax_rate_ids = [
+            Command.create(
+                {"stripe_id": self.rate19["id"], "name": "VAT", "tax_id": self.vat19.id}
+            )
+        ]
+        event.action_retry()
+        self.assertEvent(event, "done")
+        self.assertMirrors(self.mirror_of(stripe_invoice), stripe_invoice)
+
+    def test_trial_of_amount_zero(self):
+        """A trial invoice of amount zero is mirrored; nothing to pay."""
+        stripe_invoice = self.renewal(
+            [{"amount": 0, "description": "Trial period for Pro plan"}],
+            default_tax_rates=[],
+            status="paid",
+            billing_reason="subscription_create",
+        )
+        event = self.deliver("invoice.paid", stripe_invoice)
+        self.assertEvent(event, "done", "Nothing to pay")
+        move = self.mirror_of(stripe_invoice)
+        self.assertMirrors(move, stripe_invoice)
+        self.assertEqual(move.amount_total, 0.0)
+        self.assertIn(move.payment_state, ("paid", "not_paid"))
+
+
+@tagged("post_install", "-at_install")
+class TestBillingCreditNotes(BillingCommon):
+    def paid_renewal(self):
+        stripe_invoice = self.renewal()
+        stripe_invoice, intent, invoice_payment = self.fake.pay_invoice(
+            stripe_invoice["id"]
+        )
+        self.deliver("invoice.finalized", stripe_invoice)
+        self.deliver("payment_intent.succeeded", intent)
+        self.deliver("invoice_payment.paid", invoice_payment)
+        move = self.mirror_of(stripe_invoice)
+        self.assertInvoice(move, 0.0, "paid")
+        return stripe_invoice, move
+
+    def credit_notes_of(self, move):
+        return self.env["account.move"].search(
+            [("move_type", "=", "out_refund"), ("partner_id", "=", move.partner_id.id)]
+        )
+
+    def assertOneCreditNote(self, move, credit_note, refund):
+        credit_notes = self.credit_notes_of(move)
+        self.assertEqual(len(credit_notes), 1)
+        self.assertEqual(credit_notes.stripe_credit_note_id, credit_note["id"])
+        self.assertEqual(credit_notes.ref, credit_note["number"])
+        self.assertEqual(round(credit_notes.amount_total * 100), credit_note["total"])
+        self.assertInvoice(credit_notes, 0.0, "paid")
+        payments = self.env["account.payment"].search(
+            [("stripe_object_id", "=", refund["id"])]
+        )
+        self.assertEqual(len(payments), 1)
+        self.assertEqual(payments.payment_type, "outbound")
+
+    def test_credit_note_then_refund(self):
+        """credit_note.created first: the Odoo credit note of its lines; the
+        refund's event then adds the outbound payment only."""
+        stripe_invoice, move = self.paid_renewal()
+        line_id = stripe_invoice["lines"]["data"][0]["id"]
+        credit_note, refund = self.fake.add_credit_note(
+            stripe_invoice["id"], [(line_id, 2000)], refund=True
+        )
+        self.assertEqual(credit_note["total"], 2380)
+        cn_event = self.deliver("credit_note.created", credit_note)
+        self.assertEvent(cn_event, "done", "mirrors Stripe credit note")
+        refund_event = self.deliver("refund.created", refund)
+        self.assertEvent(refund_event, "done", "Refund payment")
+        self.assertOneCreditNote(move, credit_note, refund)
+        self.assertBalanceMatches()
+
+    def test_refund_then_credit_note_without_key(self):
+        """The refund first, no key to read Stripe's credit notes: it waits for
+        the credit note that lists it, which then credits it: one credit note,
+        one outbound payment."""
+        stripe_invoice, move = self.paid_renewal()
+        self.stripe_account.api_key = False
+        line_id = stripe_invoice["lines"]["data"][0]["id"]
+        credit_note, refund = self.fake.add_credit_note(
+            stripe_invoice["id"], [(line_id, 4900)], refund=True
+        )
+        refund_event = self.deliver("refund.created", refund)
+        self.assertEvent(refund_event, "waiting", "waits for the Stripe credit note")
+        cn_event = self.deliver("credit_note.created", credit_note)
+        self.assertEvent(cn_event, "done")
+        self.process_events()
+        self.assertEvent(refund_event, "done")
+        self.assertOneCreditNote(move, credit_note, refund)
+
+    def test_refund_then_credit_note_with_key(self):
+        """The refund first, with a key: Stripe's credit notes of the invoice are
+        read at once; the credit note's own event finds it mirrored."""
+        stripe_invoice, move = self.paid_renewal()
+        line_id = stripe_invoice["lines"]["data"][0]["id"]
+        credit_note, refund = self.fake.add_credit_note(
+            stripe_invoice["id"], [(line_id, 4900)], refund=True
+        )
+        refund_event = self.deliver("refund.created", refund)
+        self.assertEvent(refund_event, "done")
+        cn_event = self.deliver("credit_note.created", credit_note)
+        self.assertEvent(cn_event, "done", "Already mirrored")
+        self.assertOneCreditNote(move, credit_note, refund)
+        self.assertBalanceMatches()
+
+    def test_credit_note_before_payment_and_its_void(self):
+        """A credit note on an open invoice lowers what is due; voided, the
+        invoice is due again."""
+        stripe_invoice = self.renewal()
+        self.deliver("invoice.finalized", stripe_invoice)
+        move = self.mirror_of(stripe_invoice)
+        line_id = stripe_invoice["lines"]["data"][0]["id"]
+        credit_note, _refund = self.fake.add_credit_note(
+            stripe_invoice["id"], [(line_id, 1000)]
+        )
+        self.deliver("credit_note.created", credit_note)
+        self.assertInvoice(move, 58.31 - 11.90, "partial")
+        self.fake.void_credit_note(credit_note["id"])
+        event = self.deliver("credit_note.voided", credit_note)
+        self.assertEvent(event, "done", "reversed")
+        self.assertInvoice(move, 58.31, "not_paid")
+
+
+@tagged("post_install", "-at_install")
+class TestBillingLifecycle(BillingCommon):
+    def test_void(self):
+        """A voided Stripe invoice reverses its Odoo invoice."""
+        stripe_invoice = self.renewal()
+        self.deliver("invoice.finalized", stripe_invoice)
+        voided = self.fake.set_invoice_status(stripe_invoice["id"], "void")
+        event = self.deliver("invoice.voided", voided)
+        self.assertEvent(event, "done", "reversed by")
+        move = self.mirror_of(stripe_invoice)
+        self.assertEqual(move.payment_state, "reversed")
+        self.assertEqual(move.amount_residual, 0.0)
+
+    def test_uncollectible_left_open_with_activity(self):
+        stripe_invoice = self.renewal()
+        self.deliver("invoice.finalized", stripe_invoice)
+        marked = self.fake.set_invoice_status(stripe_invoice["id"], "uncollectible")
+        event = self.deliver("invoice.marked_uncollectible", marked)
+        self.assertEvent(event, "done", "left open")
+        move = self.mirror_of(stripe_invoice)
+        self.assertInvoice(move, 58.31, "not_paid")
+        self.assertTrue(move.activity_ids)
+
+    def test_uncollectible_written_off(self):
+        bad_debt = self.env["account.account"].create(
+            {"name": "Bad debts", "code": "BADDEBT", "account_type": "expense"}
+        )
+        self.stripe_account.write(
+            {
+                "uncollectible_policy": "write_off",
+                "uncollectible_account_id": bad_debt.id,
+            }
+        )
+        stripe_invoice = self.renewal()
+        self.deliver("invoice.finalized", stripe_invoice)
+        marked = self.fake.set_invoice_status(stripe_invoice["id"], "uncollectible")
+        event = self.deliver("invoice.marked_uncollectible", marked)
+        self.assertEvent(event, "done", "written off")
+        self.assertInvoice(self.mirror_of(stripe_invoice), 0.0, "paid")
+        self.assertEqual(self.account_balance(bad_debt), 58.31)
+
+    def test_payment_failed_then_last_retry(self):
+        """Each failed attempt leaves a message; after Stripe's last retry, an
+        activity."""
+        stripe_invoice = self.renewal()
+        self.deliver("invoice.finalized", stripe_invoice)
+        move = self.mirror_of(stripe_invoice)
+        failing = dict(
+            stripe_invoice, attempt_count=1, next_payment_attempt=1_900_000_000
+        )
+        event = self.deliver("invoice.payment_failed", failing)
+        self.assertEvent(event, "done", "tries again")
+        self.assertFalse(move.activity_ids)
+        last = dict(stripe_invoice, attempt_count=4, next_payment_attempt=None)
+        event = self.deliver("invoice.payment_failed", last)
+        self.assertEvent(event, "done", "will not try again")
+        self.assertTrue(move.activity_ids)
+
+    def test_customer_updated_over_http(self):
+        """customer.updated reaches the partner, except what a user changed."""
+        customer = self.stripe_customer
+        self.deliver("customer.created", customer)
+        partner = self.env["res.partner"].search(
+            [("stripe_customer_id", "=", customer["id"])]
+        )
+        self.assertEqual(partner.name, "ACME Corp")
+        partner.city = "Potsdam"  # the accountant knows better
+        customer.update(name="ACME Corporation", email="billing@acme.example")
+        customer["address"] = dict(customer["address"], city="Hamburg")
+        event = self.deliver(
+            "customer.updated",
+            customer,
+            previous_attributes={"name": "ACME Corp", "email": "finance@acme.example"},
+        )
+        self.assertEvent(event, "done", "Kept as changed in Odoo: city")
+        self.assertRecordValues(
+            partner,
+            [
+                {
+                    "name": "ACME Corporation",
+                    "email": "billing@acme.example",
+                    "city": "Potsdam",
+                }
+            ],
+        )
