@@ -16,6 +16,7 @@
         "security/ir.model.access.csv",
         "data/ir_cron_data.xml",
         "data/stripe_monitoring_data.xml",
+        "data/account_payment_method_data.xml",
         "views/stripe_account_views.xml",
         "views/stripe_event_views.xml",
         "views/stripe_dispute_views.xml",
@@ -35,6 +36,10 @@
         "views/stripe_balance_check_views.xml",
         "views/stripe_account_monitoring_views.xml",
         "views/stripe_overview_views.xml",
+        "wizard/stripe_event_ignore_views.xml",
+        "wizard/stripe_payout_reconcile_keyless_views.xml",
+        "views/stripe_subscription_views.xml",
+        "views/stripe_mrr_report_views.xml",
     ],
     "demo": ["demo/stripe_demo.xml"],
     "assets": {

@@ -354,3 +354,62 @@ MISSED_EVENTS_GRACE_MINUTES = 60
 
 # Days of payments drawn in the overview's sparkline.
 OVERVIEW_SPARKLINE_DAYS = 30
+
+# === SCREENS === #
+
+# Code of the *Stripe* payment method (account.payment.method) of Stripe journals.
+STRIPE_PAYMENT_METHOD_CODE = "stripe_connector"
+
+# Stripe's dashboard; test mode pages are under /test.
+STRIPE_DASHBOARD_URL = "https://dashboard.stripe.com"
+
+# Prefix of the transactions a payout reconciled without secret key is given in
+# Odoo (the payments a user picked, and the fees: the rest of the payout); type of
+# that fee transaction.
+KEYLESS_TRANSACTION_PREFIX = "odoo_"
+KEYLESS_FEE_TYPE = "odoo_keyless_fees"
+# === SUBSCRIPTIONS === #
+
+# Subscription events -> handler of ``stripe.event`` (merged into the table by
+# ``stripe_event_subscription.py``). Each one carries the whole subscription: the
+# handler applies the snapshot, whatever the type.
+SUBSCRIPTION_EVENT_HANDLERS = {
+    "customer.subscription.created": "_handle_subscription",
+    "customer.subscription.updated": "_handle_subscription",
+    "customer.subscription.deleted": "_handle_subscription",
+    "customer.subscription.paused": "_handle_subscription",
+    "customer.subscription.resumed": "_handle_subscription",
+    "customer.subscription.trial_will_end": "_handle_subscription",
+    "customer.subscription.pending_update_applied": "_handle_subscription",
+    "customer.subscription.pending_update_expired": "_handle_subscription",
+}
+
+# Stripe's subscription statuses, in Stripe's words.
+SUBSCRIPTION_STATUSES = [
+    ("incomplete", "Incomplete"),
+    ("incomplete_expired", "Incomplete Expired"),
+    ("trialing", "Trialing"),
+    ("active", "Active"),
+    ("past_due", "Past Due"),
+    ("unpaid", "Unpaid"),
+    ("paused", "Paused"),
+    ("canceled", "Canceled"),
+]
+
+# Statuses whose recurring amount counts in MRR. A trial counts 0 until it
+# converts; past_due counts until Stripe cancels; unpaid (Stripe stopped trying)
+# and paused count 0.
+SUBSCRIPTION_MRR_STATUSES = ("active", "past_due")
+
+# A subscription in one of these never comes back (a returning customer gets a new
+# one): a later snapshot with another status is an older one, delivered late.
+SUBSCRIPTION_TERMINAL_STATUSES = ("canceled", "incomplete_expired")
+
+# Billing interval -> (multiplier, divisor) that makes one interval's amount a
+# monthly one: yearly / 12, weekly x 52 / 12, daily x 365 / 12.
+SUBSCRIPTION_INTERVAL_MONTHLY = {
+    "day": (365, 12),
+    "week": (52, 12),
+    "month": (1, 1),
+    "year": (1, 12),
+}

@@ -294,6 +294,9 @@ def main():
     )
     odoo.service.server.load_server_wide_modules()
     registry = odoo.modules.registry.Registry(database)
+    if sys.argv[1:] == ["mrr"] or os.environ.get("BENCH_ONLY") == "mrr":
+        run_mrr(registry)
+        return
     fake = load_fake_stripe()(api_keys={API_KEY}, seed=5).start()
     scenarios = [
         (
@@ -320,6 +323,7 @@ def main():
             report(title, results)
     finally:
         fake.stop()
+    run_mrr(registry)
 
 
 def report(title, results):
@@ -350,6 +354,200 @@ def report(title, results):
         f"queries per additional transaction ({small['size']:,} -> "
         f"{large['size']:,}): {marginal:.3f}; the rest is a fixed cost per payout"
     )
+
+
+# === MRR REPORT: 10,000 subscriptions x 12 months === #
+
+MRR_SUBSCRIPTIONS = int(os.environ.get("BENCH_MRR_SUBSCRIPTIONS", "10000"))
+MRR_MONTHS = 12
+
+
+def setup_mrr(env, count):
+    """A Stripe account with ``count`` subscriptions (two per customer), each
+    with a history of one state a month over the last 12 months (a random walk
+    of plans and seats, some churning, a fifth in EUR), written straight to the
+    tables: setting up is not what is timed.
+
+    :return: the account.
+    """
+    import random  # pylint: disable=import-outside-toplevel
+
+    from dateutil.relativedelta import (  # pylint: disable=import-outside-toplevel
+        relativedelta,
+    )
+    from psycopg2.extras import (  # pylint: disable=import-outside-toplevel
+        execute_values,
+    )
+
+    rng = random.Random(10)
+    company = env.company
+    account = env["stripe.account"].create(
+        {"name": "Bench MRR", "company_id": company.id, "api_key": API_KEY}
+    )
+    usd = company.currency_id
+    eur = env.ref("base.EUR")
+    eur.active = True
+    today = fields.Date.today()
+    first = today.replace(day=1) - relativedelta(months=MRR_MONTHS - 1)
+    env["res.currency.rate"].create(
+        {"name": first, "rate": 0.9, "currency_id": eur.id, "company_id": company.id}
+    )
+    partners = env["res.partner"].create(
+        [{"name": f"Customer {i}"} for i in range(count // 2)]
+    )
+    uid = env.uid
+    now = fields.Datetime.now()
+    sub_rows = [
+        (
+            f"sub_bench{i:06d}",
+            account.id,
+            company.id,
+            partners[i // 2].id,
+            "active",
+            (eur if i % 5 == 0 else usd).id,
+            uid,
+            now,
+            uid,
+            now,
+        )
+        for i in range(count)
+    ]
+    execute_values(
+        env.cr._obj,
+        "INSERT INTO stripe_subscription (stripe_id, account_id, company_id, "
+        "partner_id, status, currency_id, create_uid, create_date, write_uid, "
+        "write_date) VALUES %s RETURNING id",
+        sub_rows,
+        page_size=1000,
+    )
+    env.cr.execute(
+        "SELECT id FROM stripe_subscription WHERE account_id = %s ORDER BY id",
+        (account.id,),
+    )
+    sub_ids = [row[0] for row in env.cr.fetchall()]
+    history = []
+    ended = []
+    for sub_id in sub_ids:
+        level = rng.choice((29.0, 49.0, 99.0, 199.0))
+        for month in range(MRR_MONTHS):
+            day = first + relativedelta(months=month, days=rng.randrange(27))
+            when = fields.Datetime.to_datetime(day) + relativedelta(hours=12)
+            roll = rng.random()
+            if month and roll < 0.02:
+                history.append((sub_id, when, "canceled", 0.0, 0.0, "event"))
+                ended.append(sub_id)
+                break
+            if month and roll < 0.12:
+                level = max(10.0, level + rng.choice((-20.0, 20.0, 50.0)))
+            status = "past_due" if roll > 0.97 else "active"
+            history.append((sub_id, when, status, level, level, "event"))
+    execute_values(
+        env.cr._obj,
+        "INSERT INTO stripe_subscription_history (subscription_id, date, status, "
+        "recurring_monthly, mrr, source, create_uid, create_date, write_uid, "
+        "write_date) VALUES %s",
+        [(*row, uid, now, uid, now) for row in history],
+        page_size=5000,
+    )
+    if ended:
+        env.cr.execute(
+            "UPDATE stripe_subscription SET status = 'canceled' WHERE id IN %s",
+            (tuple(ended),),
+        )
+    env.invalidate_all()
+    return account, len(history)
+
+
+def run_mrr(registry, count=MRR_SUBSCRIPTIONS):
+    """Time the MRR report: the full build of ``count`` subscriptions x 12
+    months, the rebuild after one subscription changes today, and the pivot's
+    reads (``read_group`` as the pivot asks, by month and movement; by customer;
+    the SaaS metrics), as the administrator (record rules on)."""
+    with registry.cursor() as cr:
+        env = api.Environment(cr, SUPERUSER_ID, {})
+        account, history_count = setup_mrr(env, count)
+        report_model = env["stripe.mrr.report"]
+        started = time.perf_counter()
+        rows = report_model._stripe_rebuild(full=True)
+        env.flush_all()
+        build = time.perf_counter() - started
+        subscription = env["stripe.subscription"].search(
+            [("account_id", "=", account.id), ("status", "=", "active")], limit=1
+        )
+        subscription._stripe_put_history(
+            [
+                {
+                    "subscription_id": subscription.id,
+                    "date": fields.Datetime.now(),
+                    "status": "active",
+                    "recurring_monthly": 999.0,
+                    "mrr": 999.0,
+                    "source": "event",
+                }
+            ]
+        )
+        started = time.perf_counter()
+        report_model._stripe_rebuild(subscription)
+        env.flush_all()
+        incremental = time.perf_counter() - started
+        cr.execute("ANALYZE stripe_mrr_report")
+        admin = env.ref("base.user_admin")
+        user_env = api.Environment(
+            cr, admin.id, {"allowed_company_ids": [env.company.id]}
+        )
+        this_month = fields.Date.today().replace(day=1)
+        reads = {}
+        for name, model, domain, fields_, groupby in (
+            (
+                "pivot by month x movement",
+                "stripe.mrr.report",
+                [],
+                ["mrr:sum", "mrr_change:sum"],
+                ["date:month", "movement"],
+            ),
+            (
+                "pivot by customer x month",
+                "stripe.mrr.report",
+                [],
+                ["mrr:sum"],
+                ["partner_id", "date:month"],
+            ),
+            (
+                "pivot by customer, this month",
+                "stripe.mrr.report",
+                [("date", "=", this_month)],
+                ["mrr:sum"],
+                ["partner_id"],
+            ),
+            (
+                "SaaS metrics by month",
+                "stripe.mrr.summary",
+                [],
+                ["mrr:sum", "churn_mrr:sum", "active_count:sum"],
+                ["date:month"],
+            ),
+        ):
+            timings = []
+            for _attempt in range(2):  # the first read warms the server's caches
+                user_env.invalidate_all()
+                started = time.perf_counter()
+                groups = user_env[model].read_group(
+                    domain, fields_, groupby, lazy=False
+                )
+                timings.append(time.perf_counter() - started)
+            reads[name] = (timings, len(groups))
+        cr.rollback()
+    print()
+    print(
+        f"MRR report: {count:,} subscriptions, {history_count:,} history rows "
+        f"({MRR_MONTHS} months)"
+    )
+    print(f"  full build: {build:.2f} s for {rows:,} rows")
+    print(
+        f"  one subscription changed today, its customer rebuilt: {incremental:.3f} s"
+    )
+    for name, ((first, second), groups) in reads.items():
+        print(f"  {name}: {first:.3f} s, again {second:.3f} s ({groups:,} groups)")
 
 
 if __name__ == "__main__":

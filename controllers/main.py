@@ -48,6 +48,12 @@ class StripeWebhookController(http.Controller):
                 request.httprequest.remote_addr,
                 refusal.reason,
             )
+            if refusal.status != 404:
+                # Counted on the account (in a cursor of its own, never the body
+                # nor a secret), so that a wrong secret shows in Odoo.
+                request.env["stripe.account"].sudo()._stripe_note_refusal(
+                    account_id, refusal.reason
+                )
             return request.make_json_response(
                 {"error": refusal.reason}, status=refusal.status
             )
@@ -57,6 +63,8 @@ class StripeWebhookController(http.Controller):
             .sudo()
             ._receive(account_sudo, event_data, payload)
         )
+        if account_sudo.webhook_refused_count:
+            account_sudo._stripe_note_accepted(account_sudo.id)
         return request.make_json_response(
             {"received": True, "id": event_data["id"], "duplicate": not created}
         )

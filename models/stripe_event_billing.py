@@ -604,7 +604,9 @@ class StripeEvent(models.Model):
                     messages.append(
                         self.with_context(
                             stripe_billing_invoice=move.id
-                        )._stripe_process_payment(utils.payment_facts(intent))
+                        )._stripe_process_payment(
+                            self._stripe_payment_rules()._stripe_payment_facts(intent)
+                        )
                     )
                 except StripeEventIgnored as outcome:
                     messages.append(str(outcome))

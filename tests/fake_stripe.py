@@ -103,6 +103,7 @@ documents the call forms that work.
 
 import base64
 import bisect
+import calendar
 import contextlib
 import json
 import logging
@@ -113,6 +114,7 @@ import string
 import threading
 import time
 from collections import namedtuple
+from datetime import datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
@@ -143,6 +145,11 @@ ID_PREFIXES = {
     "invoice_payment": "inpay",
     "credit_note": "cn",
     "webhook_endpoint": "we",
+    "coupon": "",
+    "discount": "di",
+    "price": "price",
+    "product": "prod",
+    "subscription": "sub",
 }
 
 #: Default processing fee when a test gives none: 1.5 % + 25 (EEA card rate).
@@ -1576,6 +1583,524 @@ class FakeStripe:
                     self._undelivered.add(event["id"])
             return event
 
+    # === SUBSCRIPTIONS: PRODUCTS, PRICES, COUPONS, SUBSCRIPTIONS, INVOICES === #
+
+    def add_product(self, name, created=None):
+        """Create a Product (``fixtures3.json`` shape).
+
+        :return: the stored product dict
+        """
+        with self._lock:
+            created = self._time(created)
+            return self._store(
+                {
+                    "id": self._new_id("product"),
+                    "object": "product",
+                    "active": True,
+                    "created": created,
+                    "default_price": None,
+                    "description": None,
+                    "images": [],
+                    "livemode": self.livemode,
+                    "marketing_features": [],
+                    "metadata": {},
+                    "name": name,
+                    "package_dimensions": None,
+                    "shippable": None,
+                    "statement_descriptor": None,
+                    "tax_code": None,
+                    "type": "service",
+                    "unit_label": None,
+                    "updated": created,
+                    "url": None,
+                }
+            )
+
+    def add_price(  # pylint: disable=too-many-arguments
+        self,
+        product,
+        unit_amount,
+        currency="usd",
+        interval="month",
+        interval_count=1,
+        usage_type="licensed",
+        nickname=None,
+        created=None,
+    ):
+        """Create a recurring Price of ``product`` (a product dict or id).
+
+        :param unit_amount: per unit and interval, minor units (metered prices
+            too: their invoices bill usage x unit amount)
+        :param interval: ``day``, ``week``, ``month`` or ``year``
+        :param usage_type: ``licensed`` or ``metered``
+        :return: the stored price dict
+        """
+        with self._lock:
+            product_id = product["id"] if isinstance(product, dict) else product
+            price = self._store(
+                {
+                    "id": self._new_id("price"),
+                    "object": "price",
+                    "active": True,
+                    "billing_scheme": "per_unit",
+                    "created": self._time(created),
+                    "currency": currency,
+                    "custom_unit_amount": None,
+                    "livemode": self.livemode,
+                    "lookup_key": None,
+                    "metadata": {},
+                    "nickname": nickname,
+                    "product": product_id,
+                    "recurring": {
+                        "interval": interval,
+                        "interval_count": interval_count,
+                        "meter": None,
+                        "usage_type": usage_type,
+                        "trial_period_days": None,
+                    },
+                    "tax_behavior": "unspecified",
+                    "tiers_mode": None,
+                    "transform_quantity": None,
+                    "type": "recurring",
+                    "unit_amount": unit_amount,
+                    "unit_amount_decimal": str(unit_amount),
+                }
+            )
+            product_obj = self._objects.get(product_id)
+            if product_obj and not product_obj["default_price"]:
+                product_obj["default_price"] = price["id"]
+            return price
+
+    def add_coupon(
+        self,
+        percent_off=None,
+        amount_off=None,
+        currency=None,
+        duration="forever",
+        duration_in_months=None,
+        name=None,
+        created=None,
+    ):
+        """Create a Coupon (``percent_off`` or ``amount_off`` in ``currency``).
+
+        :param duration: ``once``, ``repeating`` (with ``duration_in_months``)
+            or ``forever``
+        :return: the stored coupon dict
+        """
+        with self._lock:
+            return self._store(
+                {
+                    "id": self._random(8).upper(),
+                    "object": "coupon",
+                    "amount_off": amount_off,
+                    "created": self._time(created),
+                    "currency": currency if amount_off else None,
+                    "duration": duration,
+                    "duration_in_months": duration_in_months,
+                    "livemode": self.livemode,
+                    "max_redemptions": None,
+                    "metadata": {},
+                    "name": name or (f"{percent_off}% off" if percent_off else None),
+                    "percent_off": percent_off,
+                    "redeem_by": None,
+                    "times_redeemed": 1,
+                    "valid": True,
+                }
+            )
+
+    def add_subscription(  # pylint: disable=too-many-arguments
+        self,
+        customer,
+        items,
+        *,
+        status="active",
+        created=None,
+        trial_end=None,
+        period_end=None,
+        metadata=None,
+    ):
+        """Create a Subscription in the shape of API versions since
+        ``2025-03-31.basil``: the current period is on its items.
+
+        :param customer: customer id
+        :param items: ``[(price dict or id, quantity), ...]``
+        :param status: ``active``, ``trialing`` (with ``trial_end``),
+            ``incomplete``...
+        :param created: unix time, default now (also the start and the billing
+            cycle anchor)
+        :param period_end: end of the first period, default one interval later
+            (the trial's end while trialing)
+        :return: the stored subscription dict
+        """
+        with self._lock:
+            created = self._time(created)
+            sub_id = self._new_id("subscription")
+            subscription = {
+                "id": sub_id,
+                "object": "subscription",
+                "application": None,
+                "application_fee_percent": None,
+                "automatic_tax": {
+                    "disabled_reason": None,
+                    "enabled": False,
+                    "liability": None,
+                },
+                "billing_cycle_anchor": created,
+                "billing_cycle_anchor_config": None,
+                "billing_mode": {"type": "classic"},
+                "billing_thresholds": None,
+                "cancel_at": None,
+                "cancel_at_period_end": False,
+                "canceled_at": None,
+                "cancellation_details": {
+                    "comment": None,
+                    "feedback": None,
+                    "reason": None,
+                },
+                "collection_method": "charge_automatically",
+                "created": created,
+                "currency": None,
+                "customer": customer,
+                "days_until_due": None,
+                "default_payment_method": None,
+                "default_source": None,
+                "default_tax_rates": [],
+                "description": None,
+                "discounts": [],
+                "ended_at": None,
+                "invoice_settings": {
+                    "account_tax_ids": None,
+                    "issuer": {"type": "self"},
+                },
+                "items": {
+                    "object": "list",
+                    "data": [],
+                    "has_more": False,
+                    "total_count": 0,
+                    "url": "/v1/subscription_items?subscription=" + sub_id,
+                },
+                "latest_invoice": None,
+                "livemode": self.livemode,
+                "metadata": dict(metadata or {}),
+                "next_pending_invoice_item_invoice": None,
+                "on_behalf_of": None,
+                "pause_collection": None,
+                "payment_settings": {
+                    "payment_method_options": None,
+                    "payment_method_types": None,
+                    "save_default_payment_method": "off",
+                },
+                "pending_invoice_item_interval": None,
+                "pending_setup_intent": None,
+                "pending_update": None,
+                "schedule": None,
+                "start_date": created,
+                "status": status,
+                "test_clock": None,
+                "transfer_data": None,
+                "trial_end": trial_end,
+                "trial_settings": {
+                    "end_behavior": {"missing_payment_method": "create_invoice"}
+                },
+                "trial_start": created if trial_end else None,
+            }
+            self._store(subscription)
+            self.set_subscription_items(
+                sub_id, items, at=created, period_end=period_end or trial_end
+            )
+            return subscription
+
+    def set_subscription_items(self, subscription_id, items, at=None, period_end=None):
+        """Replace the items of a subscription (an upgrade, a downgrade, a
+        quantity change). An item of an unchanged price keeps its id and period.
+
+        :param items: ``[(price dict or id, quantity), ...]``
+        :param at: unix time of the change (the start of a new item's period)
+        :return: the subscription dict
+        """
+        with self._lock:
+            subscription = self._get("subscription", subscription_id)
+            at = self._time(at)
+            old = {i["price"]["id"]: i for i in subscription["items"]["data"]}
+            data = []
+            for price_ref, quantity in items:
+                price = self._get(
+                    "price",
+                    price_ref["id"] if isinstance(price_ref, dict) else price_ref,
+                )
+                item = old.get(price["id"])
+                if item is None:
+                    start = at
+                    end = period_end or self._period_end(start, price["recurring"])
+                    item = {
+                        "id": "si_" + self._random(14),
+                        "object": "subscription_item",
+                        "billing_thresholds": None,
+                        "created": at,
+                        "current_period_end": end,
+                        "current_period_start": start,
+                        "discounts": [],
+                        "metadata": {},
+                        "plan": self._plan_of(price),
+                        "price": json.loads(json.dumps(price)),
+                        "subscription": subscription_id,
+                        "tax_rates": [],
+                    }
+                item["quantity"] = (
+                    None if price["recurring"]["usage_type"] == "metered" else quantity
+                )
+                data.append(item)
+            subscription["items"]["data"] = data
+            subscription["items"]["total_count"] = len(data)
+            subscription["currency"] = data[0]["price"]["currency"] if data else None
+            self._touch()
+            return subscription
+
+    def update_subscription(self, subscription_id, **changes):
+        """Change top-level fields of a subscription (``status``,
+        ``cancel_at_period_end``, ``canceled_at``, ``ended_at``,
+        ``pause_collection``...).
+
+        :return: the subscription dict
+        """
+        with self._lock:
+            subscription = self._get("subscription", subscription_id)
+            subscription.update(changes)
+            self._touch()
+            return subscription
+
+    def renew_subscription(self, subscription_id, at=None):
+        """Start the next period of every item (a renewal) at ``at``.
+
+        :return: the subscription dict
+        """
+        with self._lock:
+            subscription = self._get("subscription", subscription_id)
+            at = self._time(at)
+            for item in subscription["items"]["data"]:
+                item["current_period_start"] = at
+                item["current_period_end"] = self._period_end(
+                    at, item["price"]["recurring"]
+                )
+            self._touch()
+            return subscription
+
+    def add_subscription_discount(self, subscription_id, coupon, start=None):
+        """Apply a coupon to a subscription: a Discount object, listed by id in
+        the subscription's ``discounts`` (webhooks never expand it; retrieve with
+        ``expand[]=discounts.source.coupon``).
+
+        :return: the stored discount dict
+        """
+        with self._lock:
+            subscription = self._get("subscription", subscription_id)
+            coupon = self._get(
+                "coupon", coupon["id"] if isinstance(coupon, dict) else coupon
+            )
+            start = self._time(start)
+            end = None
+            if coupon["duration"] == "repeating":
+                end = self._add_months(start, coupon["duration_in_months"])
+            discount = self._store(
+                {
+                    "id": self._new_id("discount"),
+                    "object": "discount",
+                    "checkout_session": None,
+                    "customer": subscription["customer"],
+                    "end": end,
+                    "invoice": None,
+                    "invoice_item": None,
+                    "promotion_code": None,
+                    "source": {"coupon": coupon["id"], "type": "coupon"},
+                    "start": start,
+                    "subscription": subscription_id,
+                    "subscription_item": None,
+                }
+            )
+            subscription["discounts"].append(discount["id"])
+            self._touch()
+            return discount
+
+    def add_subscription_invoice(
+        self, subscription_id, created=None, status="paid", usage=None
+    ):
+        """Create the Invoice of the subscription's current period, with one line
+        per item (``2025-03-31.basil`` shape: ``parent.subscription_details``,
+        lines with ``parent.subscription_item_details`` and ``pricing``), its
+        discounts in ``discount_amounts``.
+
+        :param usage: subscription item id -> quantity used (metered items)
+        :return: the stored invoice dict
+        """
+        with self._lock:
+            subscription = self._get("subscription", subscription_id)
+            created = self._time(created)
+            invoice_id = self._new_id("invoice")
+            lines = []
+            for item in subscription["items"]["data"]:
+                price = item["price"]
+                quantity = (
+                    (usage or {}).get(item["id"], 0)
+                    if (item["quantity"] is None)
+                    else item["quantity"]
+                )
+                amount = price["unit_amount"] * quantity
+                off = self._discount_amount(subscription, amount, created)
+                lines.append(
+                    {
+                        "id": "il_" + self._random(24),
+                        "object": "line_item",
+                        "amount": amount,
+                        "currency": price["currency"],
+                        "description": f"{quantity} x {price['product']}",
+                        "discount_amounts": [{"amount": off, "discount": None}]
+                        if off
+                        else [],
+                        "discountable": True,
+                        "discounts": [],
+                        "invoice": invoice_id,
+                        "livemode": self.livemode,
+                        "metadata": {},
+                        "parent": {
+                            "invoice_item_details": None,
+                            "subscription_item_details": {
+                                "invoice_item": None,
+                                "proration": False,
+                                "proration_details": {"credited_items": None},
+                                "subscription": subscription_id,
+                                "subscription_item": item["id"],
+                            },
+                            "type": "subscription_item_details",
+                        },
+                        "period": {
+                            "end": item["current_period_end"],
+                            "start": item["current_period_start"],
+                        },
+                        "pretax_credit_amounts": [],
+                        "pricing": {
+                            "price_details": {
+                                "price": price["id"],
+                                "product": price["product"],
+                            },
+                            "type": "price_details",
+                            "unit_amount_decimal": price["unit_amount_decimal"],
+                        },
+                        "quantity": quantity,
+                        "taxes": [],
+                    }
+                )
+            subtotal = sum(line["amount"] for line in lines)
+            total = subtotal - sum(
+                d["amount"] for line in lines for d in line["discount_amounts"]
+            )
+            invoice = self._store(
+                {
+                    "id": invoice_id,
+                    "object": "invoice",
+                    "amount_due": total,
+                    "amount_paid": total if status == "paid" else 0,
+                    "amount_remaining": 0 if status == "paid" else total,
+                    "attempt_count": 1,
+                    "attempted": True,
+                    "billing_reason": "subscription_cycle",
+                    "collection_method": "charge_automatically",
+                    "created": created,
+                    "currency": subscription["currency"],
+                    "customer": subscription["customer"],
+                    "discounts": list(subscription["discounts"]),
+                    "lines": {
+                        "object": "list",
+                        "data": lines,
+                        "has_more": False,
+                        "total_count": len(lines),
+                        "url": f"/v1/invoices/{invoice_id}/lines",
+                    },
+                    "livemode": self.livemode,
+                    "metadata": {},
+                    "number": None,
+                    "parent": {
+                        "quote_details": None,
+                        "subscription_details": {
+                            "metadata": {},
+                            "subscription": subscription_id,
+                        },
+                        "type": "subscription_details",
+                    },
+                    "period_end": created,
+                    "period_start": created,
+                    "status": status,
+                    "subtotal": subtotal,
+                    "total": total,
+                }
+            )
+            subscription["latest_invoice"] = invoice_id
+            return invoice
+
+    def _discount_amount(self, subscription, amount, at):
+        off = 0
+        for discount_id in subscription["discounts"]:
+            discount = self._objects[discount_id]
+            coupon = self._objects[discount["source"]["coupon"]]
+            if discount["end"] and discount["end"] <= at:
+                continue
+            if coupon["percent_off"]:
+                off += int(
+                    (
+                        Decimal(amount - off)
+                        * Decimal(str(coupon["percent_off"]))
+                        / 100
+                    ).quantize(1, ROUND_HALF_UP)
+                )
+            elif coupon["amount_off"]:
+                off += min(coupon["amount_off"], amount - off)
+        return off
+
+    @staticmethod
+    def _plan_of(price):
+        """The legacy ``plan`` Stripe still sends beside an item's price."""
+        recurring = price["recurring"]
+        return {
+            "id": price["id"],
+            "object": "plan",
+            "active": True,
+            "amount": price["unit_amount"],
+            "amount_decimal": price["unit_amount_decimal"],
+            "billing_scheme": "per_unit",
+            "created": price["created"],
+            "currency": price["currency"],
+            "interval": recurring["interval"],
+            "interval_count": recurring["interval_count"],
+            "livemode": price["livemode"],
+            "metadata": {},
+            "meter": None,
+            "nickname": price["nickname"],
+            "product": price["product"],
+            "tiers_mode": None,
+            "transform_usage": None,
+            "trial_period_days": None,
+            "usage_type": recurring["usage_type"],
+        }
+
+    @classmethod
+    def _period_end(cls, start, recurring):
+        count = recurring["interval_count"]
+        interval = recurring["interval"]
+        if interval == "day":
+            return start + count * _DAY
+        if interval == "week":
+            return start + count * 7 * _DAY
+        return cls._add_months(start, count * (12 if interval == "year" else 1))
+
+    @staticmethod
+    def _add_months(timestamp, months):
+        """``timestamp`` plus whole calendar months (day clamped to the month's
+        last), as Stripe's billing cycles do."""
+        moment = datetime.fromtimestamp(timestamp, timezone.utc)
+        month = moment.month - 1 + months
+        year, month = moment.year + month // 12, month % 12 + 1
+        day = min(moment.day, calendar.monthrange(year, month)[1])
+        return int(moment.replace(year=year, month=month, day=day).timestamp())
+
     # === STATE CHANGES === #
 
     def set_refund_status(self, refund_id, status, failure_reason="declined"):
@@ -1849,6 +2374,10 @@ class FakeStripe:
         "credit_notes": "credit_note",
         "tax_rates": "tax_rate",
         "webhook_endpoints": "webhook_endpoint",
+        "subscriptions": "subscription",
+        "products": "product",
+        "prices": "price",
+        "coupons": "coupon",
     }
 
     #: list filters per kind: parameter -> (field, how the value compares)
@@ -1897,11 +2426,6 @@ class FakeStripe:
             "created": ("created", "range"),
             "payment_intent": ("payment_intent", "eq"),
         },
-        "invoice": {
-            "created": ("created", "range"),
-            "customer": ("customer", "eq"),
-            "status": ("status", "eq"),
-        },
         "invoice_payment": {
             "invoice": ("invoice", "eq"),
             "payment": ("payment", "sub"),
@@ -1914,6 +2438,21 @@ class FakeStripe:
         },
         "tax_rate": {"created": ("created", "range")},
         "webhook_endpoint": {},
+        "subscription": {
+            "created": ("created", "range"),
+            "customer": ("customer", "eq"),
+            "price": (None, "subscription_price"),
+            "status": ("status", "subscription_status"),
+        },
+        "invoice": {
+            "created": ("created", "range"),
+            "customer": ("customer", "eq"),
+            "status": ("status", "eq"),
+            "subscription": (None, "invoice_subscription"),
+        },
+        "product": {"created": ("created", "range")},
+        "price": {"created": ("created", "range"), "product": ("product", "eq")},
+        "coupon": {"created": ("created", "range")},
     }
 
     _PAGINATION = {"limit", "starting_after", "ending_before", "expand"}
@@ -2185,6 +2724,8 @@ class FakeStripe:
             raise StripeApiError(
                 400, "You may pass either type or types, but not both.", param="types"
             )
+        if kind == "subscription" and "status" not in params:
+            params = dict(params, status="_default")
         after, before = params.get("starting_after"), params.get("ending_before")
         if after and before:
             raise StripeApiError(
@@ -2301,7 +2842,7 @@ class FakeStripe:
             return []
         return [self._objects[i] for i in self._payout_txns[payout_id]]
 
-    def _predicate(self, kind, name, value):
+    def _predicate(self, kind, name, value):  # pylint: disable=too-many-return-statements
         field, how = self._FILTERS[kind][name]
         if how == "eq":
             return lambda obj: obj.get(field) == value
@@ -2321,6 +2862,23 @@ class FakeStripe:
         if how == "sub":  # payment[payment_intent]=pi_...: every key must match
             return lambda obj: all(
                 (obj.get(field) or {}).get(key) == sub for key, sub in value.items()
+            )
+        if how == "subscription_status":
+            if value == "all":
+                return lambda obj: True
+            if value == "_default":  # Stripe leaves canceled ones out by default
+                return lambda obj: obj["status"] not in ("canceled",)
+            return lambda obj: obj["status"] == value
+        if how == "subscription_price":
+            return lambda obj: any(
+                item["price"]["id"] == value for item in obj["items"]["data"]
+            )
+        if how == "invoice_subscription":
+            return lambda obj: (
+                ((obj.get("parent") or {}).get("subscription_details") or {}).get(
+                    "subscription"
+                )
+                == value
             )
         bounds = self._range(name, value)
         return lambda obj: all(check(obj[field]) for check in bounds)
@@ -2414,6 +2972,10 @@ class FakeStripe:
             value = obj[field]
             if value is not None:
                 value = self._objects.get(value, value)
+        elif isinstance(obj.get(field), list) and all(
+            isinstance(v, str) for v in obj[field]
+        ):
+            value = [self._objects.get(v, v) for v in obj[field]]  # ids: expand
         elif isinstance(obj.get(field), (dict, list)) and rest:
             value = obj[field]  # already expanded or nested: go deeper
         else:

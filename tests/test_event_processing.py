@@ -33,9 +33,12 @@ class TestEventProcessing(StripeCommon):
 
     def test_unknown_type_is_ignored(self):
         customer = self.fake.add_customer(email="new@example.com")
-        event = self.deliver("customer.created", customer)
+        event = self.deliver("customer.source.expiring", customer)
+        self.assertNotIn(
+            "customer.source.expiring", self.env["stripe.event"]._get_event_handlers()
+        )
         self.assertEvent(
-            event, "ignored", "does not handle events of type customer.created"
+            event, "ignored", "does not handle events of type customer.source.expiring"
         )
 
     def test_events_are_processed_oldest_first(self):
@@ -184,7 +187,11 @@ class TestEventProcessing(StripeCommon):
         for charge in charges:
             events |= self.deliver("charge.succeeded", charge)
         self.assertEqual(set(events.mapped("state")), {"failed"})
-        events[0].action_mark_ignored()
+        # It would have booked money: ignoring it asks for a reason.
+        action = events[0].action_mark_ignored()
+        self.env[action["res_model"]].with_context(**action["context"]).create(
+            {"reason": "A test charge"}
+        ).action_confirm()
         self.assertEvent(events[0], "ignored", "Marked as ignored")
         self.assertFalse(events[0].next_attempt_at, "an ignored event is not retried")
         self.stripe_account.action_setup_accounting()

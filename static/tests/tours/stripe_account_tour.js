@@ -35,6 +35,14 @@ registry.category("web_tour.tours").add("stripe_connector_account_tour", {
                 trigger: ".o_form_view div[name='name'] input",
                 run: "edit Stripe Tour",
             },
+            {
+                content: "Leave the journal and accounts to the button (not on save)",
+                trigger: "div[name='setup_create_accounting'] input:checked",
+                run: "click",
+            },
+            {
+                trigger: "div[name='setup_create_accounting'] input:not(:checked)",
+            },
             ...stepUtils.saveForm(),
             {
                 content: "The webhook URL is shown once the account exists",

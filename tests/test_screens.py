@@ -1,0 +1,441 @@
+import json
+import re
+import subprocess
+from pathlib import Path
+from xml.etree import ElementTree
+
+from odoo import fields
+from odoo.exceptions import UserError
+from odoo.tests import Form, tagged
+
+from .. import utils
+from .common import API_KEY, WEBHOOK_SECRET, PayoutCommon, StripeCommon
+
+README = Path(__file__).resolve().parent.parent / "README.rst"
+
+
+@tagged("post_install", "-at_install")
+class TestEventScreens(StripeCommon):
+    """The event log as an accountant solves a failed event from its form."""
+
+    def unmatched_payment(self, amount=14700, **kw):
+        """A payment nothing names: its event fails."""
+        kw.setdefault("customer", "cus_screens")
+        charge = self.fake.add_charge(amount, "usd", **kw)
+        intent = self.fake.get(charge["payment_intent"])
+        event = self.deliver("payment_intent.succeeded", intent)
+        self.assertEvent(event, "failed")
+        return event, intent
+
+    def test_failed_event_says_what_it_is_about(self):
+        event, intent = self.unmatched_payment(description="Order 77 by phone")
+        amount = self.currency.format(147.0)
+        self.assertEqual(event.title, f"Payment of {amount} from cus_screens")
+        self.assertEqual(event.amount, 147.0)
+        self.assertEqual(event.currency_id, self.currency)
+        self.assertEqual(event.customer_ref, "cus_screens")
+        self.assertEqual(event.description, "Order 77 by phone")
+        self.assertEqual(
+            event.object_date, utils.timestamp_to_datetime(intent["created"])
+        )
+        # Stored: searchable from the log's search box, and columns of the list.
+        self.assertEqual(
+            self.env["stripe.event"].search([("customer_ref", "=", "cus_screens")]),
+            event,
+        )
+        arch = self.env["stripe.event"].get_view(view_type="list")["arch"]
+        for name in ("title", "amount", "customer_ref", "customer_email"):
+            self.assertIn(f'name="{name}"', arch)
+
+    def test_title_of_other_kinds_and_email(self):
+        payout = self.fake.add_payout(amount=5000, currency="usd")
+        event = self.deliver("payout.paid", payout, process=False)
+        self.assertEqual(
+            event.title, f"Payout of {self.currency.format(50.0)}", event.payload
+        )
+        event = self.deliver(
+            "customer.created", self.fake.add_customer(), process=False
+        )
+        self.assertEqual(event.title, "customer.created")
+        charge = self.fake.add_charge(
+            2500, "usd", billing_details={"email": "who@example.com"}, customer=None
+        )
+        intent = dict(self.fake.get(charge["payment_intent"]))
+        intent["receipt_email"] = "who@example.com"
+        event = self.deliver("payment_intent.payment_failed", intent, process=False)
+        self.assertEqual(
+            event.title,
+            f"Failed payment of {self.currency.format(25.0)} from who@example.com",
+        )
+
+    def test_invoice_to_pay_offers_open_invoices_likely_first(self):
+        both = self.create_invoice(147.0)  # same customer, same amount
+        same_amount = self.create_invoice(147.0, partner=self.customer_b)
+        same_customer = self.create_invoice(50.0)
+        other = self.create_invoice(80.0, partner=self.customer_b)
+        paid = self.create_invoice(147.0)
+        self.env["account.payment.register"].with_context(
+            active_model="account.move", active_ids=paid.ids
+        ).create({})._create_payments()
+        self.assertInvoice(paid, 0.0, "paid")
+        event, _intent = self.unmatched_payment()
+        # Known since (the rules would have matched the customer's only invoice
+        # of that amount).
+        self.customer.stripe_customer_id = "cus_screens"
+
+        choices = (
+            self.env["account.move"]
+            .with_context(stripe_pick_event_id=event.id)
+            .name_search(
+                "",
+                [
+                    ("move_type", "in", ("out_invoice", "out_receipt")),
+                    ("state", "=", "posted"),
+                    ("payment_state", "in", ("not_paid", "partial")),
+                    ("company_id", "=", event.company_id.id),
+                ],
+            )
+        )
+        ids = [id_ for id_, _label in choices]
+        self.assertNotIn(paid.id, ids, "a paid invoice is not offered")
+        self.assertEqual(ids[0], both.id, "same customer and amount first")
+        self.assertEqual(set(ids[1:3]), {same_amount.id, same_customer.id})
+        self.assertIn(other.id, ids[3:])
+        label = dict(choices)[both.id]
+        self.assertIn("Suggested", label)
+        self.assertIn(self.customer.name, label)
+        self.assertIn(f"due {self.currency.format(147.0)}", label)
+        self.assertNotIn("Suggested", dict(choices)[other.id])
+        # The field's own domain leaves paid invoices out too.
+        self.assertIn("payment_state", event._fields["invoice_id"].domain)
+
+        # Picked and retried: the invoice is paid, its chatter names the payment.
+        event.invoice_id = both
+        event.action_retry()
+        self.assertEvent(event, "done")
+        self.assertInvoice(both, 0.0, "paid")
+
+    def test_mark_ignored_asks_a_reason_when_money_was_to_be_booked(self):
+        event, _intent = self.unmatched_payment(amount=12345)
+        action = event.action_mark_ignored()
+        self.assertEqual(action["res_model"], "stripe.event.ignore")
+        self.assertEvent(event, "failed")
+        wizard = Form(self.env["stripe.event.ignore"].with_context(**action["context"]))
+        self.assertIn(self.currency.format(123.45), wizard.summary)
+        with self.assertRaises(AssertionError):  # the reason is required
+            wizard.save()
+        wizard.reason = "Paid twice; refunded in Stripe"
+        wizard.save().action_confirm()
+        self.assertEvent(event, "ignored", "Marked as ignored")
+        self.assertIn(
+            "Paid twice; refunded in Stripe",
+            " ".join(event.message_ids.mapped("body")),
+        )
+        # An event that books nothing is ignored at once.
+        other = self.deliver("customer.created", self.fake.add_customer())
+        other.write({"state": "failed"})
+        self.assertTrue(other.action_mark_ignored())
+        self.assertEvent(other, "ignored")
+
+    def test_documents_button_opens_documents_of_several_kinds(self):
+        invoice = self.create_invoice(100.0)
+        charge = self.fake.add_charge(
+            10000, "usd", metadata={"odoo_invoice": invoice.name}
+        )
+        event = self.deliver(
+            "payment_intent.succeeded", self.fake.get(charge["payment_intent"])
+        )
+        self.assertEvent(event, "done")
+        self.assertTrue(event.payment_ids and event.move_ids)
+        action = event.action_open_documents()
+        self.assertTrue(action, "the button opens something")
+        self.assertEqual(action["res_model"], "account.move")
+        opened = self.env["account.move"].search(action["domain"])
+        self.assertIn(invoice, opened)
+        self.assertIn(event.payment_ids.move_id, opened)
+
+    def test_attempts_count_the_processing_that_succeeded(self):
+        invoice = self.create_invoice(10.0)
+        charge = self.fake.add_charge(
+            1000, "usd", metadata={"odoo_invoice": invoice.name}
+        )
+        event = self.deliver(
+            "payment_intent.succeeded", self.fake.get(charge["payment_intent"])
+        )
+        self.assertEvent(event, "done")
+        self.assertEqual(event.attempts, 1)
+
+
+@tagged("post_install", "-at_install")
+class TestWebhookRefusals(StripeCommon):
+    """A refused webhook (a wrong signing secret) shows on the account."""
+
+    def test_refusals_are_counted_with_their_reason(self):
+        account = self.stripe_account
+        event = self.make_event("customer.created", self.fake.add_customer())
+        for _i in range(2):
+            response = self.post_webhook(event, secret="whsec_wrong")
+            self.assertEqual(response.status_code, 400)
+        account.invalidate_recordset()
+        self.assertEqual(account.webhook_refused_count, 2)
+        self.assertIn("bad signature", account.webhook_refused_reason)
+        self.assertTrue(account.webhook_refused_at)
+        # Nothing of the request is kept: neither the body nor a secret.
+        self.assertNotIn(event["id"], account.webhook_refused_reason)
+        self.assertNotIn("whsec", account.webhook_refused_reason)
+        self.assertFalse(self.env["stripe.event"].search([]))
+        # An unknown account counts nowhere and still answers 404.
+        response = self.post_webhook(event, account=self.stripe_account.browse(999999))
+        self.assertEqual(response.status_code, 404)
+        # An accepted webhook ends the series; the last reason stays.
+        self.assertEqual(self.post_webhook(event).status_code, 200)
+        account.invalidate_recordset()
+        self.assertEqual(account.webhook_refused_count, 0)
+        self.assertIn("bad signature", account.webhook_refused_reason)
+
+
+@tagged("post_install", "-at_install")
+class TestAccountSetup(StripeCommon):
+    """The account form guides the set-up."""
+
+    def test_checklist_goes_green_and_accounting_is_created_on_first_save(self):
+        form = Form(self.env["stripe.account"])
+        form.name = "Stripe Guided"
+        self.assertFalse(form.setup_api_key)
+        self.assertFalse(form.has_api_key, "no Test Connection without a key")
+        self.assertTrue(form.setup_create_accounting)
+        form.api_key = API_KEY
+        self.assertTrue(form.has_api_key, "Test Connection shows once a key is typed")
+        self.assertTrue(form.setup_api_key)
+        self.assertFalse(form.setup_webhook_secret)
+        form.webhook_secret = WEBHOOK_SECRET
+        self.assertTrue(form.setup_webhook_secret)
+        form.api_base = self.fake.api_base
+        account = form.save()
+        self.assertTrue(account.journal_id, "the Stripe journal is created on save")
+        self.assertTrue(account.fee_account_id and account.dispute_account_id)
+        self.assertTrue(account.payout_journal_id)
+        self.assertTrue(account.setup_journals and account.setup_accounts)
+        self.assertFalse(account.setup_webhook_received)
+        self.assertFalse(account.setup_done)
+        self.deliver("customer.created", self.fake.add_customer(), account=account)
+        account.invalidate_recordset()
+        self.assertTrue(account.setup_webhook_received)
+        self.assertTrue(account.setup_done)
+
+    def test_account_saved_from_code_creates_nothing_unasked(self):
+        account = self.env["stripe.account"].create({"name": "Bare"})
+        self.assertFalse(account.journal_id)
+        self.assertFalse(account.setup_journals)
+
+    def test_dashboard_links_follow_the_mode(self):
+        account = self.stripe_account
+        self.assertEqual(
+            account.dashboard_api_keys_url, "https://dashboard.stripe.com/test/apikeys"
+        )
+        self.assertEqual(
+            account.dashboard_webhooks_url,
+            "https://dashboard.stripe.com/test/webhooks",
+        )
+        account = self.env["stripe.account"].new({"name": "Live", "mode": "live"})
+        self.assertEqual(
+            account.dashboard_api_keys_url, "https://dashboard.stripe.com/apikeys"
+        )
+        self.assertEqual(
+            account.dashboard_webhooks_url, "https://dashboard.stripe.com/webhooks"
+        )
+
+    def test_settings_block_and_accounts_list(self):
+        settings = Form(self.env["res.config.settings"])
+        self.assertEqual(
+            settings.stripe_account_summary,
+            "1 Stripe account is configured for this company.",
+        )
+        arch = ElementTree.fromstring(
+            self.env["res.config.settings"].get_view(view_type="form")["arch"]
+        )
+        block = arch.find(".//block[@id='stripe_connector_settings']")
+        self.assertNotIn("account(s)", ElementTree.tostring(block, encoding="unicode"))
+        arch = ElementTree.fromstring(
+            self.env["stripe.account"].get_view(view_type="list")["arch"]
+        )
+        column = arch.find(".//field[@name='failed_event_count']")
+        self.assertTrue(column.get("width"), "the header 'Failed Events' fits")
+
+
+@tagged("post_install", "-at_install")
+class TestPaymentScreens(StripeCommon):
+    """Stripe payments as they show on payments and invoices."""
+
+    def pay(self, amount=100.0):
+        invoice = self.create_invoice(amount)
+        charge = self.fake.add_charge(
+            round(amount * 100), "usd", metadata={"odoo_invoice": invoice.name}
+        )
+        event = self.deliver(
+            "payment_intent.succeeded", self.fake.get(charge["payment_intent"])
+        )
+        self.assertEvent(event, "done")
+        return invoice, charge, event
+
+    def test_stripe_payments_show_the_stripe_method(self):
+        _invoice, _charge, event = self.pay()
+        payment = event.payment_ids
+        self.assertEqual(payment.payment_method_line_id.name, "Stripe")
+        self.assertEqual(payment.payment_method_code, "stripe_connector")
+        self.assertEqual(
+            payment.payment_method_line_id.payment_account_id,
+            self.stripe_journal.default_account_id,
+        )
+        other_bank = self.company_data["default_journal_bank"]
+        self.assertNotIn(
+            "stripe_connector",
+            other_bank.inbound_payment_method_line_ids.mapped("code"),
+            "other bank journals do not get it",
+        )
+
+    def test_invoice_chatter_names_the_stripe_payment(self):
+        invoice, charge, event = self.pay()
+        bodies = " ".join(invoice.message_ids.mapped("body"))
+        intent = charge["payment_intent"]
+        self.assertIn(intent, bodies)
+        self.assertIn(f"https://dashboard.stripe.com/test/payments/{intent}", bodies)
+        self.assertIn(f"/odoo/stripe-events/{event.id}", bodies)
+        self.assertIn(event.payment_ids.name, bodies)
+
+    def test_payment_links_to_its_event_and_warns_before_reset(self):
+        _invoice, _charge, event = self.pay()
+        payment = event.payment_ids
+        self.assertEqual(payment.stripe_event_id, event)
+        action = payment.action_stripe_open_event()
+        self.assertEqual(
+            (action["res_model"], action["res_id"]), ("stripe.event", event.id)
+        )
+        arch = ElementTree.fromstring(
+            self.env["account.payment"].get_view(view_type="form")["arch"]
+        )
+        buttons = arch.findall(".//button[@name='action_draft']")
+        warned = [b for b in buttons if b.get("confirm")]
+        self.assertEqual(len(warned), 1)
+        self.assertIn("changes nothing in Stripe", warned[0].get("confirm"))
+        self.assertIn("stripe_account_id", warned[0].get("invisible"))
+        plain = [b for b in buttons if not b.get("confirm")]
+        self.assertIn("stripe_account_id", plain[0].get("invisible"))
+
+    def test_dashboard_card_of_the_stripe_journal(self):
+        journal = self.stripe_journal
+        self.assertTrue(journal.stripe_is_stripe_journal)
+        self.assertFalse(
+            self.company_data["default_journal_bank"].stripe_is_stripe_journal
+        )
+        self.assertEqual(journal.stripe_payout_to_reconcile_count, 0)
+        payout = self.fake.add_payout(amount=5000, currency="usd", automatic=False)
+        self.deliver("payout.paid", payout)
+        journal.invalidate_recordset()
+        self.assertEqual(journal.stripe_payout_to_reconcile_count, 1)
+        action = journal.action_stripe_open_payouts_to_reconcile()
+        self.assertEqual(len(self.env["stripe.payout"].search(action["domain"])), 1)
+        arch = self.env["account.journal"].get_view(
+            self.env.ref("account.account_journal_dashboard_kanban_view").id,
+            view_type="kanban",
+        )["arch"]
+        self.assertIn("o_stripe_journal_helper", arch)
+        self.assertIn(
+            "journal_type == 'bank' and !record.stripe_is_stripe_journal.raw_value",
+            arch,
+        )
+
+
+@tagged("post_install", "-at_install")
+class TestKeylessPayout(PayoutCommon):
+    """A payout of an account without secret key, reconciled by picking the
+    payments its webhooks registered."""
+
+    def test_keyless_payout_reconciled_with_the_registered_payments(self):
+        self.stripe_account.write({"api_key": False, "payout_auto_reconcile": False})
+        first, _charge = self.pay_invoice(100.0)
+        second, _charge = self.pay_invoice(60.0)
+        older_payout_payment, _charge = self.pay_invoice(10.0)
+        payout = self.fake.add_payout()
+        self.deliver("payout.paid", payout)
+        record = self.get_payout(payout)
+        self.assertPayout(record, "to_reconcile")
+
+        wizard = self.open_wizard(record)
+        self.assertTrue(wizard.is_keyless)
+        self.assertFalse(wizard.has_api_key, "no Import Transactions button")
+        candidates = wizard.keyless_candidate_ids
+        payments = (first | second).matched_payment_ids
+        self.assertTrue(payments <= candidates)
+        self.assertFalse(wizard.can_confirm)
+        self.assertIn("no secret key", wizard.blockers)
+        with self.assertRaises(UserError):
+            wizard.action_confirm()
+        # Too few: refused.
+        wizard.keyless_payment_ids = first.matched_payment_ids
+        self.assertFalse(wizard.can_confirm)
+        self.assertIn("less than the payout", wizard.blockers)
+
+        all_three = payments | older_payout_payment.matched_payment_ids
+        wizard.keyless_payment_ids = all_three
+        self.assertTrue(wizard.can_confirm, wizard.blockers)
+        fees = self.fees()
+        self.assertAlmostEqual(wizard.keyless_fees, fees)
+        self.assertIn("Stripe's fees", str(wizard.summary))
+        fee_before = self.account_balance(self.fee_account)
+        wizard.action_confirm()
+        self.assertPayout(record, "reconciled")
+        self.assertAlmostEqual(
+            self.account_balance(self.fee_account) - fee_before, fees
+        )
+        self.assertStripeMirrored()
+        self.assertAlmostEqual(
+            self.account_balance(self.transfer_account), payout["amount"] / 100
+        )
+        # Paid out: not offered to the next payout.
+        next_payout = self.fake.add_payout(amount=1000, currency="usd")
+        self.deliver("payout.paid", next_payout)
+        wizard = self.open_wizard(self.get_payout(next_payout))
+        self.assertFalse(wizard.keyless_candidate_ids & all_three)
+
+    def test_with_a_key_the_wizard_is_as_before(self):
+        self.pay_invoice(100.0)
+        payout = self.fake.add_payout(automatic=False)
+        self.deliver("payout.paid", payout)
+        wizard = self.open_wizard(self.get_payout(payout))
+        self.assertFalse(wizard.is_keyless)
+        self.assertTrue(wizard.has_api_key)
+
+
+@tagged("post_install", "-at_install")
+class TestReadmeCurlExample(StripeCommon):
+    """The README's curl example posts a payment dated now."""
+
+    def test_curl_example_posts_an_event_of_now(self):
+        text = README.read_text()
+        block = re.search(r"    ts=\$\(date \+%s\)\n(?:    .*\n)+", text).group(0)
+        script = "\n".join(line[4:] for line in block.splitlines())
+        script = script.replace("whsec_demo_stripe_connector", WEBHOOK_SECRET).replace(
+            "http://localhost:8069/stripe/webhook/1",
+            f"{self.base_url()}/stripe/webhook/{self.stripe_account.id}",
+        )
+        # curl runs in another process: the test server answers it on another
+        # thread while this one waits.
+        before = fields.Datetime.now().replace(microsecond=0)
+        result = subprocess.run(
+            ["bash", "-c", script + "\n"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn('"received": true', result.stdout)
+        event = self.env["stripe.event"].search(
+            [("type", "=", "payment_intent.succeeded")]
+        )
+        self.assertEqual(len(event), 1)
+        payload = json.loads(event.payload)
+        self.assertGreaterEqual(fields.Datetime.to_datetime(event.object_date), before)
+        self.assertEqual(payload["created"], payload["data"]["object"]["created"])
+        self.assertEqual(event.stripe_created.date(), fields.Date.today())
