@@ -1,6 +1,5 @@
 import unittest
 
-import odoo
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
@@ -30,10 +29,8 @@ class TestOverviewTour(StripeCommon):
         self.assertEvent(failed, "failed")
         self.stripe_account.action_check_balance()
         self.assertEqual(self.stripe_account.balance_check_state, "difference")
-        # Manifests read and bundles built before the browser asks, so that a busy
-        # machine does not outlast the time Odoo waits for the page (see
-        # test_tours.py).
-        odoo.http.root.statics  # noqa: B018
+        # Bundles built before the browser asks, so that a busy machine does not
+        # outlast the time Odoo waits for the page (see test_tours.py).
         for name in ("web.assets_web", "web.assets_tests"):
             self.env["ir.qweb"]._get_asset_bundle(name).js()
         try:
