@@ -287,6 +287,18 @@ class TestMonitoring(StripeCommon):
         self.assertEqual(self.alerts("event_failed").state, "resolved")
 
     @mute_logger(EVENT_LOGGER)
+    def test_marking_ignored_closes_the_alert(self):
+        """A user who decides the unmatched payment needs nothing in Odoo marks
+        its event ignored: the activity is done, the alert resolved."""
+        _charge, event = self.unmatched_payment()
+        self.assertEqual(len(event.activity_ids), 1)
+        event.action_mark_ignored()
+        self.assertEvent(event, "ignored")
+        self.assertFalse(event.activity_ids)
+        self.assertEqual(self.alerts("event_failed").state, "resolved")
+        self.assertEqual(len(self.channel_bodies()), 2, "raised, then resolved")
+
+    @mute_logger(EVENT_LOGGER)
     def test_repeated_failures_keep_one_activity(self):
         """Every automatic retry, and a user's retries, fail again: still one
         activity and one channel message for the event."""
