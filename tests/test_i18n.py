@@ -124,7 +124,7 @@ class TestTranslations(TransactionCase):
         event = {
             "id": "evt_i18n",
             "object": "event",
-            "type": "customer.created",
+            "type": "customer.source.expiring",
             "created": 1700000000,
             "livemode": False,
             "data": {"object": {"id": "cus_1", "object": "customer"}},

@@ -409,7 +409,7 @@ class TestMonitoring(StripeCommon):
                 [
                     {
                         "stripe_id": f"evt_traffic_{i}",
-                        "type": "customer.created",
+                        "type": "customer.source.expiring",
                         "account_id": self.stripe_account.id,
                         "state": "ignored",
                         **vals,
@@ -457,7 +457,9 @@ class TestMonitoring(StripeCommon):
         event = self.deliver(
             "charge.refunded", charge, process=False, api_version="2099-01-31.zeta"
         )
-        self.deliver("customer.created", self.fake.add_customer(), process=False)
+        self.deliver(
+            "customer.source.expiring", self.fake.add_customer(), process=False
+        )
         watch = self.env.ref("stripe_connector.ir_cron_stripe_watch_webhooks")
         watch.method_direct_trigger()
         alert = self.alerts("api_version")
