@@ -17,6 +17,7 @@ DEMO_DB ?= stripe_demo
 TEST_DB ?= stripe_test
 TEST_ODOO_DB ?= stripe_odoo_test
 BENCH_DB ?= stripe_bench
+POT_DB ?= stripe_pot
 TESTS ?= tests
 PYTEST_ARGS ?=
 ODOO_ARGS ?=
@@ -39,6 +40,7 @@ DB = ODOO_SRC=$(ODOO_DIR) dev/db.sh
 PG_ENV = eval "$$(dev/pg.sh env)"
 
 .PHONY: help setup venv pg addons config run stop test test-odoo lint format bench \
+	pot wheel \
 	clean distclean
 
 help: ## list the targets and variables
@@ -120,6 +122,14 @@ bench: setup ## new BENCH_DB with the module, then bench/run.py (if it exists)
 	$(DB) fresh $(BENCH_DB) --without-demo=all --log-level=$(ODOO_LOG_LEVEL); \
 	STRIPE_BENCH_DB=$(BENCH_DB) ODOO_RC=$(ODOO_RC) PYTHONPATH=$(ODOO_DIR) \
 		$(VENV)/bin/python bench/run.py
+
+# ---- translations and packaging ----------------------------------------------
+
+pot: setup ## export i18n/stripe_connector.pot with Odoo's exporter, merge i18n/*.po
+	@ODOO_SRC=$(ODOO_DIR) dev/pot.sh $(POT_DB)
+
+wheel: venv ## build dist/odoo_addon_stripe_connector-*.whl with whool, check it
+	@ODOO_SRC=$(ODOO_DIR) dev/wheel.sh $(CURDIR)/dist
 
 # ---- code quality ------------------------------------------------------------
 

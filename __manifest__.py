@@ -15,6 +15,7 @@
         "security/stripe_connector_security.xml",
         "security/ir.model.access.csv",
         "data/ir_cron_data.xml",
+        "data/stripe_billing_data.xml",
         "data/stripe_monitoring_data.xml",
         "data/account_payment_method_data.xml",
         "views/stripe_account_views.xml",

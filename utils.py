@@ -111,6 +111,18 @@ def clean_strings(data):
     return data
 
 
+def shorten(text, max_length=300):
+    """Return a message from elsewhere (Stripe's) fit for a user: URLs reduced to
+    their path (no query string), cut to ``max_length`` characters.
+
+    :param str text: the message.
+    :rtype: str
+    """
+    text = re.sub(r"(https?://[^\s?]*|/v1/[^\s?]*)\?\S*", r"\1", str(text or ""))
+    text = " ".join(text.split())
+    return text if len(text) <= max_length else text[: max_length - 3] + "..."
+
+
 def get_path(data, *keys, default=None):
     """Walk nested dicts: ``get_path(event, "data", "object", "id")``.
 

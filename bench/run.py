@@ -28,6 +28,7 @@ import importlib.util
 import json
 import os
 import pathlib
+import random
 import sys
 import threading
 import time
@@ -40,6 +41,11 @@ SIZES = tuple(int(s) for s in os.environ.get("BENCH_SIZES", "1000,10000").split(
 UNREGISTERED_SIZES = tuple(
     int(s) for s in os.environ.get("BENCH_UNREGISTERED_SIZES", "100,1000").split(",")
 )
+RENEWAL_SIZES = tuple(
+    int(s) for s in os.environ.get("BENCH_RENEWAL_SIZES", "200,2000").split(",")
+)
+# Which benchmarks run: "payouts", "renewals" or "all" (``make bench BENCH=...``).
+BENCH = os.environ.get("BENCH", "all")
 API_KEY = "sk_test_bench"
 MODULE_DIR = pathlib.Path(__file__).resolve().parent.parent
 
@@ -277,6 +283,136 @@ def run(env, fake, size, registered=True):
     }
 
 
+def setup_renewals(env, fake, size):
+    """The renewal storm's set-up (not timed): ``size`` Stripe customers, each
+    with a paid renewal invoice of 3 lines (one 19 % tax each) and its
+    PaymentIntent; ``invoice.paid`` and ``payment_intent.succeeded`` of every
+    renewal stored as the webhook stores them, in a shuffled order.
+
+    :return: ``(account, stored events, Stripe invoices)``
+    """
+    company = env.company
+    account = env["stripe.account"].create(
+        {
+            "name": f"Renewals {size}",
+            "company_id": company.id,
+            "api_key": API_KEY,
+            "api_base": fake.api_base,
+        }
+    )
+    account.action_setup_accounting()
+    env["account.tax"].create(
+        {
+            "name": "VAT 19% (bench)",
+            "amount": 19.0,
+            "type_tax_use": "sale",
+            "company_id": company.id,
+        }
+    )
+    plan = env["product.product"].create({"name": "Bench plan"})
+    plan.product_tmpl_id.stripe_product_id = "prod_bench"
+    fake.reset()
+    rate = fake.add_tax_rate(19)
+    currency = company.currency_id.name.lower()
+    deliveries = []
+    invoices = []
+    for i in range(size):
+        customer = fake.add_customer(
+            email=f"renewal{i}@bench.example", name=f"Subscriber {i}"
+        )
+        lines = [
+            {
+                "amount": 1000 + (i * 37 + k * 11) % 9000,
+                "tax_rate": rate,
+                "product": "prod_bench",
+                "description": f"1 x Seat {k}",
+            }
+            for k in range(3)
+        ]
+        stripe_invoice = fake.add_invoice(
+            customer, lines, currency=currency, default_tax_rates=[rate]
+        )
+        stripe_invoice, intent, _invoice_payment = fake.pay_invoice(
+            stripe_invoice["id"]
+        )
+        invoices.append(stripe_invoice)
+        deliveries.append(fake.event("invoice.paid", stripe_invoice))
+        deliveries.append(fake.event("payment_intent.succeeded", intent))
+    random.Random(size).shuffle(deliveries)
+    event_model = env["stripe.event"]
+    events = event_model.browse()
+    for event_data in deliveries:
+        event, _new = event_model._receive(
+            account, event_data, json.dumps(event_data).encode()
+        )
+        events |= event
+    env.flush_all()
+    env.invalidate_all()
+    return account, events, invoices
+
+
+def run_renewals(env, fake, size):
+    """Set up, then time the processing of the storm's events, in batches as
+    the processing cron takes them."""
+    account, events, invoices = setup_renewals(env, fake, size)
+    queries = sql_db.sql_counter
+    with PeakRss() as memory:
+        started = time.perf_counter()
+        cpu_started = time.process_time()
+        for start in range(0, len(events), 20):
+            events[start : start + 20]._process_events()
+        env.flush_all()
+        elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
+    queries = sql_db.sql_counter - queries
+    env.invalidate_all()
+    moves = env["account.move"].search(
+        [("stripe_account_id", "=", account.id), ("move_type", "=", "out_invoice")]
+    )
+    paid = moves.filtered(lambda move: move.payment_state == "paid")
+    exact = all(
+        round(move.amount_total * 100) == stripe_invoice["total"]
+        for move, stripe_invoice in zip(
+            moves.sorted("stripe_invoice_id"),
+            sorted(invoices, key=lambda inv: inv["id"]),
+            strict=True,
+        )
+    )
+    fees = env["account.payment"].search_count(
+        [("stripe_account_id", "=", account.id), ("stripe_fee_move_id", "!=", False)]
+    )
+    balance = sum(
+        env["account.move.line"]
+        .search([("account_id", "=", account.journal_id.default_account_id.id)])
+        .mapped("balance")
+    )
+    currency = env.company.currency_id.name.lower()
+    not_done = events.filtered(lambda event: event.state != "done")
+    if (
+        len(paid) != size
+        or not exact
+        or fees != size
+        or round(balance * 100) != fake.balance(currency)
+        or not_done
+    ):
+        sys.exit(
+            f"Renewal storm of {size}: {len(paid)} invoices paid, totals exact: "
+            f"{exact}, {fees} fees, Stripe journal {balance} vs Stripe "
+            f"{fake.balance(currency)}, events not done: "
+            f"{not_done[:3].mapped('state_message')}"
+        )
+    return {
+        "size": size,
+        "transactions": size,
+        "pages": len(events),
+        "seconds": elapsed,
+        "ms_per_txn": elapsed / size * 1000,
+        "cpu_ms_per_txn": cpu / size * 1000,
+        "queries_per_txn": queries / size,
+        "peak_mib": memory.added / 2**20,
+    }
+
+
 def main():
     database = os.environ.get("STRIPE_BENCH_DB")
     rc_file = os.environ.get("ODOO_RC")
@@ -312,7 +448,22 @@ def main():
             False,
         ),
     ]
+    if BENCH == "renewals":
+        scenarios = []
     try:
+        if BENCH in ("all", "renewals"):
+            results = []
+            for size in RENEWAL_SIZES:
+                with registry.cursor() as cr:
+                    env = api.Environment(cr, SUPERUSER_ID, {})
+                    results.append(run_renewals(env, fake, size))
+                    cr.rollback()
+            report(
+                "Renewal storm: invoice.paid and payment_intent.succeeded of each "
+                "renewal, shuffled (3 lines, one tax each; invoice created, posted "
+                "and paid, fee booked); 'transactions' are renewals, 'pages' events",
+                results,
+            )
         for title, sizes, registered in scenarios:
             results = []
             for size in sizes:
@@ -342,6 +493,13 @@ def report(title, results):
     if len(results) < 2:
         return
     small, large = results[0], results[-1]
+    if "cpu_ms_per_txn" in large:
+        print(
+            "Odoo process CPU ms per transaction: "
+            + ", ".join(f"{r['cpu_ms_per_txn']:.0f}" for r in results)
+            + f" (ratio {large['cpu_ms_per_txn'] / small['cpu_ms_per_txn']:.2f}; "
+            "wall time includes PostgreSQL and the fake Stripe API)"
+        )
     print(
         f"time per transaction at {large['size']:,} / at {small['size']:,}: "
         f"{large['ms_per_txn'] / small['ms_per_txn']:.2f}"

@@ -2,8 +2,6 @@ import json
 import logging
 from datetime import timedelta
 
-import stripe
-
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
@@ -347,26 +345,19 @@ class StripeAccount(models.Model):
     def action_test_connection(self):
         """Read the Stripe balance with the API key and show it."""
         self.ensure_one()
-        try:
-            balance = self._get_client().v1.balance.retrieve()
-        except stripe.StripeError as error:
-            raise UserError(
-                _("Stripe refused the connection: %s", error.user_message or error)
-            ) from error
+        mode_problem = self._stripe_key_mode_problem()
+        if mode_problem:
+            raise UserError(mode_problem)
+        balance = self._stripe_call(_("the balance"), "balance", "retrieve")
         amounts = ", ".join(
             f"{utils.from_minor_units(item.amount, item.currency)} "
             f"{item.currency.upper()}"
             for item in balance.available
         )
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "type": "success",
-                "title": _("Connection successful"),
-                "message": _("Available balance: %s", amounts or _("nothing")),
-            },
-        }
+        return self._stripe_notification(
+            _("Connection successful"),
+            _("Available balance: %s", amounts or _("nothing")),
+        )
 
     def action_fetch_missed_events(self):
         """Store the events of the last days that never reached the webhook."""
@@ -430,26 +421,18 @@ class StripeAccount(models.Model):
         # or here the API), never by users.
         event_model = self.env["stripe.event"].sudo()
         stored = 0
-        try:
-            # Stripe accepts up to 20 types per list call.
-            for start in range(0, len(handled), 20):
-                events = self._get_client().v1.events.list(
-                    params={
-                        "types": handled[start : start + 20],
-                        "created": {"gte": int(since.timestamp())},
-                        "limit": const.API_PAGE_SIZE,
-                    }
-                )
-                for event in events.auto_paging_iter():
-                    data = event.to_dict()
+        # Stripe accepts up to 20 types per list call.
+        for start in range(0, len(handled), 20):
+            params = {
+                "types": handled[start : start + 20],
+                "created": {"gte": int(since.timestamp())},
+            }
+            for page in self._stripe_pages("events", params, _("the events")):
+                for data in page:
                     if bool(data.get("livemode")) != (self.mode == "live"):
                         continue  # the key's mode is not the account's
                     payload = json.dumps(data).encode()
                     stored += event_model._receive(self, data, payload)[1]
-        except stripe.StripeError as error:
-            raise UserError(
-                _("Stripe refused to list events: %s", error.user_message or error)
-            ) from error
         return stored
 
     @api.model

@@ -1,6 +1,8 @@
 import json
 import logging
+import re
 import time
+from urllib.parse import urlsplit
 
 import stripe
 
@@ -148,7 +150,9 @@ class StripeAccount(models.Model):
 
     def _stripe_call(self, what, service_name, method, *args, **kwargs):
         """Make one Stripe API request with the account's client:
-        ``client.v1.<service_name>.<method>(*args, **kwargs)``.
+        ``client.v1.<service_name>.<method>(*args, **kwargs)``. Every request of
+        the module goes through here (reads that may fail through
+        ``_stripe_read``, lists through ``_stripe_pages``).
 
         The SDK retries what it deems retryable by itself (see
         ``utils.sdk_retried``) but gives up at once on a 429 without
@@ -157,11 +161,11 @@ class StripeAccount(models.Model):
         backoff.
 
         :param str what: what is asked for, for the error message.
-        :param str service_name: ``balance_transactions``, ``payment_intents``...
+        :param str service_name: ``balance_transactions``, ``checkout.sessions``...
         :param str method: ``list``, ``retrieve``...
         :return: the SDK's answer.
-        :raise UserError: Stripe still refuses; the message gives its answer and the
-            number of requests made.
+        :raise UserError: Stripe still refuses; the message says why in plain
+            words (see ``_stripe_error_message``) and the number of requests made.
         """
         self.ensure_one()
         service = self._get_client().v1
@@ -190,12 +194,170 @@ class StripeAccount(models.Model):
                     )
                     continue
                 raise UserError(
-                    _(
-                        "Stripe did not send %(what)s (HTTP %(status)s, attempts: "
-                        "%(attempts)s): %(error)s",
-                        what=what,
-                        status=error.http_status or "-",
-                        attempts=attempts,
-                        error=error.user_message or str(error),
-                    )
+                    self._stripe_error_message(error, what, attempts)
                 ) from error
+
+    def _stripe_read(self, what, service_name, method, *args, **kwargs):
+        """A best-effort read: ``_stripe_call``, but a refusal is logged and
+        returned instead of raised, for callers that go on without Stripe's
+        answer (the fee is then booked with the payout, say).
+
+        :return: ``(answer as a dict, None)``, or ``(None, the message)``.
+        :rtype: tuple
+        """
+        self.ensure_one()
+        try:
+            answer = self._stripe_call(what, service_name, method, *args, **kwargs)
+        except UserError as error:
+            _logger.warning("Stripe account %s: %s", self.id, error.args[0])
+            return None, error.args[0]
+        return answer.to_dict(), None
+
+    def _stripe_pages(self, service_name, params, what, *args):
+        """Yield the pages of a Stripe list as lists of dicts, one request each:
+        the one paginator of the module.
+
+        Pages are handed over one at a time so that callers store and flush them
+        before the next one comes: memory stays flat however long the list. A page
+        refused with a 429 or a network error is asked for again (see
+        ``_stripe_call``).
+
+        :param str service_name: ``balance_transactions``, ``payouts``...
+        :param dict params: the list's parameters (``limit`` included; Stripe's
+            maximum by default).
+        :param str what: what is listed, for the error message.
+        :param args: the list's own arguments (the invoice of
+            ``invoices.line_items``).
+        :raise UserError: Stripe still refuses after the retries.
+        """
+        self.ensure_one()
+        params = dict(params)
+        params.setdefault("limit", const.API_PAGE_SIZE)
+        while True:
+            page = self._stripe_call(what, service_name, "list", *args, params=params)
+            data = [obj.to_dict() for obj in page.data]
+            if data:
+                yield data
+            if not (page.has_more and data):
+                return
+            params["starting_after"] = data[-1]["id"]
+
+    def _stripe_error_message(self, error, what, attempts=1):
+        """Say in plain words why Stripe did not answer a request.
+
+        Never the SDK's raw text for a network failure (it names Python objects
+        and repeats the whole URL), never a secret.
+
+        :param error: the ``stripe.StripeError``.
+        :param str what: what was asked for ("the balance", "charge ch_...").
+        :param int attempts: requests made, retries included.
+        :rtype: str
+        """
+        self.ensure_one()
+        status = error.http_status
+        if isinstance(error, stripe.APIConnectionError) or not status:
+            reason = _(
+                "Odoo cannot reach %(host)s: %(reason)s",
+                host=urlsplit(self.sudo().api_base or "").hostname or "Stripe",
+                reason=self._stripe_network_reason(error),
+            )
+        elif isinstance(error, stripe.AuthenticationError):
+            reason = _("Stripe refused the secret key (invalid API key).")
+            mode = self._stripe_key_mode_problem()
+            if mode:
+                reason += " " + mode
+        elif isinstance(error, stripe.PermissionError):
+            permission = re.search(r"'(rak_\w+)'", str(error.user_message or error))
+            reason = (
+                _(
+                    "Stripe refused the restricted key: it lacks the permission "
+                    "%s (Stripe dashboard, Developers > API keys).",
+                    permission.group(1),
+                )
+                if permission
+                else _(
+                    "Stripe refused the restricted key: it lacks a permission this "
+                    "request needs (Stripe dashboard, Developers > API keys)."
+                )
+            )
+        elif isinstance(error, stripe.RateLimitError):
+            reason = _("Stripe limits the rate of requests; try again later.")
+        elif status >= 500:
+            reason = _("Stripe had a server error; try again later.")
+        else:
+            reason = utils.shorten(error.user_message or str(error))
+        return _(
+            "Stripe did not send %(what)s (HTTP %(status)s, attempts: %(attempts)s): "
+            "%(reason)s",
+            what=what,
+            status=status or "-",
+            attempts=attempts,
+            reason=reason,
+        )
+
+    @api.model
+    def _stripe_network_reason(self, error):
+        """What went wrong on the network, in a few words, from the SDK's error
+        and the exceptions behind it."""
+        texts = []
+        cause = error
+        while cause is not None and len(texts) < 10:
+            texts.append(f"{type(cause).__name__}: {cause}")
+            cause = cause.__cause__ or cause.__context__
+        text = " ".join(texts)
+        for patterns, reason in (
+            (
+                (
+                    "NameResolutionError",
+                    "Failed to resolve",
+                    "Name or service not",
+                    "nodename nor servname",
+                    "getaddrinfo",
+                    "gaierror",
+                ),
+                _("name lookup failed"),
+            ),
+            (("Connection refused", "ConnectionRefusedError"), _("connection refused")),
+            (("timed out", "Timeout"), _("no answer in time")),
+            (
+                ("SSL", "CERTIFICATE", "certificate"),
+                _("its certificate is not trusted"),
+            ),
+            (
+                (
+                    "RemoteDisconnected",
+                    "Connection aborted",
+                    "reset by peer",
+                    "without response",
+                ),
+                _("the connection was closed without an answer"),
+            ),
+        ):
+            if any(pattern in text for pattern in patterns):
+                return reason
+        return _("network error")
+
+    def _stripe_key_mode_problem(self):
+        """Say when the secret key is of the other mode than the account's.
+
+        :return: the message, or ``None``.
+        """
+        self.ensure_one()
+        # sudo: only the key's prefix is read, never shown.
+        key = self.sudo().api_key or ""
+        key_mode = (
+            "live"
+            if key.startswith(("sk_live_", "rk_live_"))
+            else "test"
+            if key.startswith(("sk_test_", "rk_test_"))
+            else None
+        )
+        if not key_mode or key_mode == self.mode:
+            return None
+        modes = dict(self._fields["mode"]._description_selection(self.env))
+        return _(
+            "The secret key is a %(key_mode)s key; the account is in %(mode)s mode: "
+            "use the %(mode)s key (or switch the account's mode).",
+            key_mode=modes[key_mode].lower(),
+            mode=modes[self.mode].lower(),
+        )

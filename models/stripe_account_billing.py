@@ -1,12 +1,10 @@
 import logging
 from decimal import Decimal
 
-import stripe
-
 from odoo import _, fields, models
 from odoo.exceptions import UserError
 
-from .. import billing_utils, const, utils
+from .. import billing_utils, utils
 
 _logger = logging.getLogger(__name__)
 
@@ -60,6 +58,20 @@ class StripeAccount(models.Model):
         tracking=True,
     )
 
+    # === ACTION METHODS === #
+
+    def action_import_invoices(self):
+        """Open a new import of Stripe invoices for this account."""
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Import Stripe Invoices"),
+            "res_model": "stripe.billing.import",
+            "view_mode": "form",
+            "target": "current",
+            "context": {"default_account_id": self.id},
+        }
+
     # === BILLING HELPERS === #
 
     def _stripe_billing_journal(self):
@@ -79,7 +91,11 @@ class StripeAccount(models.Model):
         return journal
 
     def _stripe_billing_currency(self, code):
-        return self.env["stripe.event"]._stripe_get_currency(code)
+        return (
+            self.env["stripe.payment.rules"]
+            ._stripe_bind(self)
+            ._stripe_get_currency(code)
+        )
 
     def _stripe_local_date(self, timestamp):
         """The day of a Stripe timestamp in the company's time zone (the
@@ -91,34 +107,19 @@ class StripeAccount(models.Model):
         return fields.Date.context_today(self.with_context(tz=tz), timestamp=moment)
 
     def _stripe_list_all(self, what, service_path, *args, **params):
-        """Every object of a Stripe list, page after page (``limit`` 100).
+        """Every object of a Stripe list, page after page (see
+        ``_stripe_pages``, the one paginator).
 
         :param str service_path: dotted path below ``client.v1``, e.g.
             ``invoices.line_items``.
         :raise UserError: Stripe could not be read.
         """
         self.ensure_one()
-        service = self._get_client().v1
-        for name in service_path.split("."):
-            service = getattr(service, name)
-        params = dict(params, limit=const.API_PAGE_SIZE)
-        objects = []
-        while True:
-            try:
-                page = service.list(*args, params=params)
-            except stripe.StripeError as error:
-                raise UserError(
-                    _(
-                        "Stripe did not send %(what)s: %(error)s",
-                        what=what,
-                        error=error.user_message or str(error),
-                    )
-                ) from error
-            data = [obj.to_dict() for obj in page.data]
-            objects += data
-            if not page.has_more or not data:
-                return objects
-            params["starting_after"] = data[-1]["id"]
+        return [
+            obj
+            for page in self._stripe_pages(service_path, params, what, *args)
+            for obj in page
+        ]
 
     def _stripe_invoice_lines(self, stripe_invoice):
         """All the lines of a Stripe invoice: those it carries, or, when it has
@@ -225,11 +226,9 @@ class StripeAccount(models.Model):
     def _stripe_fetch_tax_rate(self, rate_id):
         if not self.has_api_key:
             return None
-        try:
-            return self._get_client().v1.tax_rates.retrieve(rate_id).to_dict()
-        except stripe.StripeError:
-            _logger.info("Could not read Stripe tax rate %s", rate_id, exc_info=True)
-            return None
+        return self._stripe_read(
+            _("tax rate %s", rate_id), "tax_rates", "retrieve", rate_id
+        )[0]
 
     def _stripe_find_tax(self, rate):
         """The company's sales tax of the rate's percentage and inclusion."""

@@ -15,7 +15,6 @@ class StripeAccount(models.Model):
     _inherit = "stripe.account"
 
     webhook_endpoint_id = fields.Char(
-        string="Webhook Endpoint",
         readonly=True,
         copy=False,
         help="The endpoint Odoo created in Stripe (we_...). Empty when the "
@@ -199,14 +198,15 @@ class StripeAccount(models.Model):
             )
 
     def _stripe_notification(self, title, message):
+        params = {
+            "title": title,
+            "message": message,
+            "type": "success",
+            # Reload the form: it shows the endpoint and what it misses.
+            "next": {"type": "ir.actions.act_window_close"},
+        }
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
-            "params": {
-                "type": "success",
-                "title": title,
-                "message": message,
-                # Reload the form: it shows the endpoint and what it misses.
-                "next": {"type": "ir.actions.act_window_close"},
-            },
+            "params": params,
         }

@@ -313,8 +313,8 @@ class StripeBalanceCheck(models.Model):
         transaction_model = self.env["stripe.balance.transaction"]
         payout_model = self.env["stripe.payout"]
         lines, total = [], 0
-        for listed in payout_model._stripe_pages(
-            account, "balance_transactions", params, _("the transactions")
+        for listed in account._stripe_pages(
+            "balance_transactions", params, _("the transactions")
         ):
             # Other balances (Issuing...) are not the payments balance.
             page = [

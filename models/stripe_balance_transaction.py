@@ -528,22 +528,22 @@ class StripeBalanceTransaction(models.Model):
         intent = self._stripe_payment_intent(
             utils.object_id(source.get("payment_intent"))
         )
+        rules = self.env["stripe.payment.rules"]._stripe_bind(self.account_id, invoice)
         if intent:
             # The integrator's metadata is on the PaymentIntent: Stripe does not
             # copy it onto the charge.
-            facts = utils.payment_facts(intent)
+            facts = rules._stripe_payment_facts(intent)
             utils.add_charge_facts(facts, source)
         else:
-            facts = utils.payment_facts(source)
+            facts = rules._stripe_payment_facts(source)
         # The transaction gives Stripe's settled amount (the Stripe journal mirrors
         # it exactly); its fee is left to the payout's fee entry.
         facts["balance_transaction"] = self._stripe_balance_transaction_dict(fee=0)
-        event = self._stripe_payment_event(invoice)
         try:
-            event._stripe_process_payment(facts)
+            result = rules._stripe_process_payment(facts)
         except StripeMatchError:
             return self._stripe_create_payment(
-                event, facts, "inbound", facts["key"], facts["charge_id"]
+                rules, facts, "inbound", facts["key"], facts["charge_id"]
             )
         except (StripeEventIgnored, StripeEventRetryLater) as error:
             raise UserError(
@@ -555,8 +555,7 @@ class StripeBalanceTransaction(models.Model):
                     reason=error,
                 )
             ) from error
-        # The virtual event holds new-record copies of what it linked.
-        return event.payment_ids[:1]._origin
+        return result["payments"][:1]
 
     def _stripe_book_refund(self, how):
         source = self._stripe_source()
@@ -571,7 +570,7 @@ class StripeBalanceTransaction(models.Model):
             "email": None,
             "balance_transaction": self._stripe_balance_transaction_dict(fee=0),
         }
-        event = self._stripe_payment_event()
+        rules = self.env["stripe.payment.rules"]._stripe_bind(self.account_id)
         original = (
             self.env["account.payment"]
             ._stripe_find(self.account_id, [self.charge_id, self.payment_intent_id])
@@ -580,20 +579,20 @@ class StripeBalanceTransaction(models.Model):
         partner = original.partner_id
         if how == "refund":
             return self._stripe_create_payment(
-                event, facts, "outbound", facts["key"], self.charge_id, partner
+                rules, facts, "outbound", facts["key"], self.charge_id, partner
             )
         # The refund came back: an inbound payment named after this transaction (the
         # refund's own id names its outbound payment).
         return self._stripe_create_payment(
-            event, facts, "inbound", self.stripe_id, self.charge_id, partner
+            rules, facts, "inbound", self.stripe_id, self.charge_id, partner
         )
 
     def _stripe_create_payment(
-        self, event, facts, payment_type, object_id, charge_id, partner=None
+        self, rules, facts, payment_type, object_id, charge_id, partner=None
     ):
         """Post a customer payment without invoice on the Stripe journal.
 
-        :param event: the (virtual) ``stripe.event`` whose payment helpers apply.
+        :param rules: the ``stripe.payment.rules``, bound to the account.
         :param dict facts: payment facts (``utils.payment_facts`` keys).
         :param str payment_type: ``inbound`` or ``outbound``.
         :param str object_id: the Stripe object the payment is registered for.
@@ -602,16 +601,16 @@ class StripeBalanceTransaction(models.Model):
         """
         account = self.account_id
         if facts.get("amount") and facts.get("currency"):
-            currency = event._stripe_get_currency(facts["currency"])
+            currency = rules._stripe_get_currency(facts["currency"])
             amount = float(utils.from_minor_units(facts["amount"], currency.name))
         else:
             currency, amount = self.currency_id, self.amount
-        date = event._stripe_payment_date(facts)
+        date = rules._stripe_payment_date(facts)
         currency, amount = account._stripe_payment_currency(
             currency, amount, facts["balance_transaction"], date
         )
         if partner is None:
-            partner = event._stripe_find_partner(facts, []) or self.env["res.partner"]
+            partner = rules._stripe_find_partner(facts, []) or self.env["res.partner"]
         vals = account._stripe_payment_vals(
             payment_type, partner, abs(amount), currency, date
         )
@@ -640,20 +639,6 @@ class StripeBalanceTransaction(models.Model):
         return account._stripe_call(
             _("PaymentIntent %s", intent_id), "payment_intents", "retrieve", intent_id
         ).to_dict()
-
-    def _stripe_payment_event(self, invoice=None):
-        """A virtual ``stripe.event`` of the account: the payment rules of webhooks
-        live on events (they read the account and a user's pick); this one carries
-        the invoice a user picked in the reconcile wizard. It is never saved."""
-        return self.env["stripe.event"].new(
-            {
-                "account_id": self.account_id.id,
-                "type": "payout.reconcile",
-                "stripe_id": self.stripe_id,
-                "invoice_id": invoice.id if invoice else False,
-                "stripe_created": self.stripe_created,
-            }
-        )
 
     def _stripe_balance_transaction_dict(self, fee=None):
         """The transaction as Stripe shapes it (what payment helpers read)."""

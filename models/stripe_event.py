@@ -462,41 +462,10 @@ class StripeEvent(models.Model):
     # === HANDLER HELPERS === #
 
     def _stripe_check_settlement(self, balance_transaction):
-        """Leave what Stripe settled in another currency to the Odoo Stripe account
-        of that settlement currency (see ``stripe.account._stripe_settling_account``).
-
-        :param balance_transaction: Stripe's (dict), or anything else (unknown:
-            this account books it).
-        :raise StripeEventIgnored: another account books it.
-        :raise StripeEventRetryLater: the settlement currency is not known yet
-            (Stripe could not be read) and another account may be the one.
-        """
-        if not isinstance(balance_transaction, dict):
-            siblings = self.account_id._stripe_sibling_accounts()
-            if siblings:
-                raise StripeEventRetryLater(
-                    _(
-                        "Stripe's balance transaction could not be read: its "
-                        "settlement currency tells which of the Stripe accounts "
-                        "%(accounts)s books it.",
-                        accounts=", ".join(
-                            (self.account_id | siblings).mapped("display_name")
-                        ),
-                    )
-                )
-            return
-        settling = self.account_id._stripe_settling_account(
-            balance_transaction.get("currency")
-        )
-        if settling != self.account_id:
-            raise StripeEventIgnored(
-                _(
-                    "Settled in %(currency)s: booked by the Stripe account "
-                    "%(account)s.",
-                    currency=(balance_transaction.get("currency") or "").upper(),
-                    account=settling.display_name,
-                )
-            )
+        """See ``stripe.payment.rules._stripe_check_settlement``."""
+        self.env["stripe.payment.rules"]._stripe_bind(
+            self.account_id
+        )._stripe_check_settlement(balance_transaction)
 
     def _get_object(self):
         """Return the event's ``data.object`` as a dict, its texts storable (see

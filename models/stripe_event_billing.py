@@ -604,7 +604,9 @@ class StripeEvent(models.Model):
                     messages.append(
                         self.with_context(
                             stripe_billing_invoice=move.id
-                        )._stripe_process_payment(utils.payment_facts(intent))
+                        )._stripe_process_payment(
+                            self._stripe_payment_rules()._stripe_payment_facts(intent)
+                        )
                     )
                 except StripeEventIgnored as outcome:
                     messages.append(str(outcome))
@@ -662,7 +664,7 @@ class StripeEvent(models.Model):
             found = billing_utils.invoice_id_of_payment(self._get_object())
             if found and intent_id:
                 links._stripe_link(account, found, intent_id)
-        if not found and intent_id and account.has_api_key:
+        if not found and intent_id and facts.get("customer_id") and account.has_api_key:
             try:
                 invoice_payments = account._stripe_list_all(
                     _("the invoice payments of %s", intent_id),
@@ -688,7 +690,12 @@ class StripeEvent(models.Model):
         to an Odoo document may be an invoice's (since ``2025-03-31.basil`` only
         ``invoice_payment.paid`` tells): it waits for that event instead of
         failing, when the account mirrors Stripe invoices."""
-        if self.invoice_id or self.sale_order_id or self._name != "stripe.event":
+        if (
+            self.invoice_id
+            or self.sale_order_id
+            or utils.metadata_references(facts["metadata"], const.METADATA_KEYS)
+        ):
+            # A document picked by a user, or named by the integrator, wins.
             return super()._stripe_find_payment_target(facts, amount, currency)
         if self.env.context.get("stripe_billing_invoice"):
             return self.env["account.move"].browse(

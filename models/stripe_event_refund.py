@@ -1,5 +1,3 @@
-import stripe
-
 from odoo import Command, _, api, fields, models
 from odoo.exceptions import UserError
 
@@ -134,8 +132,9 @@ class StripeEvent(models.Model):
         balance_transaction = self._stripe_refund_balance_transaction(refund)
         self._stripe_check_settlement(balance_transaction)
         original, invoice = self._stripe_refunded_documents(refund)
+        rules = self._stripe_payment_rules()
         if not original and not invoice:
-            self._stripe_check_not_provider_payment(
+            rules._stripe_check_not_provider_payment(
                 {"payment_intent_id": refund.get("payment_intent"), "references": []}
             )
             self._stripe_check_payment_is_coming(refund)
@@ -147,9 +146,11 @@ class StripeEvent(models.Model):
                     payment=refund.get("payment_intent") or refund.get("charge"),
                 )
             )
-        currency = self._stripe_get_currency(refund["currency"].upper())
+        currency = rules._stripe_get_currency(refund["currency"].upper())
         amount = float(utils.from_minor_units(refund["amount"], refund["currency"]))
-        date = self._stripe_payment_date({"created": refund.get("created")})
+        date = rules._stripe_payment_date(
+            self._stripe_add_report_time({"created": refund.get("created")})
+        )
         # Registered like the payment it refunds: in the Stripe journal's currency
         # when that journal is kept in a third currency.
         pay_currency, pay_amount = account._stripe_payment_currency(
@@ -230,11 +231,12 @@ class StripeEvent(models.Model):
         account = self.account_id
         if not (account.has_api_key and refund.get("charge")):
             return
-        try:
-            charge = account._get_client().v1.charges.retrieve(refund["charge"])
-        except stripe.StripeError:
+        charge, _error = account._stripe_read(
+            _("charge %s", refund["charge"]), "charges", "retrieve", refund["charge"]
+        )
+        if not charge:
             return
-        paid_on = utils.timestamp_to_datetime(charge.created)
+        paid_on = utils.timestamp_to_datetime(charge.get("created"))
         if paid_on and paid_on < account.create_date:
             raise UserError(
                 _(
@@ -340,20 +342,12 @@ class StripeEvent(models.Model):
         account = self.account_id
         if not (balance_transaction and account.has_api_key):
             return None
-        try:
-            return (
-                account._get_client()
-                .v1.balance_transactions.retrieve(balance_transaction)
-                .to_dict()
-            )
-        except stripe.StripeError as error:
-            raise UserError(
-                _(
-                    "Could not read balance transaction %(id)s from Stripe: %(error)s",
-                    id=balance_transaction,
-                    error=error.user_message or str(error),
-                )
-            ) from error
+        return account._stripe_call(
+            _("balance transaction %s", balance_transaction),
+            "balance_transactions",
+            "retrieve",
+            balance_transaction,
+        ).to_dict()
 
     def _stripe_reverse_refund(self, payment, refund):
         """A refund that failed or was cancelled after booking: the money is back
@@ -517,19 +511,13 @@ class StripeEvent(models.Model):
         )
 
     def _stripe_list_refunds(self, charge_id):
-        try:
-            refunds = self.account_id._get_client().v1.refunds.list(
-                params={"charge": charge_id, "limit": 100}
+        return [
+            refund
+            for page in self.account_id._stripe_pages(
+                "refunds", {"charge": charge_id}, _("the refunds of %s", charge_id)
             )
-        except stripe.StripeError as error:
-            raise UserError(
-                _(
-                    "Could not read the refunds of %(charge)s from Stripe: %(error)s",
-                    charge=charge_id,
-                    error=error.user_message or str(error),
-                )
-            ) from error
-        return [refund.to_dict() for refund in refunds.auto_paging_iter()]
+            for refund in page
+        ]
 
     def _stripe_check_refunded_total(self, charge):
         """Without refund details, check that the ``refund.*`` events booked all

@@ -2,7 +2,6 @@ import logging
 from collections import defaultdict
 from datetime import datetime, time, timedelta, timezone
 
-import stripe
 from psycopg2 import errors as pg_errors
 
 from odoo import _, api, fields, models
@@ -414,7 +413,7 @@ class StripePayout(models.Model):
             arrival["lte"] = self._stripe_timestamp(arrival_to + timedelta(days=1)) - 1
         params = {"arrival_date": arrival, "limit": const.API_PAGE_SIZE}
         payouts = self.browse()
-        for page in self._stripe_pages(account, "payouts", params, _("the payouts")):
+        for page in account._stripe_pages("payouts", params, _("the payouts")):
             for data in page:
                 if self._stripe_check_currency(account, data):
                     continue
@@ -453,30 +452,6 @@ class StripePayout(models.Model):
                 _logger.warning(
                     "Stripe payout backfill of %s failed: %s", account.name, error
                 )
-
-    @api.model
-    def _stripe_pages(self, account, service_name, params, what):
-        """Yield the pages of a Stripe list as lists of dicts, one request each.
-
-        Pages are handed over one at a time so that callers store and flush them
-        before the next one comes: memory stays flat however long the list. A page
-        refused with a 429 or a network error is asked for again (see
-        ``stripe.account._stripe_call``).
-
-        :param str service_name: ``balance_transactions``, ``payouts``...
-        :param dict params: the list's parameters (``limit`` included).
-        :param str what: what is listed, for the error message.
-        :raise UserError: Stripe still refuses after the retries.
-        """
-        params = dict(params)
-        while True:
-            page = account._stripe_call(what, service_name, "list", params=params)
-            data = [obj.to_dict() for obj in page.data]
-            if data:
-                yield data
-            if not (page.has_more and data):
-                return
-            params["starting_after"] = data[-1]["id"]
 
     @api.model
     def _stripe_timestamp(self, date):
@@ -535,10 +510,9 @@ class StripePayout(models.Model):
         try:
             with self.env.cr.savepoint():
                 return self._stripe_process()
-        except (UserError, stripe.StripeError) as error:
-            message = error.args[0] if isinstance(error, UserError) else str(error)
-            self._stripe_set_error(message)
-            return message
+        except UserError as error:
+            self._stripe_set_error(error.args[0])
+            return error.args[0]
 
     def _stripe_is_reconciled(self):
         """Whether reconciling booked the payout: *Reconciled*, or *Needs
@@ -589,8 +563,8 @@ class StripePayout(models.Model):
         }
         what = _("the balance transactions of payout %s", self.stripe_id)
         with self.env.cr.savepoint():
-            for page in self._stripe_pages(
-                self.account_id, "balance_transactions", params, what
+            for page in self.account_id._stripe_pages(
+                "balance_transactions", params, what
             ):
                 transaction_model._stripe_store(self.account_id, page, payout=self)
                 # Written to the database, then out of memory: the next page
@@ -620,8 +594,8 @@ class StripePayout(models.Model):
         count = 0
         transaction_model = self.env["stripe.balance.transaction"]
         with self.env.cr.savepoint():
-            for page in self._stripe_pages(
-                self.account_id, "balance_transactions", params, _("the transactions")
+            for page in self.account_id._stripe_pages(
+                "balance_transactions", params, _("the transactions")
             ):
                 transaction_model._stripe_store(self.account_id, page)
                 count += len(page)

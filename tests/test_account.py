@@ -57,7 +57,9 @@ class TestStripeAccount(StripeCommon):
             self.fake.get(other["payment_intent"]),
             delivered=False,
         )
-        self.make_event("customer.created", self.fake.add_customer())  # not handled
+        self.make_event(
+            "customer.source.expiring", self.fake.add_customer()
+        )  # not handled
         self.stripe_account.action_fetch_missed_events()
         self.process_events()
         stored = self.env["stripe.event"].search([])

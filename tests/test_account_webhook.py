@@ -51,7 +51,7 @@ class TestStripeAccountWebhook(StripeCommon):
         account = self.stripe_account
         self.assertFalse(account.last_event_date)
         secret = self.fake.webhook_secrets[account.webhook_endpoint_id]
-        event = self.make_event("customer.created", self.fake.add_customer())
+        event = self.make_event("customer.source.expiring", self.fake.add_customer())
         response = self.post_webhook(event, secret=secret)
         self.assertEqual(response.status_code, 200, response.text)
         account.invalidate_recordset()
@@ -66,7 +66,7 @@ class TestStripeAccountWebhook(StripeCommon):
         self.assertEqual(account.webhook_secret_previous, "whsec_by_hand")
         self.assertTrue(account.webhook_secret.startswith("whsec_"))
         self.assertNotEqual(account.webhook_secret, "whsec_by_hand")
-        event = self.make_event("customer.created", self.fake.add_customer())
+        event = self.make_event("customer.source.expiring", self.fake.add_customer())
         response = self.post_webhook(event, secret="whsec_by_hand")
         self.assertEqual(response.status_code, 200, response.text)
 
@@ -110,7 +110,7 @@ class TestStripeAccountWebhook(StripeCommon):
         endpoint["enabled_events"] = [
             "payment_intent.succeeded",
             "charge.succeeded",
-            "customer.created",
+            "customer.source.expiring",
         ]
         account.invalidate_recordset()
         missing = account.webhook_missing_events.split(", ")
@@ -125,7 +125,7 @@ class TestStripeAccountWebhook(StripeCommon):
         self.assertEqual(update[0].query["url"], account.webhook_url)
         handled = set(self.env["stripe.event"]._get_event_handlers())
         self.assertEqual(
-            set(endpoint["enabled_events"]), handled | {"customer.created"}
+            set(endpoint["enabled_events"]), handled | {"customer.source.expiring"}
         )
         account.invalidate_recordset()
         self.assertFalse(account.webhook_missing_events)

@@ -561,3 +561,58 @@ class TestBillingLifecycle(BillingCommon):
                 }
             ],
         )
+
+
+@tagged("post_install", "-at_install")
+class TestBillingImport(BillingCommon):
+    def test_import_invoices_of_a_range_twice(self):
+        """Import Stripe Invoices mirrors a range's invoices with their payments
+        and credit notes, shows its progress, and imports nothing twice when run
+        again."""
+        paid = self.renewal()
+        paid, _intent, _ip = self.fake.pay_invoice(paid["id"])
+        open_invoice = self.renewal()
+        line_id = open_invoice["lines"]["data"][0]["id"]
+        credit_note, _refund = self.fake.add_credit_note(
+            open_invoice["id"], [(line_id, 1000)]
+        )
+        self.renewal(status="draft")
+        job = self.env["stripe.billing.import"].create(
+            {"account_id": self.stripe_account.id}
+        )
+        job.action_start()
+        self.assertEqual(job.invoice_count, 2)
+        self.env.ref(
+            "stripe_connector.ir_cron_stripe_billing_import"
+        ).method_direct_trigger()
+        job.invalidate_recordset()
+        self.assertEqual(job.state, "done")
+        self.assertEqual(job.progress, 100.0)
+        self.assertEqual(job.failed_count, 0, job.log)
+        self.assertInvoice(self.mirror_of(paid), 0.0, "paid")
+        open_move = self.mirror_of(open_invoice)
+        self.assertInvoice(open_move, 58.31 - 11.90, "partial")
+        self.assertEqual(
+            self.env["account.move"]
+            .search([("stripe_credit_note_id", "=", credit_note["id"])])
+            .amount_total,
+            11.90,
+        )
+        self.assertBalanceMatches()
+        counts = (
+            self.env["account.move"].search_count([]),
+            self.env["account.payment"].search_count([]),
+        )
+        job.action_start()
+        self.env.ref(
+            "stripe_connector.ir_cron_stripe_billing_import"
+        ).method_direct_trigger()
+        job.invalidate_recordset()
+        self.assertEqual(job.state, "done")
+        self.assertEqual(
+            (
+                self.env["account.move"].search_count([]),
+                self.env["account.payment"].search_count([]),
+            ),
+            counts,
+        )

@@ -83,7 +83,9 @@ class TestConcurrency(TransactionCase):
                 "DELETE FROM ir_cron_trigger WHERE id > %s", [self.last_trigger_id]
             )
 
-    def _event(self, event_id="evt_concurrent_1", event_type="customer.created"):
+    def _event(
+        self, event_id="evt_concurrent_1", event_type="customer.source.expiring"
+    ):
         event = {
             "id": event_id,
             "object": "event",

@@ -146,7 +146,7 @@ class TestEventProcessing(StripeCommon):
                 [
                     {
                         "stripe_id": f"evt_unattended_{i}",
-                        "type": "customer.created",
+                        "type": "customer.source.expiring",
                         "account_id": account.id,
                     }
                     for i in range(3)

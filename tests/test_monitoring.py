@@ -287,6 +287,18 @@ class TestMonitoring(StripeCommon):
         self.assertEqual(self.alerts("event_failed").state, "resolved")
 
     @mute_logger(EVENT_LOGGER)
+    def test_marking_ignored_closes_the_alert(self):
+        """A user who decides the unmatched payment needs nothing in Odoo marks
+        its event ignored: the activity is done, the alert resolved."""
+        _charge, event = self.unmatched_payment()
+        self.assertEqual(len(event.activity_ids), 1)
+        event.action_mark_ignored()
+        self.assertEvent(event, "ignored")
+        self.assertFalse(event.activity_ids)
+        self.assertEqual(self.alerts("event_failed").state, "resolved")
+        self.assertEqual(len(self.channel_bodies()), 2, "raised, then resolved")
+
+    @mute_logger(EVENT_LOGGER)
     def test_repeated_failures_keep_one_activity(self):
         """Every automatic retry, and a user's retries, fail again: still one
         activity and one channel message for the event."""
@@ -397,7 +409,7 @@ class TestMonitoring(StripeCommon):
                 [
                     {
                         "stripe_id": f"evt_traffic_{i}",
-                        "type": "customer.created",
+                        "type": "customer.source.expiring",
                         "account_id": self.stripe_account.id,
                         "state": "ignored",
                         **vals,
@@ -445,7 +457,9 @@ class TestMonitoring(StripeCommon):
         event = self.deliver(
             "charge.refunded", charge, process=False, api_version="2099-01-31.zeta"
         )
-        self.deliver("customer.created", self.fake.add_customer(), process=False)
+        self.deliver(
+            "customer.source.expiring", self.fake.add_customer(), process=False
+        )
         watch = self.env.ref("stripe_connector.ir_cron_stripe_watch_webhooks")
         watch.method_direct_trigger()
         alert = self.alerts("api_version")

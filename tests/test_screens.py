@@ -54,9 +54,9 @@ class TestEventScreens(StripeCommon):
             event.title, f"Payout of {self.currency.format(50.0)}", event.payload
         )
         event = self.deliver(
-            "customer.created", self.fake.add_customer(), process=False
+            "customer.source.expiring", self.fake.add_customer(), process=False
         )
-        self.assertEqual(event.title, "customer.created")
+        self.assertEqual(event.title, "customer.source.expiring")
         charge = self.fake.add_charge(
             2500, "usd", billing_details={"email": "who@example.com"}, customer=None
         )
@@ -132,7 +132,7 @@ class TestEventScreens(StripeCommon):
             " ".join(event.message_ids.mapped("body")),
         )
         # An event that books nothing is ignored at once.
-        other = self.deliver("customer.created", self.fake.add_customer())
+        other = self.deliver("customer.source.expiring", self.fake.add_customer())
         other.write({"state": "failed"})
         self.assertTrue(other.action_mark_ignored())
         self.assertEvent(other, "ignored")
@@ -172,7 +172,7 @@ class TestWebhookRefusals(StripeCommon):
 
     def test_refusals_are_counted_with_their_reason(self):
         account = self.stripe_account
-        event = self.make_event("customer.created", self.fake.add_customer())
+        event = self.make_event("customer.source.expiring", self.fake.add_customer())
         for _i in range(2):
             response = self.post_webhook(event, secret="whsec_wrong")
             self.assertEqual(response.status_code, 400)
@@ -218,7 +218,9 @@ class TestAccountSetup(StripeCommon):
         self.assertTrue(account.setup_journals and account.setup_accounts)
         self.assertFalse(account.setup_webhook_received)
         self.assertFalse(account.setup_done)
-        self.deliver("customer.created", self.fake.add_customer(), account=account)
+        self.deliver(
+            "customer.source.expiring", self.fake.add_customer(), account=account
+        )
         account.invalidate_recordset()
         self.assertTrue(account.setup_webhook_received)
         self.assertTrue(account.setup_done)

@@ -51,7 +51,7 @@ class TestSecurity(StripeCommon):
 
     def setUp(self):
         super().setUp()
-        self.event = self.deliver("customer.created", self.fake.add_customer())
+        self.event = self.deliver("customer.source.expiring", self.fake.add_customer())
 
     def test_accounting_user_reads_the_log_but_not_the_secrets(self):
         account = self.stripe_account.with_user(self.accountant)

@@ -1,7 +1,9 @@
 """The screens as a user clicks through them, in a real headless Chromium
 (``HttpCase.start_tour``; the tours are in ``static/tests/tours/``)."""
 
+import os
 import unittest
+from unittest.mock import patch
 
 import odoo.http
 from odoo.tests import tagged
@@ -19,12 +21,12 @@ class TestStripeTours(PayoutCommon):
         """Odoo skips a tour when it finds no browser (or no websocket-client): here
         a missing browser fails the test, so that CI cannot pass without running
         the tours."""
-        # The first tour of a run waits for the test assets to be built.
+        # A busy machine runs a tour slower than Odoo's default 60 s allow.
         kwargs.setdefault("timeout", 300)
         # The browser's first requests read every module's manifest at once, in
         # several server threads; Python 3.11's parser is not safe for that
         # ("AST constructor recursion depth mismatch"): read them here first.
-        odoo.http.root.statics  # noqa: B018
+        self.assertTrue(odoo.http.root.statics)
         # Build the web client's bundles before the browser asks for them: on a
         # busy machine, building them within its requests outlasts the 60 s Odoo
         # waits for the page to be ready.
@@ -35,12 +37,12 @@ class TestStripeTours(PayoutCommon):
             if bundle_name == "web.assets_web":
                 bundle.css()
         try:
-            super().start_tour(url_path, tour_name, step_delay, **kwargs)
+            return super().start_tour(url_path, tour_name, step_delay, **kwargs)
         except unittest.SkipTest as skipped:
-            self.fail(
+            raise self.failureException(
                 f"Tour {tour_name} did not run: {skipped}. Install Chromium "
                 "(apt-get install chromium) and websocket-client."
-            )
+            ) from skipped
 
     def admin_in_test_company(self):
         """The administrator works in the company of the test's Stripe account."""
@@ -55,6 +57,14 @@ class TestStripeTours(PayoutCommon):
             }
         )
 
+    def test_a_missing_browser_fails_the_tour(self):
+        """Without Chromium on the PATH, Odoo would skip the tour: it fails."""
+        with (
+            patch.dict(os.environ, {"PATH": "/nonexistent"}),
+            self.assertRaisesRegex(AssertionError, "did not run.*not found"),
+        ):
+            self.start_tour("/odoo", "stripe_connector_account_tour", login="admin")
+
     def test_new_account_from_settings(self):
         """In the administrator's own company, as on a new database."""
         # The test fixtures made pricelists while the pricelist feature is off: the
@@ -62,10 +72,9 @@ class TestStripeTours(PayoutCommon):
         self.env["product.pricelist"].search([]).action_archive()
         self.start_tour("/odoo", "stripe_connector_account_tour", login="admin")
         admin_company = self.env.ref("base.user_admin").company_id
+        # sudo: the test's user works in the test company only.
         account = (
-            self.env["stripe.account"]
-            .with_company(admin_company)
-            .search([("name", "=", "Stripe Tour")])
+            self.env["stripe.account"].sudo().search([("name", "=", "Stripe Tour")])
         )
         self.assertEqual(len(account), 1)
         self.assertEqual(account.company_id, admin_company)
@@ -98,15 +107,15 @@ class TestStripeTours(PayoutCommon):
         self.assertAlmostEqual(self.journal_balance(), 95.0 - self.fees())
 
     def test_payout_reconciled_from_its_form(self):
-        self.stripe_account.payout_auto_reconcile = False
-        self.stripe_account.api_key = False  # fees booked by the payout
-        invoice, _charge = self.pay_invoice(200.0)
+        self.stripe_account.write({"payout_auto_reconcile": False, "api_key": False})
+        invoice, _charge = self.pay_invoice(200.0)  # its fee booked by the payout
         self.stripe_account.api_key = API_KEY
         payout = self.fake.add_payout()
-        self.deliver("payout.paid", payout)
+        line = self.add_statement_line(payout["amount"] / 100, self.arrival(payout))
+        event = self.deliver("payout.paid", payout)
+        self.assertEvent(event, "done", "click Reconcile")
         record = self.get_payout(payout)
         self.assertPayout(record, "to_reconcile")
-        line = self.add_statement_line(payout["amount"] / 100, self.arrival(payout))
         self.admin_in_test_company()
 
         self.start_tour(

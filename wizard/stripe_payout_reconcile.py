@@ -400,21 +400,23 @@ class StripePayoutReconcileCharge(models.TransientModel):
         for line in self:
             transaction = line.transaction_id
             source = dict(transaction.source_data or {})
-            facts = utils.payment_facts(source) if source else None
+            rules = self.env["stripe.payment.rules"]._stripe_bind(
+                transaction.account_id
+            )
+            facts = rules._stripe_payment_facts(source) if source else None
             line.description = source.get("description") if source else False
             if not facts or not facts["amount"]:
                 line.partner_id = False
                 line.proposal = _("Customer payment without invoice")
                 continue
-            event = transaction._stripe_payment_event()
-            partner = event._stripe_find_partner(facts, [])
+            partner = rules._stripe_find_partner(facts, [])
             line.partner_id = partner
             currency = self.env["res.currency"].search(
                 [("name", "=", facts["currency"])], limit=1
             )
             amount = float(utils.from_minor_units(facts["amount"], facts["currency"]))
             try:
-                target = event._stripe_find_payment_target(facts, amount, currency)
+                target = rules._stripe_find_payment_target(facts, amount, currency)
             except StripeMatchError:
                 target = None
             if target and target._name in ("account.move", "sale.order"):
