@@ -363,16 +363,41 @@ class StripeAccount(models.Model):
         """Store the events of the last days that never reached the webhook."""
         self.ensure_one()
         count = self._stripe_fetch_missed_events()
+        return self._stripe_notification(
+            _("Missed events"),
+            _("%s event(s) fetched from Stripe.", count)
+            if count
+            else _("No event was missing."),
+            notification_type="success" if count else "info",
+        )
+
+    def _stripe_notification(
+        self,
+        title,
+        message,
+        notification_type="success",
+        sticky=False,
+        next_action=None,
+    ):
+        """The notification a button answers with; the form reloads after it.
+
+        :param str title: the notification's title.
+        :param str message: its text (plain text: the client escapes it).
+        :param str notification_type: ``success``, ``info``, ``warning``, ``danger``.
+        :param bool sticky: stays until closed.
+        :param dict next_action: the action after it (default: reload the form).
+        :return: an ``ir.actions.client`` action.
+        :rtype: dict
+        """
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
             "params": {
-                "type": "success" if count else "info",
-                "title": _("Missed events"),
-                "message": _("%s event(s) fetched from Stripe.", count)
-                if count
-                else _("No event was missing."),
-                "next": {"type": "ir.actions.act_window_close"},
+                "type": notification_type,
+                "title": title,
+                "message": message,
+                "sticky": sticky,
+                "next": next_action or {"type": "ir.actions.act_window_close"},
             },
         }
 

@@ -160,17 +160,13 @@ class StripeAccount(models.Model):
         notification_type = {"ok": "success", "difference": "warning"}.get(
             check.state, "danger"
         )
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "type": notification_type,
-                "title": _("Balance check"),
-                "message": check.message,
-                "sticky": check.state != "ok",
-                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
-            },
-        }
+        return self._stripe_notification(
+            _("Balance check"),
+            check.message,
+            notification_type=notification_type,
+            sticky=check.state != "ok",
+            next_action={"type": "ir.actions.client", "tag": "soft_reload"},
+        )
 
     def action_view_balance_checks(self):
         return self._stripe_action("stripe_connector.stripe_balance_check_action")

@@ -32,19 +32,10 @@ class StripeAccount(models.Model):
             .with_company(self.company_id)
             ._stripe_import(self)
         )
-        params = {
-            "title": _("Subscriptions imported"),
-            "message": _(
-                "%s subscription(s) imported from Stripe.", len(subscriptions)
-            ),
-            "type": "success",
-            "next": {"type": "ir.actions.act_window_close"},
-        }
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": params,
-        }
+        return self._stripe_notification(
+            _("Subscriptions imported"),
+            _("%s subscription(s) imported from Stripe.", len(subscriptions)),
+        )
 
     def action_rebuild_mrr_report(self):
         """Build the whole MRR report again from the subscriptions' history, at
@@ -52,16 +43,9 @@ class StripeAccount(models.Model):
         # sudo: the report is the system's bookkeeping; the button is for Stripe
         # managers.
         count = self.env["stripe.mrr.report"].sudo()._stripe_rebuild(full=True)
-        params = {
-            "title": _("MRR report rebuilt"),
-            "message": _("%s row(s) written.", count),
-            "type": "success",
-        }
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": params,
-        }
+        return self._stripe_notification(
+            _("MRR report rebuilt"), _("%s row(s) written.", count)
+        )
 
     def action_view_subscriptions(self):
         return self._stripe_action("stripe_connector.stripe_subscription_action")

@@ -196,17 +196,3 @@ class StripeAccount(models.Model):
                     ],
                 )
             )
-
-    def _stripe_notification(self, title, message):
-        params = {
-            "title": title,
-            "message": message,
-            "type": "success",
-            # Reload the form: it shows the endpoint and what it misses.
-            "next": {"type": "ir.actions.act_window_close"},
-        }
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": params,
-        }
