@@ -521,9 +521,7 @@ class StripeSubscription(models.Model):
             "expand": ["data.discounts"],
         }
         subscriptions = self.browse()
-        pages = self.env["stripe.payout"]._stripe_pages(
-            account, "subscriptions", params, _("the subscriptions")
-        )
+        pages = account._stripe_pages("subscriptions", params, _("the subscriptions"))
         for page in pages:
             for data in page:
                 with self.env.cr.savepoint():
@@ -537,8 +535,8 @@ class StripeSubscription(models.Model):
         subscription = self._stripe_sync(account, data, now, source="import")[0]
         invoices = []
         list_params = {"subscription": data["id"], "limit": const.API_PAGE_SIZE}
-        for page in self.env["stripe.payout"]._stripe_pages(
-            account, "invoices", list_params, _("the subscription's invoices")
+        for page in account._stripe_pages(
+            "invoices", list_params, _("the subscription's invoices")
         ):
             invoices += page
         invoices.sort(key=lambda invoice: invoice.get("created") or 0)

@@ -5,7 +5,7 @@ from freezegun import freeze_time
 
 from odoo import Command, fields
 from odoo.exceptions import UserError
-from odoo.tests import tagged
+from odoo.tests import Form, tagged
 from odoo.tools import mute_logger
 
 from ..exceptions import StripeMatchError
@@ -292,7 +292,11 @@ class TestMonitoring(StripeCommon):
         its event ignored: the activity is done, the alert resolved."""
         _charge, event = self.unmatched_payment()
         self.assertEqual(len(event.activity_ids), 1)
-        event.action_mark_ignored()
+        # It would have booked money: the user confirms with a reason.
+        action = event.action_mark_ignored()
+        wizard = Form(self.env["stripe.event.ignore"].with_context(**action["context"]))
+        wizard.reason = "Paid by bank transfer instead"
+        wizard.save().action_confirm()
         self.assertEvent(event, "ignored")
         self.assertFalse(event.activity_ids)
         self.assertEqual(self.alerts("event_failed").state, "resolved")
