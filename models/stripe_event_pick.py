@@ -89,10 +89,9 @@ class StripeEvent(models.Model):
         self.ensure_one()
         return f"/odoo/stripe-events/{self.id}"
 
-    def _stripe_pay_invoice(self, invoice, facts, amount, currency):
+    def _stripe_note_invoice_payment(self, invoice, payments, facts, amount, currency):
         """Name the Stripe payment in the invoice's chatter, with links to the
         event and to Stripe's dashboard."""
-        payments = super()._stripe_pay_invoice(invoice, facts, amount, currency)
         if self.id:
             object_id = facts.get("payment_intent_id") or facts.get("charge_id")
             parts = [
@@ -119,6 +118,19 @@ class StripeEvent(models.Model):
                 )
             )
             invoice.message_post(body=Markup("").join(parts))
+
+
+class StripePaymentRules(models.AbstractModel):
+    _inherit = "stripe.payment.rules"
+
+    def _stripe_pay_invoice(self, invoice, facts, amount, currency):
+        """A payment an event registers is named in the invoice's chatter."""
+        payments = super()._stripe_pay_invoice(invoice, facts, amount, currency)
+        event = self._stripe_event()
+        if event:
+            event._stripe_note_invoice_payment(
+                invoice, payments, facts, amount, currency
+            )
         return payments
 
 

@@ -302,7 +302,7 @@ class TestPayoutReconciliation(PayoutCommon):
         record = self.get_payout(payout)
         self.assertPayout(record, "error", "HTTP 429, attempts: 5")
         self.assertIn(payout["id"], record.state_message)
-        self.assertIn("rate limit", record.state_message)
+        self.assertIn("Stripe limits the rate of requests", record.state_message)
         self.assertTrue(record.activity_ids)
         self.assertEqual(len(self.fake.requests_for("/v1/balance_transactions")), 6)
         self.assertFalse(self.env["stripe.balance.transaction"].search_count([]))
