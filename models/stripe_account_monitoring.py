@@ -512,7 +512,9 @@ class StripeAccount(models.Model):
             hours=const.API_VERSION_WATCH_HOURS,
             account=self.display_name,
             versions=", ".join(
-                _("%(version)s (%(count)s events)", version=version, count=count)
+                self.env._(
+                    "%(version)s (%(count)s events)", version=version, count=count
+                )
                 for version, count in unknown
             ),
             known=const.NEWEST_KNOWN_API_VERSION,

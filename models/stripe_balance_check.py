@@ -503,7 +503,8 @@ class StripeBalanceCheck(models.Model):
                 "reference": move.name,
                 "description": move.ref,
                 "date": fields.Datetime.to_datetime(move.date),
-                "reason": _("no Stripe transaction explains it"),
+                # self.env._: a comprehension has no ``self`` for ``_`` to find.
+                "reason": self.env._("no Stripe transaction explains it"),
             }
             for move, (_move_id, _reversed, amount) in zip(moves, rows, strict=True)
         ]

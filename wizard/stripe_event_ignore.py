@@ -23,7 +23,7 @@ class StripeEventIgnore(models.TransientModel):
                 lambda e: e.books_money and e.state != "done"
             )
             wizard.summary = "\n".join(
-                _(
+                self.env._(
                     "%(title)s (%(event)s): %(amount)s will not be booked in Odoo.",
                     title=event.title or event.type,
                     event=event.stripe_id,
