@@ -8,8 +8,9 @@
 #    /stripe_connector --stop-after-init` (demo data, HTTP server on the
 #    configured port, as HttpCase needs);
 # 2. with SUITES (test tags of other modules, e.g. /payment_stripe): installs
-#    payment_stripe into DB, then runs those suites with odoo-bin, so that
-#    Odoo's own tests pass in a database where the module is installed.
+#    payment_stripe and payment_demo into DB (TestAccountPaymentRegister pays
+#    with the demo provider's token), then runs those suites with odoo-bin, so
+#    that Odoo's own tests pass in a database where the module is installed.
 #
 # A run fails when odoo-bin exits non-zero, when its final report is missing
 # or counts a failure or an error, or when it logs an ERROR or CRITICAL line.
@@ -75,9 +76,9 @@ printf '{"runner": "odoo", "tests": %s, "failed": %s, "ok": %s}\n' \
     >"$repo/.odoo/test-counts/odoo"
 
 if [[ -n $suites ]]; then
-    echo "test-odoo.sh: installing payment_stripe into $db" >&2
+    echo "test-odoo.sh: installing payment_stripe and payment_demo into $db" >&2
     "$repo/.venv/bin/python" "$ODOO_SRC/odoo-bin" -c "$repo/.odoorc" -d "$db" \
-        -i payment_stripe --stop-after-init --log-level="$log_level"
+        -i payment_stripe,payment_demo --stop-after-init --log-level="$log_level"
     run_tests test-odoo-suites --test-tags "$suites" || status=1
 fi
 exit $status
