@@ -33,11 +33,56 @@ def monthly_factor(interval, interval_count):
     return Decimal(multiplier) / Decimal(divisor * count)
 
 
+def _decimal_amount(obj, key):
+    """``<key>_decimal`` (a string, sub-minor precision) else ``<key>`` (an
+    integer) of a Stripe object, in minor units; ``None`` when both are null."""
+    value = obj.get(key + "_decimal")
+    if value is None:
+        value = obj.get(key)
+    return None if value is None else Decimal(str(value))
+
+
+def tiered_amount(tiers, tiers_mode, quantity):
+    """Amount of ``quantity`` units of a tiered price, in minor units.
+
+    A tier holds the units up to its ``up_to`` (``None``, or ``"inf"``, for the
+    last one), from the previous tier's ``up_to`` plus one. ``volume``: every
+    unit at the unit amount of the tier the quantity falls in, plus that tier's
+    flat amount. ``graduated``: each tier's units at its own unit amount, plus
+    the flat amount of each tier reached (the first one always is, as Stripe
+    bills it, even for no unit).
+
+    :param list tiers: the price's ``tiers`` (as ``expand[]=tiers`` returns them).
+    :param str tiers_mode: ``graduated`` or ``volume``.
+    :rtype: Decimal
+    """
+    quantity = max(int(quantity or 0), 0)
+    total = Decimal(0)
+    lower = 0
+    for tier in tiers:
+        up_to = tier.get("up_to")
+        up_to = None if up_to in (None, "inf") else int(up_to)
+        unit = _decimal_amount(tier, "unit_amount") or Decimal(0)
+        flat = _decimal_amount(tier, "flat_amount") or Decimal(0)
+        last = up_to is None or quantity <= up_to
+        if tiers_mode == "volume":
+            if last:
+                return unit * quantity + flat
+            continue
+        total += unit * ((quantity if last else up_to) - lower) + flat
+        if last:
+            return total
+        lower = up_to
+    return total
+
+
 def item_terms(item):
     """Billing terms of a subscription item, from its price (or its legacy plan).
 
-    :return: ``interval``, ``interval_count``, ``usage_type`` and ``unit_amount``
-        (Decimal, minor units) of the item.
+    :return: ``interval``, ``interval_count``, ``usage_type``, ``unit_amount``
+        (Decimal, minor units) of the item, and for a tiered price its
+        ``tiers_mode`` and ``tiers`` (``None`` when the price was not read with
+        its tiers expanded).
     :rtype: dict
     """
     price = item.get("price") if isinstance(item.get("price"), dict) else {}
@@ -48,7 +93,14 @@ def item_terms(item):
         unit = price.get("unit_amount")
     if unit is None and plan:
         unit = plan.get("amount_decimal") or plan.get("amount")
+    tiered = (price.get("billing_scheme") or plan.get("billing_scheme")) == "tiered"
+    tiers = price.get("tiers") if "tiers" in price else plan.get("tiers")
     return {
+        "tiered": tiered,
+        "tiers_mode": (price.get("tiers_mode") or plan.get("tiers_mode"))
+        if tiered
+        else None,
+        "tiers": tiers if tiered and isinstance(tiers, list) else None,
         "interval": recurring.get("interval") or plan.get("interval") or "month",
         "interval_count": recurring.get("interval_count")
         or plan.get("interval_count")
@@ -120,6 +172,14 @@ def item_monthly(item, at, usage=None):
     terms = item_terms(item)
     if terms["usage_type"] == "metered":
         amount = Decimal(int((usage or {}).get(item.get("id")) or 0))
+    elif terms["tiered"]:
+        # Tiers not read (see ``stripe.subscription._stripe_expand``): 0, and
+        # the subscription says so, rather than a guess.
+        amount = (
+            tiered_amount(terms["tiers"], terms["tiers_mode"], item.get("quantity"))
+            if terms["tiers"] is not None
+            else Decimal(0)
+        )
     else:
         amount = terms["unit_amount"] * int(item.get("quantity") or 0)
     amount = apply_discounts(

@@ -43,4 +43,5 @@ from . import (
     stripe_event_subscription,
     stripe_account_subscription,
     res_partner_subscription,
+    stripe_subscription_usage,
 )

@@ -20,6 +20,7 @@ from ..subscription_utils import (
     subscription_counts,
     subscription_discounts,
     subscription_monthly,
+    tiered_amount,
     to_timestamp,
 )
 
@@ -369,6 +370,12 @@ class StripeSubscription(models.Model):
         exponent = utils.currency_exponent(self.currency_id.name)
         for item in items:
             terms = item_terms(item)
+            unit_amount = terms["unit_amount"]
+            if terms["tiers"] is not None and item.get("quantity"):
+                # Tiered: what a unit costs on average at this quantity.
+                unit_amount = tiered_amount(
+                    terms["tiers"], terms["tiers_mode"], item["quantity"]
+                ) / int(item["quantity"])
             price = item.get("price") if isinstance(item.get("price"), dict) else {}
             product_ref = price.get("product") or utils.get_path(
                 item, "plan", "product"
@@ -386,7 +393,7 @@ class StripeSubscription(models.Model):
                 )
                 or False,
                 "quantity": item.get("quantity") or 0,
-                "unit_amount": float(terms["unit_amount"].scaleb(-exponent)),
+                "unit_amount": float(unit_amount.scaleb(-exponent)),
                 "interval": terms["interval"]
                 if terms["interval"] in const.SUBSCRIPTION_INTERVAL_MONTHLY
                 else "month",
@@ -450,7 +457,21 @@ class StripeSubscription(models.Model):
         return currency
 
     @api.model
-    def _stripe_expand(self, account, data):
+    def _stripe_expand(self, account, data, prices=None):
+        """Complete a snapshot with what Stripe leaves out of it: the coupons of
+        its discounts and the tiers of its tiered prices.
+
+        :param dict prices: price id -> tiers already read (an import shares it
+            between subscriptions).
+        :return: the snapshot and a note for the user (empty when all is known).
+        :rtype: tuple
+        """
+        data, note = self._stripe_expand_discounts(account, data)
+        data, tiers_note = self._stripe_expand_tiers(account, data, prices)
+        return data, " ".join(n for n in (note, tiers_note) if n)
+
+    @api.model
+    def _stripe_expand_discounts(self, account, data):
         """Read the coupons of a snapshot's discounts when the snapshot names them
         by id only (webhooks never expand them): the subscription is read again
         with its discounts expanded, and the snapshot's discounts are taken from
@@ -521,18 +542,21 @@ class StripeSubscription(models.Model):
             "expand": ["data.discounts"],
         }
         subscriptions = self.browse()
+        prices = {}  # price id -> tiers, read once for the whole import
         pages = account._stripe_pages("subscriptions", params, _("the subscriptions"))
         for page in pages:
             for data in page:
                 with self.env.cr.savepoint():
-                    subscriptions |= self._stripe_import_one(account, data, now)
+                    subscriptions |= self._stripe_import_one(account, data, now, prices)
         self.env["stripe.mrr.report"]._stripe_rebuild(subscriptions)
         return subscriptions
 
     @api.model
-    def _stripe_import_one(self, account, data, now):
-        data, _note = self._stripe_expand(account, data)
+    def _stripe_import_one(self, account, data, now, prices=None):
+        data, note = self._stripe_expand(account, data, prices)
         subscription = self._stripe_sync(account, data, now, source="import")[0]
+        if note:
+            subscription.message_post(body=note)
         invoices = []
         list_params = {"subscription": data["id"], "limit": const.API_PAGE_SIZE}
         for page in account._stripe_pages(
@@ -706,7 +730,10 @@ class StripeSubscription(models.Model):
     def _stripe_put_history(self, vals_list, rows=None):
         """Insert history rows (values of ``stripe.subscription.history``) at
         their dates, skipping those that change nothing against the state before
-        them; mark the report to be built again from the first month changed."""
+        them; mark the report to be built again from the first month changed.
+
+        :return: whether a row was added or changed.
+        """
         self.ensure_one()
         history_model = self.env["stripe.subscription.history"]
         if rows is None:
@@ -734,67 +761,7 @@ class StripeSubscription(models.Model):
             first = month_start(min(changed))
             if not self.mrr_rebuild_from or first < self.mrr_rebuild_from:
                 self.mrr_rebuild_from = first
-
-    # === METERED USAGE === #
-
-    def _stripe_apply_invoice(self, invoice):
-        """Take the last invoiced usage of metered items from a Stripe invoice of
-        this subscription (its lines for the subscription's items).
-
-        :param dict invoice: the Stripe invoice.
-        :return: whether the usage changed.
-        """
-        self.ensure_one()
-        metered = set(
-            self.item_ids.filtered(lambda i: i.usage_type == "metered").mapped(
-                "stripe_id"
-            )
-        )
-        if not metered or invoice.get("status") in ("draft", "void"):
-            return False
-        usage = dict(self.metered_usage or {})
-        seen = dict(usage.pop("_invoice_created", {}) or {})
-        created = invoice.get("created") or 0
-        lines = utils.get_path(invoice, "lines", "data", default=[]) or []
-        changed = False
-        for line in lines:
-            item_id = utils.object_id(
-                utils.get_path(
-                    line, "parent", "subscription_item_details", "subscription_item"
-                )
-                or line.get("subscription_item")
-            )
-            proration = utils.get_path(
-                line, "parent", "subscription_item_details", "proration"
-            ) or line.get("proration")
-            if item_id not in metered or proration:
-                continue
-            if created < seen.get(item_id, 0):
-                continue  # an older invoice than the one already read
-            usage[item_id] = int(line.get("amount") or 0)
-            seen[item_id] = created
-            changed = True
-        if changed:
-            usage["_invoice_created"] = seen
-            self.metered_usage = usage
-        return changed
-
-    def _stripe_apply_invoice_usage(self, invoice):
-        """A Stripe invoice of this subscription was mirrored: take its metered
-        usage, and with it the monthly amount from the invoice's time on."""
-        self.ensure_one()
-        if not (self._stripe_apply_invoice(invoice) and self.snapshot):
-            return False
-        self.write(
-            self._stripe_prepare_vals(
-                self.account_id, self.snapshot, self.stripe_seen_at
-            )
-        )
-        self._stripe_sync_items(self.snapshot, self.stripe_seen_at)
-        when = utils.timestamp_to_datetime(invoice.get("created"))
-        if when:
-            self._stripe_add_history(when, self.snapshot, source="invoice")
-        return True
+        return bool(changed)
 
 
 class StripeSubscriptionItem(models.Model):

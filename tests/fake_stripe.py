@@ -392,6 +392,7 @@ class FakeStripe:
             self._version = 0  # bumped by every change; keys the list cache
             self._paid_out = {}  # balance transaction id -> payout id
             self._payout_txns = {}  # payout id -> [balance transaction ids]
+            self._price_tiers = {}  # price id -> tiers (shown when expanded)
             self._undelivered = set()  # ids of events with failed webhooks
             self.webhook_secrets = {}  # webhook endpoint id -> its signing secret
             self._list_cache = {}
@@ -1626,13 +1627,20 @@ class FakeStripe:
         usage_type="licensed",
         nickname=None,
         created=None,
+        *,
+        tiers=None,
+        tiers_mode=None,
     ):
         """Create a recurring Price of ``product`` (a product dict or id).
 
         :param unit_amount: per unit and interval, minor units (metered prices
-            too: their invoices bill usage x unit amount)
+            too: their invoices bill usage x unit amount); ``None`` when tiered
         :param interval: ``day``, ``week``, ``month`` or ``year``
         :param usage_type: ``licensed`` or ``metered``
+        :param tiers: a tiered price's tiers (``billing_scheme: tiered``), each
+            ``{"up_to": int or None, "unit_amount": ..., "flat_amount": ...}``;
+            like Stripe, shown only with ``expand[]=tiers``
+        :param tiers_mode: ``graduated`` or ``volume`` (with ``tiers``)
         :return: the stored price dict
         """
         with self._lock:
@@ -1642,7 +1650,7 @@ class FakeStripe:
                     "id": self._new_id("price"),
                     "object": "price",
                     "active": True,
-                    "billing_scheme": "per_unit",
+                    "billing_scheme": "tiered" if tiers else "per_unit",
                     "created": self._time(created),
                     "currency": currency,
                     "custom_unit_amount": None,
@@ -1659,13 +1667,30 @@ class FakeStripe:
                         "trial_period_days": None,
                     },
                     "tax_behavior": "unspecified",
-                    "tiers_mode": None,
+                    "tiers_mode": tiers_mode if tiers else None,
                     "transform_quantity": None,
                     "type": "recurring",
                     "unit_amount": unit_amount,
-                    "unit_amount_decimal": str(unit_amount),
+                    "unit_amount_decimal": None
+                    if unit_amount is None
+                    else str(unit_amount),
                 }
             )
+            if tiers:
+                self._price_tiers[price["id"]] = [
+                    {
+                        "flat_amount": tier.get("flat_amount"),
+                        "flat_amount_decimal": None
+                        if tier.get("flat_amount") is None
+                        else str(tier["flat_amount"]),
+                        "unit_amount": tier.get("unit_amount"),
+                        "unit_amount_decimal": None
+                        if tier.get("unit_amount") is None
+                        else str(tier["unit_amount"]),
+                        "up_to": tier.get("up_to"),
+                    }
+                    for tier in tiers
+                ]
             product_obj = self._objects.get(product_id)
             if product_obj and not product_obj["default_price"]:
                 product_obj["default_price"] = price["id"]
@@ -2029,6 +2054,12 @@ class FakeStripe:
                     "period_end": created,
                     "period_start": created,
                     "status": status,
+                    "status_transitions": {
+                        "finalized_at": None if status == "draft" else created,
+                        "marked_uncollectible_at": None,
+                        "paid_at": created if status == "paid" else None,
+                        "voided_at": None,
+                    },
                     "subtotal": subtotal,
                     "total": total,
                 }
@@ -2065,7 +2096,7 @@ class FakeStripe:
             "active": True,
             "amount": price["unit_amount"],
             "amount_decimal": price["unit_amount_decimal"],
-            "billing_scheme": "per_unit",
+            "billing_scheme": price["billing_scheme"],
             "created": price["created"],
             "currency": price["currency"],
             "interval": recurring["interval"],
@@ -2075,7 +2106,7 @@ class FakeStripe:
             "meter": None,
             "nickname": price["nickname"],
             "product": price["product"],
-            "tiers_mode": None,
+            "tiers_mode": price["tiers_mode"],
             "transform_usage": None,
             "trial_period_days": None,
             "usage_type": recurring["usage_type"],
@@ -2968,6 +2999,8 @@ class FakeStripe:
             value = obj.get("refunds") or self._charge_refunds(obj)
         elif obj.get("object") == "customer" and field == "tax_ids":
             value = self._customer_tax_ids(obj)
+        elif obj.get("object") == "price" and field == "tiers":
+            value = json.loads(json.dumps(self._price_tiers.get(obj["id"])))
         elif field in obj and (obj[field] is None or isinstance(obj[field], str)):
             value = obj[field]
             if value is not None:

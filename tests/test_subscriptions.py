@@ -438,3 +438,194 @@ class TestSubscriptions(SubscriptionCommon):
             [(g["product_id"][0], g["mrr"]) for g in by_product], [(product.id, 98.0)]
         )
         self.assertEqual(subscription.partner_id.stripe_mrr, 98.0)
+
+
+@tagged("post_install", "-at_install")
+class TestSubscriptionUsageAndTiers(SubscriptionCommon):
+    """Metered items take their usage from each invoice Stripe Billing mirrors;
+    tiered prices count their tiers, read from Stripe when the event leaves
+    them out."""
+
+    # Stripe's own tier example (1-5 at 7.00, 6-10 at 6.50, 11 and more at
+    # 6.00), with a flat 10.00 on the first tier and 5.00 on the second.
+    TIERS = [
+        {"up_to": 5, "unit_amount": 700, "flat_amount": 1000},
+        {"up_to": 10, "unit_amount": 650, "flat_amount": 500},
+        {"up_to": None, "unit_amount": 600, "flat_amount": 0},
+    ]
+
+    def mirror_of(self, stripe_invoice):
+        self.env.invalidate_all()
+        return self.env["account.move"].search(
+            [("stripe_invoice_id", "=", stripe_invoice["id"])]
+        )
+
+    def paid_invoice(self, sub, index, usage):
+        """The subscription's invoice of the 3rd of month ``index`` for
+        ``usage`` (item id -> units), renewed then and paid on Stripe."""
+        self.fake.renew_subscription(sub["id"], self.at(index, 3))
+        invoice = self.fake.add_subscription_invoice(
+            sub["id"], created=self.at(index, 3), status="open", usage=usage
+        )
+        return self.fake.pay_invoice(invoice["id"], created=self.at(index, 3))[0]
+
+    def test_metered_usage_from_each_mirrored_invoice(self):
+        """A metered price at 2.50 a unit: nothing before its first invoice; the
+        invoice of month 1 bills 12 units (30.00), the one of month 3 bills 37
+        (92.50). Each invoice.paid mirrors the invoice, and the subscription
+        counts the usage it bills from that invoice on: month 1 and 2 at 30.00,
+        month 3 on at 92.50; a redelivery changes nothing."""
+        _partner, customer = self.customer_partner()
+        metered = self.fake.add_price(self.product, 250, usage_type="metered")
+        sub = self.fake.add_subscription(
+            customer, [(metered, None)], created=self.at(0, 3)
+        )
+        item_id = sub["items"]["data"][0]["id"]
+        self.send(CREATED, sub, self.at(0, 3))
+        subscription = self.get_subscription(sub["id"])
+        self.assertEqual(subscription.item_ids.usage_type, "metered")
+        self.assertEqual(subscription.recurring_monthly, 0.0)
+
+        first = self.paid_invoice(sub, 1, {item_id: 12})
+        event = self.deliver("invoice.paid", first)
+        self.assertEvent(event, "done", "30.0 USD a month")
+        self.assertEqual(self.mirror_of(first).amount_total, 30.0)
+        subscription = self.get_subscription(sub["id"])
+        self.assertEqual(subscription.recurring_monthly, 30.0)
+        self.assertEqual(subscription.item_ids.recurring_monthly, 30.0)
+        self.assertEqual(event.subscription_id, subscription)
+        self.assertReport(
+            subscription, self.expected({0: (0.0, "none"), 1: (30.0, "new")})
+        )
+        # The same invoice again (finalized after paid): nothing changes.
+        again = self.deliver("invoice.finalized", first)
+        self.assertEvent(again, "done", "Already mirrored")
+        self.assertNotIn("metered usage", again.state_message)
+
+        second = self.paid_invoice(sub, 3, {item_id: 37})
+        self.assertEvent(self.deliver("invoice.paid", second), "done", "92.5 USD")
+        subscription = self.get_subscription(sub["id"])
+        self.assertEqual(subscription.recurring_monthly, 92.5)
+        self.assertEqual(subscription.partner_id.stripe_mrr, 92.5)
+        self.assertReport(
+            subscription,
+            self.expected(
+                {
+                    0: (0.0, "none"),
+                    1: (30.0, "new"),
+                    2: (30.0, "none"),
+                    3: (92.5, "expansion"),  # 37 x 2.50
+                }
+            ),
+        )
+
+    def test_older_invoice_after_a_newer_one(self):
+        """The invoice of month 1 (10 units: 25.00) arrives after the one of
+        month 2 (4 units: 10.00): month 1 counts its own usage, and the
+        subscription keeps month 2's."""
+        _partner, customer = self.customer_partner()
+        metered = self.fake.add_price(self.product, 250, usage_type="metered")
+        sub = self.fake.add_subscription(
+            customer, [(metered, None)], created=self.at(0, 3)
+        )
+        item_id = sub["items"]["data"][0]["id"]
+        self.send(CREATED, sub, self.at(0, 3))
+        older = self.paid_invoice(sub, 1, {item_id: 10})
+        newer = self.paid_invoice(sub, 2, {item_id: 4})
+        self.assertEvent(self.deliver("invoice.paid", newer), "done", "10.0 USD")
+        late = self.deliver("invoice.paid", older)
+        self.assertEvent(late, "done", "25.0 USD a month")
+        subscription = self.get_subscription(sub["id"])
+        self.assertEqual(subscription.recurring_monthly, 10.0)
+        self.assertReport(
+            subscription,
+            self.expected(
+                {0: (0.0, "none"), 1: (25.0, "new"), 2: (10.0, "contraction")}
+            ),
+        )
+        # Both again, in the other order: nothing changes.
+        for stripe_invoice in (older, newer):
+            event = self.deliver("invoice.finalized", stripe_invoice)
+            self.assertNotIn("metered usage", event.state_message)
+        self.assertEqual(self.get_subscription(sub["id"]).recurring_monthly, 10.0)
+
+    def test_graduated_tiers_read_from_stripe(self):
+        """A graduated price of 7 seats: 5 x 7.00 + 10.00 + 2 x 6.50 + 5.00 =
+        63.00 a month; 12 seats from month 2: 35 + 10 + 5 x 6.50 + 5 + 2 x 6.00
+        = 94.50. The webhook leaves the tiers out: they are read once from
+        Stripe (expand tiers) and kept."""
+        _partner, customer = self.customer_partner()
+        price = self.fake.add_price(
+            self.product, None, tiers=self.TIERS, tiers_mode="graduated"
+        )
+        sub = self.fake.add_subscription(customer, [(price, 7)], created=self.at(0, 4))
+        self.assertNotIn("tiers", sub["items"]["data"][0]["price"])
+        self.assertEvent(self.send(CREATED, sub, self.at(0, 4)), "done", "63.0 USD")
+        reads = self.fake.requests_for("/v1/prices/" + price["id"])
+        self.assertEqual(len(reads), 1)
+        self.assertEqual(reads[0].query.get("expand"), ["tiers"])
+        self.fake.set_subscription_items(sub["id"], [(price, 12)], self.at(2, 4))
+        self.send(UPDATED, sub, self.at(2, 4))
+        self.assertEqual(
+            len(self.fake.requests_for("/v1/prices/" + price["id"])),
+            1,
+            "a price's tiers never change: read once",
+        )
+        subscription = self.get_subscription(sub["id"])
+        self.assertEqual(subscription.recurring_monthly, 94.5)
+        self.assertEqual(subscription.item_ids.quantity, 12)
+        self.assertAlmostEqual(subscription.item_ids.unit_amount, 7.88)  # 94.5 / 12
+        self.assertReport(
+            subscription,
+            self.expected(
+                {0: (63.0, "new"), 1: (63.0, "none"), 2: (94.5, "expansion")}
+            ),
+        )
+
+    def test_volume_tiers(self):
+        """A volume price: 7 seats all at 6.50 plus the tier's 5.00 = 50.50; 12
+        seats from month 1 all at 6.00 = 72.00; 3 seats from month 3 at 7.00
+        plus 10.00 = 31.00."""
+        _partner, customer = self.customer_partner()
+        price = self.fake.add_price(
+            self.product, None, tiers=self.TIERS, tiers_mode="volume"
+        )
+        sub = self.fake.add_subscription(customer, [(price, 7)], created=self.at(0, 4))
+        self.assertEvent(self.send(CREATED, sub, self.at(0, 4)), "done", "50.5 USD")
+        self.fake.set_subscription_items(sub["id"], [(price, 12)], self.at(1, 4))
+        self.send(UPDATED, sub, self.at(1, 4))
+        self.fake.set_subscription_items(sub["id"], [(price, 3)], self.at(3, 4))
+        self.send(UPDATED, sub, self.at(3, 4))
+        subscription = self.get_subscription(sub["id"])
+        self.assertEqual(subscription.recurring_monthly, 31.0)
+        self.assertReport(
+            subscription,
+            self.expected(
+                {
+                    0: (50.5, "new"),
+                    1: (72.0, "expansion"),
+                    2: (72.0, "none"),
+                    3: (31.0, "contraction"),
+                }
+            ),
+        )
+
+    def test_tiers_that_cannot_be_read_are_said_not_guessed(self):
+        """Without an API key the tiers cannot be read: the item counts 0, and
+        the event and the subscription's chatter say why."""
+        _partner, customer = self.customer_partner()
+        price = self.fake.add_price(
+            self.product, None, tiers=self.TIERS, tiers_mode="volume"
+        )
+        sub = self.fake.add_subscription(customer, [(price, 7)], created=self.at(0, 4))
+        self.stripe_account.api_key = False
+        event = self.send(CREATED, sub, self.at(0, 4))
+        self.assertEvent(event, "done", "The tiers of price(s) %s" % price["id"])
+        self.assertIn("no API key", event.state_message)
+        subscription = self.get_subscription(sub["id"])
+        self.assertEqual(subscription.recurring_monthly, 0.0)
+        self.assertIn(
+            "could not be read",
+            " ".join(subscription.message_ids.mapped("body")),
+        )
+        self.assertFalse(self.fake.requests_for("/v1/prices/"))

@@ -5,6 +5,7 @@ from decimal import Decimal
 from odoo.tests import BaseCase, tagged
 
 from .. import utils
+from ..subscription_utils import item_monthly, item_terms, tiered_amount
 
 
 @tagged("post_install", "-at_install")
@@ -141,3 +142,88 @@ class TestPaymentFacts(BaseCase):
         self.assertEqual(str(utils.timestamp_to_datetime(0)), "1970-01-01 00:00:00")
         self.assertIsNone(utils.timestamp_to_datetime("yesterday"))
         self.assertIsNone(utils.timestamp_to_datetime(10**20))
+
+
+@tagged("post_install", "-at_install")
+class TestTieredPrices(BaseCase):
+    """A licensed item of a tiered price: its amount for its quantity, in both of
+    Stripe's tier modes, flat amounts included. The tiers are those of Stripe's
+    own example (1-5 at 7.00, 6-10 at 6.50, 11 and more at 6.00), in cents."""
+
+    TIERS = [
+        {"up_to": 5, "unit_amount": 700, "flat_amount": None},
+        {"up_to": 10, "unit_amount": 650, "flat_amount": None},
+        {"up_to": None, "unit_amount": 600, "flat_amount": None},
+    ]
+    # The same with flat amounts: 10.00 for the first tier, 5.00 for the second.
+    FLAT_TIERS = [
+        {"up_to": 5, "unit_amount_decimal": "700", "flat_amount_decimal": "1000"},
+        {"up_to": 10, "unit_amount": 650, "flat_amount": 500},
+        {"up_to": "inf", "unit_amount": 600, "flat_amount": 0},
+    ]
+
+    def amounts(self, tiers, mode, quantities):
+        return [tiered_amount(tiers, mode, q) for q in quantities]
+
+    def test_volume_bills_every_unit_at_the_tier_reached(self):
+        # Stripe's table: 1 -> 7, 5 -> 35, 6 -> 39, 20 -> 120, 25 -> 150 (USD).
+        self.assertEqual(
+            self.amounts(self.TIERS, "volume", [1, 5, 6, 20, 25]),
+            [700, 3500, 3900, 12000, 15000],
+        )
+
+    def test_graduated_bills_each_tier_at_its_own_price(self):
+        # 6 = 5 x 7 + 1 x 6.5 = 41.50; 10 = 35 + 5 x 6.5 = 67.50;
+        # 20 = 35 + 32.50 + 10 x 6 = 127.50.
+        self.assertEqual(
+            self.amounts(self.TIERS, "graduated", [1, 5, 6, 10, 20]),
+            [700, 3500, 4150, 6750, 12750],
+        )
+
+    def test_flat_amounts(self):
+        # volume: 7 = 7 x 6.50 + 5.00 = 50.50; 3 = 3 x 7 + 10 = 31.00;
+        # 12 = 12 x 6 + 0 = 72.00.
+        self.assertEqual(
+            self.amounts(self.FLAT_TIERS, "volume", [3, 7, 12]), [3100, 5050, 7200]
+        )
+        # graduated: each tier reached adds its flat amount.
+        # 3 = 21 + 10 = 31.00; 7 = 35 + 10 + 2 x 6.50 + 5 = 63.00;
+        # 12 = 35 + 10 + 32.50 + 5 + 2 x 6 = 94.50.
+        self.assertEqual(
+            self.amounts(self.FLAT_TIERS, "graduated", [3, 7, 12]),
+            [3100, 6300, 9450],
+        )
+
+    def test_no_unit_falls_in_the_first_tier(self):
+        """Quantity 0 is in the first tier: its flat amount only."""
+        self.assertEqual(self.amounts(self.FLAT_TIERS, "volume", [0]), [1000])
+        self.assertEqual(self.amounts(self.FLAT_TIERS, "graduated", [0]), [1000])
+
+    def test_sub_cent_unit_amounts(self):
+        tiers = [
+            {"up_to": 1000, "unit_amount_decimal": "0.5", "flat_amount": None},
+            {"up_to": None, "unit_amount_decimal": "0.25", "flat_amount": None},
+        ]
+        # 1,500 units: 1,000 x 0.5 + 500 x 0.25 = 625 cents.
+        self.assertEqual(tiered_amount(tiers, "graduated", 1500), Decimal("625"))
+        # volume: 1,500 x 0.25 = 375 cents.
+        self.assertEqual(tiered_amount(tiers, "volume", 1500), Decimal("375"))
+
+    def test_item_monthly_of_a_tiered_price(self):
+        """A yearly volume price of 7 units with its tiers counts a twelfth of
+        50.50 a month; without its tiers (not expanded) it counts nothing."""
+        price = {
+            "id": "price_1",
+            "object": "price",
+            "billing_scheme": "tiered",
+            "tiers_mode": "volume",
+            "tiers": self.FLAT_TIERS,
+            "recurring": {"interval": "year", "interval_count": 1},
+            "unit_amount": None,
+            "unit_amount_decimal": None,
+        }
+        item = {"id": "si_1", "price": price, "quantity": 7}
+        self.assertEqual(item_monthly(item, 0), Decimal(5050) / 12)
+        unread = dict(item, price={k: v for k, v in price.items() if k != "tiers"})
+        self.assertEqual(item_terms(unread)["tiers"], None)
+        self.assertEqual(item_monthly(unread, 0), Decimal(0))
