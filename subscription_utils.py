@@ -76,13 +76,24 @@ def tiered_amount(tiers, tiers_mode, quantity):
     return total
 
 
+def transformed_quantity(quantity, transform):
+    """A per-unit price's quantity after its ``transform_quantity`` (package
+    pricing: ``divide_by`` units make one, rounded ``up`` or ``down``)."""
+    quantity = int(quantity or 0)
+    divide_by = int((transform or {}).get("divide_by") or 0)
+    if divide_by <= 0:
+        return quantity
+    packages, rest = divmod(quantity, divide_by)
+    return packages + (1 if rest and transform.get("round") == "up" else 0)
+
+
 def item_terms(item):
     """Billing terms of a subscription item, from its price (or its legacy plan).
 
     :return: ``interval``, ``interval_count``, ``usage_type``, ``unit_amount``
-        (Decimal, minor units) of the item, and for a tiered price its
-        ``tiers_mode`` and ``tiers`` (``None`` when the price was not read with
-        its tiers expanded).
+        (Decimal, minor units), ``transform_quantity`` of the item, and for a
+        tiered price its ``tiers_mode`` and ``tiers`` (``None`` when the price
+        was not read with its tiers expanded).
     :rtype: dict
     """
     price = item.get("price") if isinstance(item.get("price"), dict) else {}
@@ -95,12 +106,15 @@ def item_terms(item):
         unit = plan.get("amount_decimal") or plan.get("amount")
     tiered = (price.get("billing_scheme") or plan.get("billing_scheme")) == "tiered"
     tiers = price.get("tiers") if "tiers" in price else plan.get("tiers")
+    # The legacy plan calls it transform_usage.
+    transform = price.get("transform_quantity") or plan.get("transform_usage")
     return {
         "tiered": tiered,
         "tiers_mode": (price.get("tiers_mode") or plan.get("tiers_mode"))
         if tiered
         else None,
         "tiers": tiers if tiered and isinstance(tiers, list) else None,
+        "transform_quantity": transform if isinstance(transform, dict) else None,
         "interval": recurring.get("interval") or plan.get("interval") or "month",
         "interval_count": recurring.get("interval_count")
         or plan.get("interval_count")
@@ -181,7 +195,9 @@ def item_monthly(item, at, usage=None):
             else Decimal(0)
         )
     else:
-        amount = terms["unit_amount"] * int(item.get("quantity") or 0)
+        amount = terms["unit_amount"] * transformed_quantity(
+            item.get("quantity"), terms["transform_quantity"]
+        )
     amount = apply_discounts(
         amount, [d for d in item.get("discounts") or [] if isinstance(d, dict)], at, 1
     )

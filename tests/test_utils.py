@@ -5,7 +5,12 @@ from decimal import Decimal
 from odoo.tests import BaseCase, tagged
 
 from .. import utils
-from ..subscription_utils import item_monthly, item_terms, tiered_amount
+from ..subscription_utils import (
+    item_monthly,
+    item_terms,
+    tiered_amount,
+    transformed_quantity,
+)
 
 
 @tagged("post_install", "-at_install")
@@ -227,3 +232,37 @@ class TestTieredPrices(BaseCase):
         unread = dict(item, price={k: v for k, v in price.items() if k != "tiers"})
         self.assertEqual(item_terms(unread)["tiers"], None)
         self.assertEqual(item_monthly(unread, 0), Decimal(0))
+
+
+@tagged("post_install", "-at_install")
+class TestPackagePrices(BaseCase):
+    """``transform_quantity``: a per-unit price billed by packages."""
+
+    def test_packages_rounded_up_or_down(self):
+        up = {"divide_by": 10, "round": "up"}
+        down = {"divide_by": 10, "round": "down"}
+        self.assertEqual(
+            [transformed_quantity(q, up) for q in (0, 1, 10, 11, 25)], [0, 1, 1, 2, 3]
+        )
+        self.assertEqual(
+            [transformed_quantity(q, down) for q in (0, 9, 10, 25)], [0, 0, 1, 2]
+        )
+        self.assertEqual(transformed_quantity(7, None), 7)
+
+    def test_item_monthly_of_a_package_price(self):
+        """Stripe's price fixture shape: 20.00 a package of 10 seats, rounded up:
+        25 seats are 3 packages, 60.00 a month."""
+        price = {
+            "id": "price_1",
+            "object": "price",
+            "billing_scheme": "per_unit",
+            "recurring": {"interval": "month", "interval_count": 1},
+            "tiers_mode": None,
+            "transform_quantity": {"divide_by": 10, "round": "up"},
+            "unit_amount": 2000,
+            "unit_amount_decimal": "2000",
+        }
+        self.assertEqual(
+            item_monthly({"id": "si_1", "price": price, "quantity": 25}, 0),
+            Decimal(6000),
+        )
