@@ -32,6 +32,7 @@ from . import (
     stripe_tax_rate,
     stripe_invoice_payment,
     stripe_event_billing,
+    stripe_payment_rules_billing,
     stripe_billing_import,
     account_journal_stripe,
     account_payment_method,

@@ -167,35 +167,40 @@ class AccountMove(models.Model):
             for rate_id, amount in billing_utils.line_tax_amounts(line):
                 expected[taxes[rate_id]] += amount
         sign = -1 if self.is_inbound() else 1
+        # What to correct, read before anything is written: most invoices need
+        # nothing, and opening the dynamic-lines sync costs as much as the
+        # invoice's own creation.
+        deltas = []
         corrections = []
-        with self._sync_dynamic_line(
-            existing_key_fname="term_key",
-            needed_vals_fname="needed_terms",
-            needed_dirty_fname="needed_terms_dirty",
-            line_type="payment_term",
-            container={"records": self},
-        ):
-            for tax, minor in expected.items():
-                tax_lines = self.line_ids.filtered(
-                    lambda ln, t=tax: ln.tax_line_id == t
+        for tax, minor in expected.items():
+            tax_lines = self.line_ids.filtered(lambda ln, t=tax: ln.tax_line_id == t)
+            if not tax_lines or tax.price_include:
+                continue
+            stripe_amount = float(utils.from_minor_units(minor, currency_code))
+            odoo_amount = sign * sum(tax_lines.mapped("amount_currency"))
+            delta = currency.round(stripe_amount - odoo_amount)
+            if currency.is_zero(delta):
+                continue
+            deltas.append((tax_lines[0], delta))
+            corrections.append(
+                _(
+                    "%(tax)s set to Stripe's %(stripe)s (Odoo computed %(odoo)s).",
+                    tax=tax.name,
+                    stripe=currency.format(stripe_amount),
+                    odoo=currency.format(odoo_amount),
                 )
-                if not tax_lines or tax.price_include:
-                    continue
-                stripe_amount = float(utils.from_minor_units(minor, currency_code))
-                odoo_amount = sign * sum(tax_lines.mapped("amount_currency"))
-                delta = currency.round(stripe_amount - odoo_amount)
-                if not currency.is_zero(delta):
-                    tax_lines[0].amount_currency += sign * delta
-                    corrections.append(
-                        _(
-                            "%(tax)s set to Stripe's %(stripe)s (Odoo computed "
-                            "%(odoo)s).",
-                            tax=tax.name,
-                            stripe=currency.format(stripe_amount),
-                            odoo=currency.format(odoo_amount),
-                        )
-                    )
-        self._compute_amount()
+            )
+        if deltas:
+            with self._sync_dynamic_line(
+                existing_key_fname="term_key",
+                needed_vals_fname="needed_terms",
+                needed_dirty_fname="needed_terms_dirty",
+                line_type="payment_term",
+                container={"records": self},
+            ):
+                for tax_line, delta in deltas:
+                    tax_line.amount_currency += sign * delta
+            self._compute_amount()
         if utils.to_minor_units(self.amount_total, currency_code) != total:
             raise UserError(
                 _(

@@ -4,7 +4,8 @@ from decimal import Decimal
 from odoo import _, fields, models
 from odoo.exceptions import UserError
 
-from .. import billing_utils, utils
+from .. import billing_utils, const, utils
+from ..exceptions import StripeEventIgnored
 
 _logger = logging.getLogger(__name__)
 
@@ -333,3 +334,186 @@ class StripeAccount(models.Model):
                 }
             )
         return vals
+
+    # === BILLING LOOKUPS === #
+    # Shared by the Billing event handlers and the payment rules (which also
+    # book the payouts' charges and propose in the reconcile wizard).
+
+    def _stripe_billing_owner(self, currency_code):
+        """The Odoo Stripe account that mirrors a Stripe invoice of this
+        currency: when several Odoo accounts share one Stripe account (one per
+        settlement currency), the one settling in that currency, else the
+        oldest of them; each of their endpoints gets the event."""
+        self.ensure_one()
+        code = (currency_code or "").upper()
+        group = self | self._stripe_sibling_accounts()
+        return (
+            group.filtered(lambda a: a.currency_id.name == code)[:1]
+            or group.sorted("id")[:1]
+        )
+
+    def _stripe_billing_find_mirror(self, stripe_invoice_id):
+        """The Odoo invoice mirroring a Stripe invoice, whichever of the Odoo
+        accounts of this Stripe account mirrored it."""
+        self.ensure_one()
+        if not stripe_invoice_id:
+            return self.env["account.move"]
+        return self.env["account.move"].search(
+            [
+                (
+                    "stripe_account_id",
+                    "in",
+                    (self | self._stripe_sibling_accounts()).ids,
+                ),
+                ("stripe_invoice_id", "=", stripe_invoice_id),
+            ],
+            limit=1,
+        )
+
+    def _stripe_billing_read_invoice(self, stripe_invoice_id):
+        """The Stripe invoice: read through the API with a key, else the latest
+        snapshot an event Odoo received carries, else None."""
+        self.ensure_one()
+        if self.has_api_key:
+            return self._stripe_call(
+                _("invoice %s", stripe_invoice_id),
+                "invoices",
+                "retrieve",
+                stripe_invoice_id,
+            ).to_dict()
+        event = self.env["stripe.event"].search(
+            [
+                ("account_id", "=", self.id),
+                ("object_id", "=", stripe_invoice_id),
+                ("object_type", "=", "invoice"),
+            ],
+            order="stripe_created desc, id desc",
+            limit=1,
+        )
+        return event._get_object() if event else None
+
+    def _stripe_billing_wake(self, object_ids, exclude=None):
+        """Look again now at the events waiting for these Stripe objects.
+
+        :param exclude: the ``stripe.event`` asking (it is not woken).
+        """
+        self.ensure_one()
+        object_ids = [object_id for object_id in object_ids if object_id]
+        if not object_ids:
+            return
+        event_model = self.env["stripe.event"]
+        waiting = event_model.search(
+            [
+                ("account_id", "=", self.id),
+                ("state", "=", "waiting"),
+                ("object_id", "in", object_ids),
+                ("id", "!=", (exclude and exclude._origin.id) or 0),
+            ]
+        )
+        if waiting:
+            waiting.write({"next_attempt_at": fields.Datetime.now()})
+            event_model._trigger_processing()
+
+    def _stripe_billing_invoice_of(self, facts, offline=False):
+        """The Stripe invoice a payment pays, as far as Odoo can tell: a link
+        recorded before, the ``invoice`` the PaymentIntent or charge names (API
+        versions before ``2025-03-31.basil``, in ``facts`` as
+        ``stripe_invoice_named``), else, with a key, Stripe's
+        ``invoice_payments`` of the PaymentIntent.
+
+        :param bool offline: look only at what Odoo knows, record nothing (a
+            proposal).
+        :return: the ``in_`` id, or None.
+        """
+        self.ensure_one()
+        if "stripe_invoice_id" in facts:
+            return facts["stripe_invoice_id"]
+        links = self.env["stripe.invoice.payment"]
+        intent_id = facts.get("payment_intent_id")
+        found = links._stripe_invoice_of(self, intent_id)
+        if not found and facts.get("stripe_invoice_named"):
+            found = facts["stripe_invoice_named"]
+            if intent_id and not offline:
+                links._stripe_link(self, found, intent_id)
+        if offline:
+            return found
+        if not found and intent_id and facts.get("customer_id") and self.has_api_key:
+            try:
+                invoice_payments = self._stripe_list_all(
+                    _("the invoice payments of %s", intent_id),
+                    "invoice_payments",
+                    payment={"type": "payment_intent", "payment_intent": intent_id},
+                )
+            except UserError:
+                _logger.info(
+                    "Invoice payments of %s not read", intent_id, exc_info=True
+                )
+                invoice_payments = []
+            for invoice_payment in invoice_payments:
+                found = utils.object_id(invoice_payment.get("invoice"))
+                links._stripe_link(self, found, intent_id, invoice_payment["id"])
+        facts["stripe_invoice_id"] = found
+        return found
+
+    def _stripe_billing_may_be_invoice_payment(self, facts):
+        """A PaymentIntent of a customer, with no Odoo metadata, on an account
+        that receives Stripe invoices, without a key to ask Stripe."""
+        self.ensure_one()
+        if self.has_api_key or not facts.get("customer_id"):
+            return False
+        if utils.metadata_references(facts.get("metadata") or [], const.METADATA_KEYS):
+            return False
+        if (facts.get("intent_description") or "") in const.BILLING_INTENT_DESCRIPTIONS:
+            return True
+        return bool(
+            self.env["stripe.event"].search_count(
+                [
+                    ("account_id", "=", self.id),
+                    ("type", "in", list(const.BILLING_EVENT_HANDLERS)),
+                ],
+                limit=1,
+            )
+        )
+
+    def _stripe_billing_mirror(self, stripe_invoice, event=None):
+        """Mirror a Stripe invoice (once), record the PaymentIntent it names
+        (older API versions) and wake the events waiting for it.
+
+        :param event: the ``stripe.event`` asking, if any: an invoice another
+            Odoo account of this Stripe account mirrors (see
+            ``_stripe_billing_owner``) is then ignored by it; without an event
+            (a payout, the reconcile wizard), that account mirrors it.
+        :return: ``(invoice, messages)``; an existing mirror comes with no
+            message.
+        """
+        self.ensure_one()
+        owner = self._stripe_billing_owner(stripe_invoice.get("currency"))
+        move = self._stripe_billing_find_mirror(stripe_invoice["id"])
+        messages = []
+        if not move:
+            if event and owner != self:
+                raise StripeEventIgnored(
+                    _(
+                        "Invoices in %(currency)s are mirrored by the Stripe account "
+                        "%(account)s.",
+                        currency=(stripe_invoice.get("currency") or "").upper(),
+                        account=owner.display_name,
+                    )
+                )
+            move, messages = self.env["account.move"]._stripe_mirror_invoice(
+                owner, stripe_invoice
+            )
+        links = self.env["stripe.invoice.payment"]
+        intents = billing_utils.invoice_payment_intents(stripe_invoice)
+        for intent_id in intents:
+            links._stripe_link(self, stripe_invoice["id"], intent_id)
+        if messages:
+            self._stripe_billing_wake(
+                [
+                    stripe_invoice["id"],
+                    *intents,
+                    *links._stripe_intents_of(self, stripe_invoice["id"]),
+                ],
+                exclude=event,
+            )
+        return move, messages

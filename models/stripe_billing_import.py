@@ -158,9 +158,7 @@ class StripeBillingImport(models.Model):
         """Mirror one Stripe invoice, its payments and its credit notes, through
         the handlers of their events."""
         account = self.account_id
-        stripe_invoice = self._new_event(
-            "invoice.finalized", {"id": stripe_invoice_id}
-        )._stripe_billing_read_invoice(stripe_invoice_id)
+        stripe_invoice = account._stripe_billing_read_invoice(stripe_invoice_id)
         status = stripe_invoice.get("status")
         messages = [self._run_handler("invoice.finalized", stripe_invoice)]
         follow_up = {

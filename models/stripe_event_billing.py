@@ -1,14 +1,11 @@
 import calendar
 import json
-import logging
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 from .. import billing_utils, const, utils
-from ..exceptions import StripeEventIgnored, StripeEventRetryLater, StripeMatchError
-
-_logger = logging.getLogger(__name__)
+from ..exceptions import StripeEventIgnored, StripeEventRetryLater
 
 
 class StripeEvent(models.Model):
@@ -59,10 +56,14 @@ class StripeEvent(models.Model):
         self.env["stripe.invoice.payment"]._stripe_link(
             account, stripe_invoice_id, intent_id, invoice_payment.get("id")
         )
-        self._stripe_billing_wake([intent_id, stripe_invoice_id])
-        move = self._stripe_billing_find_mirror(stripe_invoice_id)
+        self.account_id._stripe_billing_wake(
+            [intent_id, stripe_invoice_id], exclude=self
+        )
+        move = self.account_id._stripe_billing_find_mirror(stripe_invoice_id)
         stripe_invoice = (
-            None if move else self._stripe_billing_read_invoice(stripe_invoice_id)
+            None
+            if move
+            else self.account_id._stripe_billing_read_invoice(stripe_invoice_id)
         )
         if stripe_invoice:
             move, _messages = self._stripe_billing_mirror(stripe_invoice)
@@ -81,7 +82,7 @@ class StripeEvent(models.Model):
         """A message on the invoice; after Stripe's last retry (no next attempt),
         an activity for the account's responsible."""
         stripe_invoice = self._get_object()
-        move = self._stripe_billing_find_mirror(stripe_invoice["id"])
+        move = self.account_id._stripe_billing_find_mirror(stripe_invoice["id"])
         if not move:
             move, _messages = self._stripe_billing_mirror(stripe_invoice)
         attempts = stripe_invoice.get("attempt_count") or 0
@@ -119,7 +120,7 @@ class StripeEvent(models.Model):
         """The mirrored invoice is reversed by a credit note (Odoo's reversal,
         reconciled with it): its number stays in the sequence, as Stripe's does."""
         stripe_invoice = self._get_object()
-        move = self._stripe_billing_find_mirror(stripe_invoice["id"])
+        move = self.account_id._stripe_billing_find_mirror(stripe_invoice["id"])
         if not move:
             raise StripeEventIgnored(
                 _(
@@ -142,20 +143,9 @@ class StripeEvent(models.Model):
                     state=move.payment_state,
                 )
             )
-        date = self.account_id._stripe_local_date(
-            utils.get_path(stripe_invoice, "status_transitions", "voided_at")
-        ) or fields.Date.context_today(self)
-        reversal = move._reverse_moves(
-            [
-                {
-                    "ref": _("Void of %s", move.ref),
-                    "date": max(date, move.date),
-                    "invoice_date": max(date, move.date),
-                }
-            ],
-            cancel=True,
+        reversal = self._stripe_billing_reverse(
+            move, utils.get_path(stripe_invoice, "status_transitions", "voided_at")
         )
-        self._link_documents(moves=reversal)
         return _(
             "Stripe voided %(number)s: %(invoice)s reversed by %(reversal)s.",
             number=move.ref,
@@ -166,7 +156,7 @@ class StripeEvent(models.Model):
     def _handle_invoice_marked_uncollectible(self):
         stripe_invoice = self._get_object()
         account = self.account_id
-        move = self._stripe_billing_find_mirror(stripe_invoice["id"])
+        move = self.account_id._stripe_billing_find_mirror(stripe_invoice["id"])
         if not move:
             move, _messages = self._stripe_billing_mirror(stripe_invoice)
         self._link_documents(moves=move)
@@ -228,9 +218,11 @@ class StripeEvent(models.Model):
             self._link_documents(moves=existing)
             return _("Already mirrored by %s.", existing.name)
         stripe_invoice_id = utils.object_id(credit_note.get("invoice"))
-        invoice = self._stripe_billing_find_mirror(stripe_invoice_id)
+        invoice = self.account_id._stripe_billing_find_mirror(stripe_invoice_id)
         if not invoice:
-            stripe_invoice = self._stripe_billing_read_invoice(stripe_invoice_id)
+            stripe_invoice = self.account_id._stripe_billing_read_invoice(
+                stripe_invoice_id
+            )
             if not stripe_invoice:
                 raise StripeEventRetryLater(
                     _(
@@ -289,7 +281,7 @@ class StripeEvent(models.Model):
                     ", ".join(refund_ids),
                 )
             )
-            self._stripe_billing_wake(refund_ids)
+            self.account_id._stripe_billing_wake(refund_ids, exclude=self)
         else:
             messages.append(_("Stripe credits the customer's balance."))
         return " ".join(messages)
@@ -317,20 +309,7 @@ class StripeEvent(models.Model):
             lambda line: line.display_type == "payment_term"
         )
         receivable.remove_move_reconcile()
-        date = self.account_id._stripe_local_date(
-            credit_note.get("voided_at")
-        ) or fields.Date.context_today(self)
-        reversal = move._reverse_moves(
-            [
-                {
-                    "ref": _("Void of %s", move.ref),
-                    "date": max(date, move.date),
-                    "invoice_date": max(date, move.date),
-                }
-            ],
-            cancel=True,
-        )
-        self._link_documents(moves=reversal)
+        reversal = self._stripe_billing_reverse(move, credit_note.get("voided_at"))
         return _(
             "Stripe voided credit note %(number)s: %(credit_note)s reversed by "
             "%(reversal)s.",
@@ -375,95 +354,39 @@ class StripeEvent(models.Model):
 
     # === BILLING HELPERS === #
 
-    def _stripe_billing_owner(self, currency_code):
-        """The Odoo Stripe account that mirrors a Stripe invoice of this
-        currency: when several Odoo accounts share one Stripe account (one per
-        settlement currency), the one settling in that currency, else the
-        oldest of them; each of their endpoints gets the event."""
-        account = self.account_id
-        code = (currency_code or "").upper()
-        group = account | account._stripe_sibling_accounts()
-        return (
-            group.filtered(lambda a: a.currency_id.name == code)[:1]
-            or group.sorted("id")[:1]
-        )
+    def _stripe_billing_reverse(self, move, voided_at):
+        """Reverse a mirrored invoice or credit note that Stripe voided, with
+        Odoo's reversal (reconciled with it), dated as Stripe voided it (never
+        before the document itself), and link the reversal to the event.
 
-    def _stripe_billing_find_mirror(self, stripe_invoice_id):
-        """The Odoo invoice mirroring a Stripe invoice, whichever of the Odoo
-        accounts of this Stripe account mirrored it."""
-        account = self.account_id
-        if not stripe_invoice_id:
-            return self.env["account.move"]
-        return self.env["account.move"].search(
+        :param int voided_at: Stripe's timestamp of the void, if any.
+        :return: the reversal.
+        """
+        date = self.account_id._stripe_local_date(
+            voided_at
+        ) or fields.Date.context_today(self)
+        reversal = move._reverse_moves(
             [
-                (
-                    "stripe_account_id",
-                    "in",
-                    (account | account._stripe_sibling_accounts()).ids,
-                ),
-                ("stripe_invoice_id", "=", stripe_invoice_id),
+                {
+                    "ref": _("Void of %s", move.ref),
+                    "date": max(date, move.date),
+                    "invoice_date": max(date, move.date),
+                }
             ],
-            limit=1,
+            cancel=True,
         )
-
-    def _stripe_billing_read_invoice(self, stripe_invoice_id):
-        """The Stripe invoice: read through the API with a key, else the latest
-        snapshot an event Odoo received carries, else None."""
-        if self.account_id.has_api_key:
-            return self.account_id._stripe_call(
-                _("invoice %s", stripe_invoice_id),
-                "invoices",
-                "retrieve",
-                stripe_invoice_id,
-            ).to_dict()
-        event = self.search(
-            [
-                ("account_id", "=", self.account_id.id),
-                ("object_id", "=", stripe_invoice_id),
-                ("object_type", "=", "invoice"),
-            ],
-            order="stripe_created desc, id desc",
-            limit=1,
-        )
-        return event._get_object() if event else None
+        self._link_documents(moves=reversal)
+        return reversal
 
     def _stripe_billing_mirror(self, stripe_invoice):
-        """Mirror a Stripe invoice (once), record the PaymentIntent it names
-        (older API versions) and wake the events waiting for it.
+        """Mirror a Stripe invoice (once, see ``stripe.account.
+        _stripe_billing_mirror``) and link it to the event.
 
         :return: ``(invoice, messages)``.
         """
-        owner = self._stripe_billing_owner(stripe_invoice.get("currency"))
-        move = self._stripe_billing_find_mirror(stripe_invoice["id"])
-        messages = []
-        if not move:
-            if owner != self.account_id:
-                raise StripeEventIgnored(
-                    _(
-                        "Invoices in %(currency)s are mirrored by the Stripe account "
-                        "%(account)s.",
-                        currency=(stripe_invoice.get("currency") or "").upper(),
-                        account=owner.display_name,
-                    )
-                )
-            move, messages = self.env["account.move"]._stripe_mirror_invoice(
-                owner, stripe_invoice
-            )
-        intents = billing_utils.invoice_payment_intents(stripe_invoice)
-        for intent_id in intents:
-            self.env["stripe.invoice.payment"]._stripe_link(
-                self.account_id, stripe_invoice["id"], intent_id
-            )
-        if messages:
-            self._stripe_billing_wake(
-                [
-                    stripe_invoice["id"],
-                    *intents,
-                    *self.env["stripe.invoice.payment"]._stripe_intents_of(
-                        self.account_id, stripe_invoice["id"]
-                    ),
-                ]
-            )
+        move, messages = self.account_id._stripe_billing_mirror(
+            stripe_invoice, event=self
+        )
         self._link_documents(moves=move)
         return move, messages
 
@@ -624,139 +547,6 @@ class StripeEvent(models.Model):
                 _("PaymentIntent %s is registered by its own event.", intent_id)
             )
         return messages
-
-    def _stripe_billing_wake(self, object_ids):
-        """Look again now at the events waiting for these Stripe objects."""
-        object_ids = [object_id for object_id in object_ids if object_id]
-        if not object_ids:
-            return
-        waiting = self.search(
-            [
-                ("account_id", "=", self.account_id.id),
-                ("state", "=", "waiting"),
-                ("object_id", "in", object_ids),
-                ("id", "!=", self._origin.id or 0),
-            ]
-        )
-        if waiting:
-            waiting.write({"next_attempt_at": fields.Datetime.now()})
-            self._trigger_processing()
-
-    def _stripe_billing_invoice_of(self, facts):
-        """The Stripe invoice a payment pays, as far as Odoo can tell: a link
-        recorded before, the ``invoice`` the PaymentIntent or charge names (API
-        versions before ``2025-03-31.basil``), else, with a key, Stripe's
-        ``invoice_payments`` of the PaymentIntent.
-
-        :return: the ``in_`` id, or None.
-        """
-        if "stripe_invoice_id" in facts:
-            return facts["stripe_invoice_id"]
-        account = self.account_id
-        links = self.env["stripe.invoice.payment"]
-        intent_id = facts.get("payment_intent_id")
-        found = links._stripe_invoice_of(account, intent_id)
-        if (
-            not found
-            and self.payload
-            and self.object_type in ("payment_intent", "charge")
-        ):
-            found = billing_utils.invoice_id_of_payment(self._get_object())
-            if found and intent_id:
-                links._stripe_link(account, found, intent_id)
-        if not found and intent_id and facts.get("customer_id") and account.has_api_key:
-            try:
-                invoice_payments = account._stripe_list_all(
-                    _("the invoice payments of %s", intent_id),
-                    "invoice_payments",
-                    payment={"type": "payment_intent", "payment_intent": intent_id},
-                )
-            except UserError:
-                _logger.info(
-                    "Invoice payments of %s not read", intent_id, exc_info=True
-                )
-                invoice_payments = []
-            for invoice_payment in invoice_payments:
-                found = utils.object_id(invoice_payment.get("invoice"))
-                links._stripe_link(account, found, intent_id, invoice_payment["id"])
-        facts["stripe_invoice_id"] = found
-        return found
-
-    # === PAYMENT RULES (extension) === #
-
-    def _stripe_find_payment_target(self, facts, amount, currency):
-        """A payment of a Stripe invoice pays its mirrored invoice; mirrored now
-        (with a key), or the event waits for it. A PaymentIntent nothing links
-        to an Odoo document may be an invoice's (since ``2025-03-31.basil`` only
-        ``invoice_payment.paid`` tells): it waits for that event instead of
-        failing, when the account mirrors Stripe invoices."""
-        if (
-            self.invoice_id
-            or self.sale_order_id
-            or utils.metadata_references(facts["metadata"], const.METADATA_KEYS)
-        ):
-            # A document picked by a user, or named by the integrator, wins.
-            return super()._stripe_find_payment_target(facts, amount, currency)
-        if self.env.context.get("stripe_billing_invoice"):
-            return self.env["account.move"].browse(
-                self.env.context["stripe_billing_invoice"]
-            )
-        failure = self.type in (
-            "payment_intent.payment_failed",
-            "checkout.session.async_payment_failed",
-        )
-        stripe_invoice_id = self._stripe_billing_invoice_of(facts)
-        if stripe_invoice_id:
-            move = self._stripe_billing_find_mirror(stripe_invoice_id)
-            if move:
-                self._stripe_billing_wake([stripe_invoice_id])
-                return move
-            if not failure:
-                stripe_invoice = self._stripe_billing_read_invoice(stripe_invoice_id)
-                if stripe_invoice:
-                    move, _messages = self._stripe_billing_mirror(stripe_invoice)
-                    return move
-                raise StripeEventRetryLater(
-                    _(
-                        "The payment is for Stripe invoice %s: waiting for the "
-                        "invoice's event to mirror it.",
-                        stripe_invoice_id,
-                    )
-                )
-        try:
-            return super()._stripe_find_payment_target(facts, amount, currency)
-        except StripeMatchError as error:
-            if failure or not self._stripe_billing_may_be_invoice_payment(facts):
-                raise
-            raise StripeEventRetryLater(
-                _(
-                    "%(error)s It may pay a Stripe invoice (the PaymentIntent of a "
-                    "subscription names no invoice since API version "
-                    "2025-03-31.basil): waiting for the invoice_payment.paid event "
-                    "that tells.",
-                    error=error.args[0],
-                )
-            ) from error
-
-    def _stripe_billing_may_be_invoice_payment(self, facts):
-        """A PaymentIntent of a customer, with no Odoo metadata, on an account
-        that receives Stripe invoices, without a key to ask Stripe."""
-        account = self.account_id
-        if account.has_api_key or not facts.get("customer_id"):
-            return False
-        if utils.metadata_references(facts.get("metadata") or [], const.METADATA_KEYS):
-            return False
-        if (facts.get("intent_description") or "") in const.BILLING_INTENT_DESCRIPTIONS:
-            return True
-        return bool(
-            self.search_count(
-                [
-                    ("account_id", "=", account.id),
-                    ("type", "in", list(const.BILLING_EVENT_HANDLERS)),
-                ],
-                limit=1,
-            )
-        )
 
     # === REFUNDS (extension) === #
 

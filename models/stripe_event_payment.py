@@ -208,16 +208,6 @@ class StripeEvent(models.Model):
             self.account_id, self.invoice_id or self.sale_order_id or None, self
         )
 
-    def _stripe_find_payment_target(self, facts, amount, currency):
-        """The payment rules' target (see ``stripe.payment.rules.
-        _stripe_find_payment_target``), asked first on the event so that an addon
-        may extend it here with the event's own data."""
-        return (
-            self._stripe_payment_rules()
-            .with_context(stripe_rules_event_asked=True)
-            ._stripe_find_payment_target(facts, amount, currency)
-        )
-
     def _stripe_add_report_time(self, facts):
         """Add to payment facts when Stripe reported the payment (the event's
         time): the payment's date when no balance transaction tells it."""

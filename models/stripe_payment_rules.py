@@ -48,9 +48,8 @@ class StripePaymentRules(models.AbstractModel):
 
         :param account: the ``stripe.account``.
         :param document: an invoice or sale order a user picked, or ``None``.
-        :param event: the ``stripe.event`` the payment comes from, if any (its
-            ``_stripe_find_payment_target`` is asked first, for addons that
-            extend the rules there).
+        :param event: the ``stripe.event`` the payment comes from, if any
+            (``_stripe_event``).
         :return: the service, bound (through its context).
         """
         return self.with_context(
@@ -622,7 +621,8 @@ class StripePaymentRules(models.AbstractModel):
         user's pick (``_stripe_picked_document``) must keep winning; the account
         is ``_stripe_account()``. Also used, without registering anything, for
         failed-payment notes (where a partner is enough) and the reconcile
-        wizard's proposals.
+        wizard's proposals (context ``stripe_rules_proposal``: an override then
+        reads nothing from Stripe and creates nothing).
 
         :param dict facts: see ``_stripe_payment_facts``.
         :param float amount: in ``currency`` (``None`` for failed payments of
@@ -632,11 +632,6 @@ class StripePaymentRules(models.AbstractModel):
             ``res.partner`` for a failed payment without document).
         :raise StripeMatchError: nothing, or several documents, match.
         """
-        event = self._stripe_event()
-        if event and not self.env.context.get("stripe_rules_event_asked"):
-            # An addon may extend the rules on stripe.event (Stripe Billing): the
-            # event's method is asked, and comes back here through super().
-            return event._stripe_find_payment_target(facts, amount, currency)
         picked = self._stripe_picked_document()
         if picked:
             return picked

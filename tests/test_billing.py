@@ -6,7 +6,7 @@ import random
 from odoo import Command
 from odoo.tests import tagged
 
-from .common import StripeCommon
+from .common import PayoutCommon, StripeCommon
 
 
 class BillingCommon(StripeCommon):
@@ -616,3 +616,67 @@ class TestBillingImport(BillingCommon):
             ),
             counts,
         )
+
+
+@tagged("post_install", "-at_install")
+class TestBillingPayouts(BillingCommon, PayoutCommon):
+    """Billing's payment rule applies wherever a payment reaches Odoo: a payout
+    that carries a renewal no webhook brought pays the Stripe invoice's mirror."""
+
+    def test_payout_books_a_renewal_no_webhook_brought(self):
+        """No event of the renewal reached Odoo. The payout reads the charge's
+        PaymentIntent, finds its Stripe invoice through Stripe's invoice
+        payments, mirrors it and pays it: one invoice, paid, one payment."""
+        stripe_invoice = self.renewal()
+        stripe_invoice, intent, _invoice_payment = self.fake.pay_invoice(
+            stripe_invoice["id"]
+        )
+        payout_event = self.deliver("payout.paid", self.fake.add_payout())
+        self.assertEvent(payout_event, "done")
+        move = self.mirror_of(stripe_invoice)
+        self.assertMirrors(move, stripe_invoice)
+        self.assertInvoice(move, 0.0, "paid")
+        payment = self.env["account.payment"].search(
+            [("stripe_object_id", "=", intent["id"])]
+        )
+        self.assertEqual(len(payment), 1)
+        self.assertEqual(payment.reconciled_invoice_ids, move)
+        self.assertStripeMirrored()
+        # The renewal's events, arriving late, book nothing again.
+        self.deliver("payment_intent.succeeded", intent)
+        paid_event = self.deliver("invoice.paid", stripe_invoice)
+        self.assertEvent(paid_event, "done", f"{move.name} is paid")
+        self.assertEqual(
+            self.env["account.payment"].search_count(
+                [("stripe_object_id", "=", intent["id"])]
+            ),
+            1,
+        )
+        self.assertStripeMirrored()
+
+    def test_wizard_proposal_reads_and_creates_nothing(self):
+        """The reconcile wizard proposes the mirrored invoice when Odoo knows
+        the link, without asking Stripe or creating anything."""
+        self.stripe_account.api_key = False
+        stripe_invoice = self.renewal()
+        self.deliver("invoice.finalized", stripe_invoice)
+        move = self.mirror_of(stripe_invoice)
+        stripe_invoice, intent, invoice_payment = self.fake.pay_invoice(
+            stripe_invoice["id"]
+        )
+        self.deliver("invoice_payment.paid", invoice_payment)
+        charge = self.fake.get(intent["latest_charge"])
+        rules = (
+            self.env["stripe.payment.rules"]
+            .with_context(stripe_rules_proposal=True)
+            ._stripe_bind(self.stripe_account)
+        )
+        facts = rules._stripe_payment_facts(charge)
+        moves_before = self.env["account.move"].search_count([])
+        self.fake.requests.clear()
+        target = rules._stripe_find_payment_target(
+            facts, move.amount_total, move.currency_id
+        )
+        self.assertEqual(target, move)
+        self.assertFalse(self.fake.requests)
+        self.assertEqual(self.env["account.move"].search_count([]), moves_before)

@@ -400,8 +400,11 @@ class StripePayoutReconcileCharge(models.TransientModel):
         for line in self:
             transaction = line.transaction_id
             source = dict(transaction.source_data or {})
-            rules = self.env["stripe.payment.rules"]._stripe_bind(
-                transaction.account_id
+            # A proposal: the rules find, and neither read nor create anything.
+            rules = (
+                self.env["stripe.payment.rules"]
+                .with_context(stripe_rules_proposal=True)
+                ._stripe_bind(transaction.account_id)
             )
             facts = rules._stripe_payment_facts(source) if source else None
             line.description = source.get("description") if source else False
