@@ -38,6 +38,7 @@ class StripeEvent(models.Model):
         self.subscription_id = subscription
         if note:
             subscription.message_post(body=note)
+        subscription._stripe_apply_mirrored_invoices()
         self.env["stripe.mrr.report"]._stripe_rebuild(subscription)
         if newer:
             message = _(

@@ -200,3 +200,41 @@ class StripeSubscription(models.Model):
             "product_id": before.product_id.id,
             "source": "invoice",
         }
+
+    def _stripe_apply_mirrored_invoices(self):
+        """Metered items with no usage yet: take it from the Stripe invoices of
+        the subscription that Stripe Billing mirrored before Odoo knew the
+        subscription (their events came first), oldest first.
+
+        :return: whether the usage changed.
+        """
+        self.ensure_one()
+        if self.metered_usage or "metered" not in self.item_ids.mapped("usage_type"):
+            return False
+        refs = [
+            ref
+            for ref in self.env["account.move"]
+            .search(self._stripe_invoice_domain())
+            .mapped("stripe_invoice_id")
+            if ref
+        ]
+        if not refs:
+            return False
+        latest = {}
+        for event in self.env["stripe.event"].search(
+            [
+                ("account_id", "=", self.account_id.id),
+                ("object_type", "=", "invoice"),
+                ("object_id", "in", refs),
+            ],
+            order="stripe_created desc, id desc",
+        ):
+            latest.setdefault(event.object_id, event)
+        invoices = sorted(
+            (event._get_object() for event in latest.values()),
+            key=lambda invoice: invoice.get("created") or 0,
+        )
+        changed = False
+        for invoice in invoices:
+            changed |= self._stripe_apply_invoice_usage(invoice) is not None
+        return changed

@@ -549,6 +549,28 @@ class TestSubscriptionUsageAndTiers(SubscriptionCommon):
             self.assertNotIn("metered usage", event.state_message)
         self.assertEqual(self.get_subscription(sub["id"]).recurring_monthly, 10.0)
 
+    def test_invoice_mirrored_before_its_subscription(self):
+        """invoice.paid of month 1 (12 units at 2.50: 30.00) comes before the
+        subscription's first event: the subscription takes the usage of that
+        mirrored invoice when it arrives."""
+        _partner, customer = self.customer_partner()
+        metered = self.fake.add_price(self.product, 250, usage_type="metered")
+        sub = self.fake.add_subscription(
+            customer, [(metered, None)], created=self.at(0, 3)
+        )
+        item_id = sub["items"]["data"][0]["id"]
+        first = self.paid_invoice(sub, 1, {item_id: 12})
+        paid = self.deliver("invoice.paid", first)
+        self.assertEvent(paid, "done")
+        self.assertNotIn("metered usage", paid.state_message)
+        self.assertEvent(self.send(CREATED, sub, self.at(0, 3)), "done", "30.0 USD")
+        subscription = self.get_subscription(sub["id"])
+        self.assertEqual(subscription.recurring_monthly, 30.0)
+        self.assertEqual(subscription.invoice_count, 1)
+        self.assertReport(
+            subscription, self.expected({0: (0.0, "none"), 1: (30.0, "new")})
+        )
+
     def test_graduated_tiers_read_from_stripe(self):
         """A graduated price of 7 seats: 5 x 7.00 + 10.00 + 2 x 6.50 + 5.00 =
         63.00 a month; 12 seats from month 2: 35 + 10 + 5 x 6.50 + 5 + 2 x 6.00
