@@ -536,7 +536,9 @@ def run_odoo_alone(registry, size):
     }
 
 
-def main():
+def open_registry():
+    """Odoo's registry of the bench database (``STRIPE_BENCH_DB``, configured
+    by ``ODOO_RC``), quiet but for warnings."""
     database = os.environ.get("STRIPE_BENCH_DB")
     rc_file = os.environ.get("ODOO_RC")
     if not (database and rc_file):
@@ -552,7 +554,11 @@ def main():
         ]
     )
     odoo.service.server.load_server_wide_modules()
-    registry = odoo.modules.registry.Registry(database)
+    return odoo.modules.registry.Registry(database)
+
+
+def main():
+    registry = open_registry()
     if sys.argv[1:] == ["mrr"] or "mrr" in (BENCH, os.environ.get("BENCH_ONLY")):
         run_mrr(registry)
         return
