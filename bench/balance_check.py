@@ -23,9 +23,7 @@ import pathlib
 import sys
 import time
 
-import odoo
 from odoo import SUPERUSER_ID, api, sql_db
-from odoo.tools import config
 
 SIZES = tuple(
     int(s) for s in os.environ.get("BENCH_SIZES", "1000,10000").split(",") if s
@@ -56,6 +54,7 @@ def run(env, fake, bench, size):
         )
     return {
         "size": size,
+        "transactions": size,
         "pages": len(fake.requests_for("/v1/balance_transactions")),
         "seconds": elapsed,
         "ms_per_txn": elapsed / size * 1000,
@@ -65,23 +64,8 @@ def run(env, fake, bench, size):
 
 
 def main():
-    database = os.environ.get("STRIPE_BENCH_DB")
-    rc_file = os.environ.get("ODOO_RC")
-    if not (database and rc_file):
-        sys.exit("Set STRIPE_BENCH_DB and ODOO_RC.")
-    config.parse_config(
-        [
-            "-c",
-            rc_file,
-            "-d",
-            database,
-            "--log-level=warn",
-            "--log-handler=stripe:WARNING",
-        ]
-    )
     bench = load("bench_run", BENCH_DIR / "run.py")
-    odoo.service.server.load_server_wide_modules()
-    registry = odoo.modules.registry.Registry(database)
+    registry = bench.open_registry()
     fake = bench.load_fake_stripe()(api_keys={bench.API_KEY}, seed=5).start()
     results = []
     try:
@@ -92,18 +76,9 @@ def main():
                 cr.rollback()
     finally:
         fake.stop()
-    print()
-    print("Balance check explaining a month of unbooked fees (Check Balance)")
-    print(
-        f"{'transactions':>12} {'pages':>5} {'wall s':>8} {'ms/txn':>7} "
-        f"{'queries/txn':>11} {'peak MiB':>8}"
+    bench.report(
+        "Balance check explaining a month of unbooked fees (Check Balance)", results
     )
-    for row in results:
-        print(
-            f"{row['size']:>12,} {row['pages']:>5} {row['seconds']:>8.2f} "
-            f"{row['ms_per_txn']:>7.2f} {row['queries_per_txn']:>11.2f} "
-            f"{row['peak_mib']:>8.0f}"
-        )
 
 
 if __name__ == "__main__":

@@ -177,22 +177,12 @@ class StripeAccount(models.Model):
         :raise UserError: the key is not of the account's mode.
         """
         self.ensure_one()
-        # sudo: the key's prefix tells its mode; the key itself is not shown.
+        # sudo: only whether there is a key is read; the key itself is not shown.
         api_key = self.sudo().api_key or ""
         if not api_key:
             raise UserError(
                 _("Enter the secret key of %s to create its webhook.", self.name)
             )
-        key_live = "_live_" in api_key
-        if key_live != (self.mode == "live"):
-            raise UserError(
-                _(
-                    "The secret key of %(account)s is a %(key)s key but the account "
-                    "is in %(mode)s mode.",
-                    account=self.name,
-                    key=_("live") if key_live else _("test"),
-                    mode=dict(self._fields["mode"]._description_selection(self.env))[
-                        self.mode
-                    ],
-                )
-            )
+        problem = self._stripe_key_mode_problem()
+        if problem:
+            raise UserError(problem)

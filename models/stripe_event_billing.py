@@ -493,7 +493,7 @@ class StripeEvent(models.Model):
             )[:1]
             if payment:
                 self._link_documents(payments=payment)
-                if move in payment.reconciled_invoice_ids:
+                if move in payment._stripe_reconciled_invoices():
                     messages.append(
                         _("Paid by %s.", payment._stripe_description(invoices=move))
                     )

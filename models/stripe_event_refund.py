@@ -85,7 +85,9 @@ class StripeEvent(models.Model):
             )
         if booked:
             completed = self._stripe_complete_refund(booked[:1], refund)
-            self._link_documents(payments=booked, moves=booked.reconciled_invoice_ids)
+            self._link_documents(
+                payments=booked, moves=booked._stripe_reconciled_invoices()
+            )
             return completed or _(
                 "Refund already booked: %s.", booked[0]._stripe_description()
             )
@@ -357,7 +359,7 @@ class StripeEvent(models.Model):
             raise StripeEventIgnored(
                 _("Refund %s was already reversed in Odoo.", refund["id"])
             )
-        credit_notes = payment.reconciled_invoice_ids.filtered(
+        credit_notes = payment._stripe_reconciled_invoices().filtered(
             lambda move: move.move_type == "out_refund" and not move.reversal_move_ids
         )
         returned = self._stripe_refund_returned_by_payout(refund)
@@ -424,7 +426,7 @@ class StripeEvent(models.Model):
         )[:1]
         invoice = (
             self.invoice_id
-            or original.reconciled_invoice_ids.filtered(
+            or original._stripe_reconciled_invoices().filtered(
                 lambda move: move.move_type in ("out_invoice", "out_receipt")
             )[:1]
         )
@@ -467,7 +469,7 @@ class StripeEvent(models.Model):
         )
         if (
             undone
-            or payment.reconciled_invoice_ids
+            or payment._stripe_reconciled_invoices()
             or self.search_count(
                 [
                     ("payment_ids", "in", payment.ids),

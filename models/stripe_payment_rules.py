@@ -322,7 +322,7 @@ class StripePaymentRules(models.AbstractModel):
         :return: what was done, or ``None``.
         """
         credit = payment._stripe_open_credit()
-        if payment.reconciled_invoice_ids or not credit:
+        if payment._stripe_reconciled_invoices() or not credit:
             return None
         picked = self._stripe_picked_document()
         invoice = picked if picked and picked._name == "account.move" else None

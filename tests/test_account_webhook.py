@@ -77,7 +77,7 @@ class TestStripeAccountWebhook(StripeCommon):
 
     def test_no_key_or_a_key_of_the_other_mode_creates_nothing(self):
         self.stripe_account.api_key = "sk_live_connector"
-        with self.assertRaisesRegex(UserError, "live key but the account is in Test"):
+        with self.assertRaisesRegex(UserError, "live key; the account is in test mode"):
             self.create_webhook()
         self.stripe_account.api_key = False
         with self.assertRaisesRegex(UserError, "secret key"):
