@@ -29,6 +29,8 @@ import json
 import os
 import pathlib
 import random
+import resource
+import subprocess
 import sys
 import threading
 import time
@@ -41,6 +43,8 @@ SIZES = tuple(int(s) for s in os.environ.get("BENCH_SIZES", "1000,10000").split(
 UNREGISTERED_SIZES = tuple(
     int(s) for s in os.environ.get("BENCH_UNREGISTERED_SIZES", "100,1000").split(",")
 )
+# Cron workers of the second renewal storm (at the first size); 1: none.
+RENEWAL_WORKERS = int(os.environ.get("BENCH_RENEWAL_WORKERS", "2"))
 RENEWAL_SIZES = tuple(
     int(s) for s in os.environ.get("BENCH_RENEWAL_SIZES", "200,2000").split(",")
 )
@@ -357,45 +361,86 @@ def setup_renewals(env, fake, size):
     return account, events, invoices
 
 
-def run_renewals(registry, fake, size):
+def process_queue(registry):
+    """Process the event queue as one cron worker does, until nothing is left
+    to do: batches of ``const.PROCESS_BATCH_SIZE`` events, each in its own
+    committed transaction. Events another worker raced (retried a few seconds
+    later) are waited for.
+
+    :return: ``(batches, queries)``
+    """
+    queries = sql_db.sql_counter
+    batches = 0
+    idle_since = None
+    while True:
+        with registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            events = env["stripe.event"]
+            if events.search_count(events._due_domain(), limit=1):
+                if events._cron_process_events():
+                    batches += 1
+                    idle_since = None
+                else:
+                    time.sleep(0.1)  # another worker holds every due event
+                continue
+            open_states = ("pending", "waiting", "failed")
+            if not events.search_count([("state", "in", open_states)], limit=1):
+                break
+        idle_since = idle_since or time.monotonic()
+        if time.monotonic() - idle_since > 30:
+            break  # what remains waits longer than a race: check_renewals says
+        time.sleep(0.5)
+    return batches, sql_db.sql_counter - queries
+
+
+def run_renewals(registry, fake, size, workers=1):
     """Set up (committed), then process the storm's events the way the
-    processing cron does: batches of ``const.PROCESS_BATCH_SIZE`` events, each
-    batch in its own transaction, committed. The tables are analyzed after the
-    set-up, as PostgreSQL's autovacuum does after a bulk insert; the database
-    keeps what the run booked (``make bench`` starts from a new one)."""
+    processing cron does (``process_queue``), in this process or in
+    ``workers`` processes at once (cron workers of their own). The tables are
+    analyzed after the set-up, as PostgreSQL's autovacuum does after a bulk
+    insert; the database keeps what the run booked (``make bench`` starts
+    from a new one)."""
     with registry.cursor() as cr:
         env = api.Environment(cr, SUPERUSER_ID, {})
         account, events, invoices = setup_renewals(env, fake, size)
         account_id, event_ids = account.id, events.ids
     with registry.cursor() as cr:
         cr.execute("ANALYZE")
-    queries = sql_db.sql_counter
-    batches = 0
     with PeakRss() as memory:
         started = time.perf_counter()
         cpu_started = time.process_time()
-        while True:
-            with registry.cursor() as cr:
-                env = api.Environment(cr, SUPERUSER_ID, {})
-                if not env["stripe.event"].search_count(
-                    env["stripe.event"]._due_domain(), limit=1
-                ):
-                    break
-                env["stripe.event"]._cron_process_events()
-                batches += 1
+        if workers == 1:
+            batches, queries = process_queue(registry)
+        else:
+            # The fake Stripe API keeps serving from this process.
+            children = [
+                subprocess.Popen(
+                    [sys.executable, __file__, "worker"], stdout=subprocess.PIPE
+                )
+                for _ in range(workers)
+            ]
+            outputs = [json.loads(child.communicate()[0]) for child in children]
+            batches = [output["batches"] for output in outputs]
+            queries = sum(output["queries"] for output in outputs)
         elapsed = time.perf_counter() - started
         cpu = time.process_time() - cpu_started
-    queries = sql_db.sql_counter - queries
+        if workers > 1:
+            usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu += usage.ru_utime + usage.ru_stime
     with registry.cursor() as cr:
         env = api.Environment(cr, SUPERUSER_ID, {})
         account = env["stripe.account"].browse(account_id)
         events = env["stripe.event"].browse(event_ids)
         check_renewals(env, fake, account, events, invoices, size)
+        # Each event counts the attempt that ended it: the rest are races.
+        attempts = sum(events.mapped("attempts")) - len(events)
     return {
         "size": size,
         "transactions": size,
         "pages": len(event_ids),
         "batches": batches,
+        "workers": workers,
+        "retries": attempts,
         "seconds": elapsed,
         "ms_per_txn": elapsed / size * 1000,
         "cpu_ms_per_txn": cpu / size * 1000,
@@ -559,6 +604,11 @@ def open_registry():
 
 def main():
     registry = open_registry()
+    if sys.argv[1:] == ["worker"]:
+        # One cron worker of a storm run_renewals started: its figures as JSON.
+        batches, queries = process_queue(registry)
+        print(json.dumps({"batches": batches, "queries": queries}))
+        return
     if sys.argv[1:] == ["mrr"] or "mrr" in (BENCH, os.environ.get("BENCH_ONLY")):
         run_mrr(registry)
         return
@@ -599,10 +649,31 @@ def main():
                 results,
             )
             report_odoo_alone(results, run_odoo_alone(registry, RENEWAL_SIZES[0]))
+            if RENEWAL_WORKERS > 1:
+                report_workers(
+                    results[0],
+                    run_renewals(
+                        registry, fake, RENEWAL_SIZES[0], workers=RENEWAL_WORKERS
+                    ),
+                )
     finally:
         fake.stop()
     if BENCH == "all":
         run_mrr(registry)
+
+
+def report_workers(alone, together):
+    """The same storm processed by one cron worker, then by several at once."""
+    print()
+    print(
+        f"{together['workers']} cron workers at once, {together['size']:,} "
+        f"renewals: {together['seconds']:.1f} s, {together['ms_per_txn']:.0f} ms "
+        f"per renewal (one worker: {alone['ms_per_txn']:.0f} ms; speed-up "
+        f"{alone['ms_per_txn'] / together['ms_per_txn']:.2f}); batches per worker: "
+        f"{', '.join(str(b) for b in together['batches'])}; races between the "
+        f"workers, retried: {together['retries']:,} (of {together['pages']:,} "
+        f"events)"
+    )
 
 
 def report_odoo_alone(storm, floor):

@@ -245,17 +245,21 @@ class StripeEvent(models.Model):
         A batch stops early after ``const.PROCESS_BATCH_SECONDS`` so that a
         transaction never outlives the server's time limits; events taken but not
         processed are released at commit and taken by the next batch.
+
+        :return: the number of events processed (none when other workers hold
+            every due event).
         """
         events = self._acquire_due_events(const.PROCESS_BATCH_SIZE)
         done = events._process_acquired(time_limit=const.PROCESS_BATCH_SECONDS)
         remaining = self.search_count(self._due_domain())
         self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
+        return done
 
     def _process_events(self):
         """Process these events now, skipping any another worker holds."""
         now = fields.Datetime.now()
         self.flush_model(["state", "next_attempt_at"])
-        self.env.cr.execute(
+        self._lock_events(
             """
             SELECT id FROM stripe_event
              WHERE id IN %s AND state IN ('pending', 'waiting', 'failed')
@@ -264,8 +268,7 @@ class StripeEvent(models.Model):
                FOR UPDATE SKIP LOCKED
             """,
             (tuple(self.ids) or (0,), now),
-        )
-        self.browse([row[0] for row in self.env.cr.fetchall()])._process_acquired()
+        )._process_acquired()
 
     @api.model
     def _due_domain(self):
@@ -281,7 +284,7 @@ class StripeEvent(models.Model):
         ``FOR UPDATE SKIP LOCKED`` lets several cron workers, on one server or many,
         share the queue: each takes rows nobody else holds.
         """
-        self.env.cr.execute(
+        return self._lock_events(
             """
             SELECT id FROM stripe_event
              WHERE state IN ('pending', 'waiting', 'failed')
@@ -292,7 +295,25 @@ class StripeEvent(models.Model):
             """,
             (fields.Datetime.now(), limit),
         )
-        return self.browse([row[0] for row in self.env.cr.fetchall()])
+
+    @api.model
+    def _lock_events(self, query, params):
+        """The events a ``FOR UPDATE SKIP LOCKED`` query locks.
+
+        Odoo's transactions are REPEATABLE READ: an event another worker
+        processed and committed after this transaction began cannot be locked
+        here (PostgreSQL refuses with a serialization failure). It is no longer
+        due anyway; this batch takes nothing and the next one, in a new
+        transaction, sees what remains.
+        """
+        try:
+            with self.env.cr.savepoint(flush=False):
+                self.env.cr.execute(query, params, log_exceptions=False)
+                rows = self.env.cr.fetchall()
+        except pg_errors.SerializationFailure:
+            _logger.info("Stripe events taken by another worker meanwhile: skipped")
+            return self.browse()
+        return self.browse([row[0] for row in rows])
 
     def _process_acquired(self, time_limit=None):
         """Process these (locked) events in order.

@@ -255,6 +255,36 @@ class TestConcurrency(TransactionCase):
             self.assertEqual(processed.state, "ignored")
             self.assertFalse(env["stripe.event"]._acquire_due_events(10) & processed)
 
+    def test_worker_whose_transaction_predates_another_workers_commit(self):
+        """Worker B's transaction began before worker A processed and committed
+        an event (Odoo's transactions are REPEATABLE READ): B's cron run takes
+        nothing instead of failing, and the event is processed once."""
+        event, payload = self._event("evt_snapshot")
+
+        def receive(env):
+            account = env["stripe.account"].browse(self.account_id)
+            return env["stripe.event"]._receive(account, event, payload)[0].id
+
+        event_id = self._in_worker(receive)
+        with self.registry.cursor() as cr_b:
+            env_b = api.Environment(cr_b, SUPERUSER_ID, {})
+            cr_b.execute("SELECT 1")  # B's snapshot is taken
+
+            def worker_a(env):
+                env["stripe.event"]._acquire_due_events(10)._process_acquired()
+
+            thread = threading.Thread(target=self._in_worker, args=(worker_a,))
+            thread.start()
+            thread.join(30)
+            taken = env_b["stripe.event"]._acquire_due_events(10)
+            self.assertNotIn(event_id, taken.ids)
+            env_b["stripe.event"].browse(event_id)._process_events()
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            processed = env["stripe.event"].browse(event_id)
+            self.assertEqual(processed.state, "ignored")
+            self.assertEqual(processed.attempts, 1)  # processed once
+
     def test_payout_backfill_skips_a_payout_another_worker_holds(self):
         """Worker A holds a payout (processing its event) while the daily payout
         import runs on worker B: B skips that payout with a log line and keeps
