@@ -14,14 +14,17 @@ WEBHOOK_MAX_BODY = 1024 * 1024  # bytes (1 MiB); larger bodies are answered 413
 
 # API version of the webhook endpoint that *Create Webhook* makes in Stripe: the
 # version this module was written for (the one the stripe SDK 16.x pins), so that
-# events have the shapes the API answers have.
+# events have the shapes the API answers have. It is also the newest version the
+# handlers know the shapes of: events rendered in a later version may have moved
+# fields, and their account gets an alert. Older versions are read defensively.
 WEBHOOK_API_VERSION = "2026-10-28.endive"
 
 # === EVENT PROCESSING === #
 
-# Event type -> method of ``stripe.event`` that handles it. Types not listed here
-# are stored and marked ``ignored``. The order of the keys is the order in which
-# they are documented in README.rst.
+# The event-type table: event type -> method of ``stripe.event`` that handles it,
+# read through ``stripe.event._get_event_handlers()`` (which another addon extends
+# with ``super()``). Types not listed here are stored and marked ``ignored``. The
+# order of the keys is the order in which they are documented in README.rst.
 EVENT_HANDLERS = {
     # Payments
     "payment_intent.succeeded": "_handle_payment_intent_succeeded",
@@ -50,7 +53,47 @@ EVENT_HANDLERS = {
     "payout.failed": "_handle_payout",
     "payout.canceled": "_handle_payout",
     "payout.updated": "_handle_payout",
+    # Stripe Billing
+    "invoice.finalized": "_handle_invoice_finalized",
+    "invoice.paid": "_handle_invoice_paid",
+    "invoice.payment_succeeded": "_handle_invoice_paid",
+    "invoice_payment.paid": "_handle_invoice_payment_paid",
+    "invoice.payment_failed": "_handle_invoice_payment_failed",
+    "invoice.voided": "_handle_invoice_voided",
+    "invoice.marked_uncollectible": "_handle_invoice_marked_uncollectible",
+    "credit_note.created": "_handle_credit_note_created",
+    "credit_note.voided": "_handle_credit_note_voided",
+    "customer.created": "_handle_customer_updated",
+    "customer.updated": "_handle_customer_updated",
+    # Subscriptions: each event carries the whole subscription; the handler
+    # applies the snapshot, whatever the type.
+    "customer.subscription.created": "_handle_subscription",
+    "customer.subscription.updated": "_handle_subscription",
+    "customer.subscription.deleted": "_handle_subscription",
+    "customer.subscription.paused": "_handle_subscription",
+    "customer.subscription.resumed": "_handle_subscription",
+    "customer.subscription.trial_will_end": "_handle_subscription",
+    "customer.subscription.pending_update_applied": "_handle_subscription",
+    "customer.subscription.pending_update_expired": "_handle_subscription",
 }
+
+# Stripe Billing's types in the table (an account that received one uses Billing).
+BILLING_EVENT_TYPES = tuple(
+    event_type
+    for event_type, handler in EVENT_HANDLERS.items()
+    if handler.startswith(
+        ("_handle_invoice", "_handle_credit_note", "_handle_customer_updated")
+    )
+)
+
+# Event types whose handler books no money (a failed payment only leaves a note).
+NO_MONEY_EVENT_TYPES = (
+    "payment_intent.payment_failed",
+    "checkout.session.async_payment_failed",
+)
+
+# Event states the processing cron takes when their time has come.
+DUE_EVENT_STATES = ("pending", "waiting", "failed")
 
 # Number of events a cron run takes in one batch (one transaction, one savepoint per
 # event); the cron framework commits between batches and calls again while some
@@ -110,6 +153,11 @@ ZERO_DECIMAL_CURRENCIES = frozenset(
 THREE_DECIMAL_CURRENCIES = frozenset({"BHD", "JOD", "KWD", "OMR", "TND"})
 
 # === DOCUMENT MATCHING === #
+
+# The customer documents a Stripe payment may pay, and the payment states of
+# those that still wait for money.
+CUSTOMER_INVOICE_TYPES = ("out_invoice", "out_receipt")
+OPEN_PAYMENT_STATES = ("not_paid", "partial")
 
 # Metadata keys Odoo understands, in order of precedence (public contract).
 METADATA_KEYS = (
@@ -287,22 +335,6 @@ API_RATE_LIMIT_MAX_DELAY = 4  # seconds
 
 # === STRIPE BILLING === #
 
-# Event type -> method of ``stripe.event``, merged into the table by
-# ``stripe.event._get_event_handlers()`` (models/stripe_event_billing.py).
-BILLING_EVENT_HANDLERS = {
-    "invoice.finalized": "_handle_invoice_finalized",
-    "invoice.paid": "_handle_invoice_paid",
-    "invoice.payment_succeeded": "_handle_invoice_paid",
-    "invoice_payment.paid": "_handle_invoice_payment_paid",
-    "invoice.payment_failed": "_handle_invoice_payment_failed",
-    "invoice.voided": "_handle_invoice_voided",
-    "invoice.marked_uncollectible": "_handle_invoice_marked_uncollectible",
-    "credit_note.created": "_handle_credit_note_created",
-    "credit_note.voided": "_handle_credit_note_voided",
-    "customer.created": "_handle_customer_updated",
-    "customer.updated": "_handle_customer_updated",
-}
-
 # Descriptions Stripe gives the PaymentIntents of invoices: without a key, such a
 # PaymentIntent that matches nothing waits for ``invoice_payment.paid``.
 BILLING_INTENT_DESCRIPTIONS = frozenset(
@@ -316,6 +348,7 @@ BILLING_INTENT_DESCRIPTIONS = frozenset(
 # delivery delays and a first round of Stripe's retries. A refund made on the
 # payment itself (no credit note) is credited the usual way afterwards.
 BILLING_REFUND_CREDIT_NOTE_WAIT = 3600  # seconds
+
 # === MONITORING === #
 
 # The balance check lists the Stripe transactions Odoo has not booked, from the
@@ -337,12 +370,6 @@ WEBHOOK_TRAFFIC_DAYS = 30
 WEBHOOK_SILENCE_FACTOR = 7
 WEBHOOK_SILENCE_MIN_HOURS = 12
 WEBHOOK_SILENCE_MIN_EVENTS = 10
-
-# The newest Stripe API version the handlers know the shapes of (the version
-# stripe-python 16.x pins, the one Odoo's endpoints are created with). Events
-# rendered in a later version may have moved fields: their account gets an alert.
-# Older versions are read defensively.
-NEWEST_KNOWN_API_VERSION = WEBHOOK_API_VERSION
 
 # The API versions of the events received in the last hours are looked at by the
 # hourly watch.
@@ -368,21 +395,8 @@ STRIPE_DASHBOARD_URL = "https://dashboard.stripe.com"
 # that fee transaction.
 KEYLESS_TRANSACTION_PREFIX = "odoo_"
 KEYLESS_FEE_TYPE = "odoo_keyless_fees"
-# === SUBSCRIPTIONS === #
 
-# Subscription events -> handler of ``stripe.event`` (merged into the table by
-# ``stripe_event_subscription.py``). Each one carries the whole subscription: the
-# handler applies the snapshot, whatever the type.
-SUBSCRIPTION_EVENT_HANDLERS = {
-    "customer.subscription.created": "_handle_subscription",
-    "customer.subscription.updated": "_handle_subscription",
-    "customer.subscription.deleted": "_handle_subscription",
-    "customer.subscription.paused": "_handle_subscription",
-    "customer.subscription.resumed": "_handle_subscription",
-    "customer.subscription.trial_will_end": "_handle_subscription",
-    "customer.subscription.pending_update_applied": "_handle_subscription",
-    "customer.subscription.pending_update_expired": "_handle_subscription",
-}
+# === SUBSCRIPTIONS === #
 
 # Stripe's subscription statuses, in Stripe's words.
 SUBSCRIPTION_STATUSES = [

@@ -1,22 +1,41 @@
-"""Exceptions an event handler raises to tell the processing loop what happened.
+"""Outcomes the module's services raise, and the errors they share.
 
-Any other exception means the handler failed: the event becomes ``failed`` with the
-exception's message and is retried with a backoff.
+A service (the payment rules, the Billing mirror, a handler) says what happened in
+the domain's words: there is nothing to do (``StripeNothingToDo``), something it
+needs has not arrived yet (``StripeNotYet``, with its own delay and deadline, as
+OCA queue_job's ``RetryableJobError(seconds=...)``), a person must act
+(``StripeActionRequired``). The event layer (``stripe.event._process_one``) maps
+them to the event's states; a caller without an event (a payout, a wizard) maps
+them its own way. Any other exception of a handler fails the event, which is
+retried with a backoff.
 """
 
 from odoo.exceptions import UserError
 
 
-class StripeEventIgnored(Exception):
-    """The event needs no work in Odoo; its message says why."""
+class StripeNothingToDo(Exception):
+    """Nothing to do in Odoo; the message says why (the event is ``ignored``)."""
 
 
-class StripeEventRetryLater(Exception):
-    """Something the event needs has not arrived yet; look at the event again later.
+class StripeNotYet(Exception):
+    """Something needed has not arrived yet; look again later.
 
-    The event is set to ``waiting`` and retried with a backoff; it only fails if what
-    it waits for never comes.
+    The event is set to ``waiting`` and looked at again after ``seconds`` (default:
+    a backoff that grows with the time waited); once it has waited
+    ``give_up_after`` seconds for it (counted from the first time it waited with
+    that deadline; default: as long as Stripe retries a delivery, from the
+    event's receipt), it fails. A handler that has another way once the wait is
+    over asks ``stripe.event._stripe_wait_over()`` first.
+
+    :param str message: what it waits for.
+    :param int seconds: when to look again.
+    :param int give_up_after: how long to wait at most.
     """
+
+    def __init__(self, message, seconds=None, give_up_after=None):
+        super().__init__(message)
+        self.seconds = seconds
+        self.give_up_after = give_up_after
 
 
 class StripeActionRequired(UserError):

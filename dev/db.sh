@@ -7,8 +7,11 @@
 #   dev/db.sh drop DB               drop DB and its filestore
 #   dev/db.sh banner DB PORT        print the login and the webhook URL
 #
-# ARGS go to odoo-bin (e.g. --without-demo=all). Needs ODOO_SRC (the Odoo
-# tree), .venv, .odoorc and a running PostgreSQL: `make setup` does all that.
+# ARGS go to odoo-bin (e.g. --without-demo=all). DB_MODULES (comma-separated,
+# default stripe_connector) names the modules installed and checked: the test
+# databases also hold the extension example (examples/). Needs ODOO_SRC (the
+# Odoo tree), .venv, .odoorc and a running PostgreSQL: `make setup` does all
+# that.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -30,10 +33,15 @@ exists() {
     [[ $(sql postgres "select 1 from pg_database where datname = '$1'") == 1 ]]
 }
 
+modules=${DB_MODULES:-$module}
+
 installed() {
     exists "$1" || return 1
-    [[ $(sql "$1" "select state from ir_module_module where name = '$module'" \
-        2>/dev/null) == installed ]]
+    local name
+    for name in ${modules//,/ }; do
+        [[ $(sql "$1" "select state from ir_module_module where name = '$name'" \
+            2>/dev/null) == installed ]] || return 1
+    done
 }
 
 drop() {
@@ -48,14 +56,14 @@ drop() {
 install() {
     local db=$1
     shift
-    echo "db.sh: installing $module into $db (odoo-bin -i $module $*)" >&2
+    echo "db.sh: installing $modules into $db (odoo-bin -i $modules $*)" >&2
     local start=$SECONDS
-    odoo_bin -d "$db" -i "$module" --stop-after-init "$@"
+    odoo_bin -d "$db" -i "$modules" --stop-after-init "$@"
     installed "$db" || {
-        echo "db.sh: $module is not installed in $db after odoo-bin; see the log above" >&2
+        echo "db.sh: $modules not installed in $db after odoo-bin; see the log above" >&2
         exit 1
     }
-    echo "db.sh: $module installed in $db in $((SECONDS - start)) s" >&2
+    echo "db.sh: $modules installed in $db in $((SECONDS - start)) s" >&2
 }
 
 banner() {

@@ -14,7 +14,8 @@
 #
 # Odoo's exporter walks every file under the module's folder: it runs on a
 # folder of links to the module's own files, so that .venv, .pg and the like,
-# which live in the repository, are not read as the module's code.
+# which live in the repository, are not read as the module's code (nor the
+# extension example of examples/, an addon of its own).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -28,7 +29,7 @@ trap 'rm -rf "$addons"' EXIT
 mkdir "$addons/$module"
 for entry in "$repo"/*; do
     case ${entry##*/} in
-    dist | build | *.egg-info) ;;
+    dist | build | *.egg-info | examples) ;;
     *) ln -s "$entry" "$addons/$module/" ;;
     esac
 done

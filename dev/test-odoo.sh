@@ -4,9 +4,10 @@
 #
 #   dev/test-odoo.sh DB [SUITES]
 #
-# 1. drops DB, then `odoo-bin -d DB -i stripe_connector --test-tags
-#    /stripe_connector --stop-after-init` (demo data, HTTP server on the
-#    configured port, as HttpCase needs);
+# 1. drops DB, then `odoo-bin -d DB -i stripe_connector,stripe_connector_example
+#    --test-tags /stripe_connector,/stripe_connector_example --stop-after-init`
+#    (demo data, HTTP server on the configured port, as HttpCase needs; the
+#    extension example of examples/ is tested beside the module);
 # 2. with SUITES (test tags of other modules, e.g. /payment_stripe): installs
 #    payment_stripe and payment_demo into DB (TestAccountPaymentRegister pays
 #    with the demo provider's token), then runs those suites with odoo-bin, so
@@ -70,7 +71,9 @@ run_tests() {
 
 "$repo/dev/db.sh" drop "$db"
 status=0
-run_tests test-odoo -i "$module" --test-tags "/$module" || status=1
+# The extension example (examples/) is installed and tested beside the module.
+example=${module}_example
+run_tests test-odoo -i "$module,$example" --test-tags "/$module,/$example" || status=1
 printf '{"runner": "odoo", "tests": %s, "failed": %s, "ok": %s}\n' \
     "${last_tests:-0}" "${last_failed:-0}" "$((status == 0))" \
     >"$repo/.odoo/test-counts/odoo"

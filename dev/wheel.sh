@@ -9,6 +9,7 @@
 # a clone may have any folder name, so the build runs on a copy named
 # stripe_connector of the module's files: those under git control or new and
 # not ignored, without the development harness (dot-files, dev/, bench/,
+# examples/ (the extension example addon, tested beside the module),
 # Makefile). The copy is no git checkout, so the version is the manifest's as
 # is (no .devN suffix). The check: the wheel holds every file of the copy
 # (pyproject.toml aside, which whool leaves out), among them the manifest,
@@ -30,7 +31,7 @@ mkdir "$copy"
 (
     cd "$repo"
     git ls-files -z --cached --others --exclude-standard \
-        | grep -zvE '^(\.|dev/|bench/|Makefile$)' \
+        | grep -zvE '^(\.|dev/|bench/|examples/|Makefile$)' \
         | while IFS= read -r -d '' file; do
             # a file deleted but not yet staged is still listed
             [[ -f $file ]] && printf '%s\0' "$file"

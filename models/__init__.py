@@ -1,48 +1,12 @@
-from . import (
-    account_bank_statement_line,
-    account_journal,
-    account_move,
-    account_payment,
-    res_config_settings,
-    res_partner,
-    sale_order,
-    stripe_account_mixin,
-    stripe_account,
-    stripe_account_api,
-    stripe_account_booking,
-    stripe_account_demo,
-    stripe_account_webhook,
-    stripe_balance_transaction,
-    stripe_dispute,
-    stripe_event,
-    stripe_event_dispute,
-    stripe_event_payment,
-    stripe_event_payout,
-    stripe_event_refund,
-    stripe_payment_rules,
-    stripe_payout,
-    stripe_payout_booking,
-    stripe_alert,
-    stripe_account_monitoring,
-    stripe_balance_check,
-    stripe_event_monitoring,
-    product_template,
-    stripe_account_billing,
-    account_move_billing,
-    stripe_tax_rate,
-    stripe_invoice_payment,
-    stripe_event_billing,
-    stripe_payment_rules_billing,
-    stripe_billing_import,
-    account_journal_stripe,
-    account_payment_method,
-    stripe_account_setup,
-    stripe_event_display,
-    stripe_event_pick,
-    stripe_subscription,
-    stripe_mrr_report,
-    stripe_event_subscription,
-    stripe_account_subscription,
-    res_partner_subscription,
-    stripe_subscription_usage,
-)
+# Models grouped by domain, as Odoo groups Discuss inside mail (mail/models/discuss).
+# A package extends only models of the packages imported before it, and defines
+# each model once (tests/test_layout.py checks both).
+from . import core
+from . import payments
+from . import refunds
+from . import disputes
+from . import payouts
+from . import billing
+from . import subscriptions
+from . import monitoring
+from . import demo

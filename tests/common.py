@@ -21,6 +21,8 @@ from .fake_stripe import FakeStripe
 
 WEBHOOK_SECRET = "whsec_test_current"
 API_KEY = "sk_test_connector"
+# Markup an attacker may put in any text Stripe carries (metadata, reasons).
+HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(2)"><a href="x">y</a>'
 
 
 @tagged("post_install", "-at_install")
@@ -234,6 +236,14 @@ class StripeCommon(AccountTestInvoicingCommon, HttpCase):
             residual,
             places=invoice.currency_id.decimal_places,
         )
+
+    def assertEscaped(self, html):
+        """Stripe's markup (``HOSTILE``) shows as text: no tag of it is live."""
+        html = str(html)
+        self.assertNotIn("<img", html)
+        self.assertNotIn("<a ", html)
+        self.assertNotIn("<script", html)
+        self.assertIn("&lt;img", html)
 
     def assertEvent(self, event, state, message_part=None):
         event.invalidate_recordset()

@@ -37,7 +37,7 @@ class TestStripeAccountWebhook(StripeCommon):
         )
         self.assertIn("payout.paid", request.query["enabled_events"])
         self.assertEqual(request.query["api_version"], const.WEBHOOK_API_VERSION)
-        endpoint = self.fake.get(account.webhook_endpoint_id)
+        endpoint = self.fake.get(account.stripe_webhook_endpoint_id)
         self.assertEqual(endpoint["object"], "webhook_endpoint")
         self.assertEqual(
             account.webhook_secret, self.fake.webhook_secrets[endpoint["id"]]
@@ -50,7 +50,7 @@ class TestStripeAccountWebhook(StripeCommon):
         self.create_webhook()
         account = self.stripe_account
         self.assertFalse(account.last_event_date)
-        secret = self.fake.webhook_secrets[account.webhook_endpoint_id]
+        secret = self.fake.webhook_secrets[account.stripe_webhook_endpoint_id]
         event = self.make_event("customer.source.expiring", self.fake.add_customer())
         response = self.post_webhook(event, secret=secret)
         self.assertEqual(response.status_code, 200, response.text)
@@ -83,7 +83,7 @@ class TestStripeAccountWebhook(StripeCommon):
         with self.assertRaisesRegex(UserError, "secret key"):
             self.create_webhook()
         self.assertFalse(self.fake.requests_for("/v1/webhook_endpoints", "POST"))
-        self.assertFalse(self.stripe_account.webhook_endpoint_id)
+        self.assertFalse(self.stripe_account.stripe_webhook_endpoint_id)
 
     def test_stripe_refusal_is_shown_and_nothing_stored(self):
         self.fake.fail_next(
@@ -91,7 +91,7 @@ class TestStripeAccountWebhook(StripeCommon):
         )
         with self.assertRaisesRegex(UserError, "Injected error"):
             self.create_webhook()
-        self.assertFalse(self.stripe_account.webhook_endpoint_id)
+        self.assertFalse(self.stripe_account.stripe_webhook_endpoint_id)
         self.assertFalse(self.stripe_account.webhook_secret)
 
     def test_a_second_create_is_refused(self):
@@ -106,7 +106,7 @@ class TestStripeAccountWebhook(StripeCommon):
         the types the endpoint sent already."""
         self.create_webhook()
         account = self.stripe_account
-        endpoint = self.fake.get(account.webhook_endpoint_id)
+        endpoint = self.fake.get(account.stripe_webhook_endpoint_id)
         endpoint["enabled_events"] = [
             "payment_intent.succeeded",
             "charge.succeeded",
@@ -132,7 +132,9 @@ class TestStripeAccountWebhook(StripeCommon):
 
     def test_endpoint_sending_every_type_misses_none(self):
         self.create_webhook()
-        self.fake.get(self.stripe_account.webhook_endpoint_id)["enabled_events"] = ["*"]
+        self.fake.get(self.stripe_account.stripe_webhook_endpoint_id)[
+            "enabled_events"
+        ] = ["*"]
         self.stripe_account.invalidate_recordset()
         self.assertFalse(self.stripe_account.webhook_missing_events)
 
@@ -142,7 +144,9 @@ class TestStripeAccountWebhook(StripeCommon):
         client = stripe.StripeClient(
             API_KEY, base_addresses={"api": self.fake.api_base}
         )
-        client.v1.webhook_endpoints.delete(self.stripe_account.webhook_endpoint_id)
+        client.v1.webhook_endpoints.delete(
+            self.stripe_account.stripe_webhook_endpoint_id
+        )
         self.stripe_account.invalidate_recordset()
         self.assertFalse(self.stripe_account.webhook_missing_events)
         self.assertIn(

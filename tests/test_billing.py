@@ -425,6 +425,24 @@ class TestBillingCreditNotes(BillingCommon):
         self.assertOneCreditNote(move, credit_note, refund)
         self.assertBalanceMatches()
 
+    def test_a_refund_is_credited_by_the_credit_note_listing_exactly_it(self):
+        """The mirrored credit note is found by the refund it lists, exactly: a
+        refund whose id begins another's is not that one."""
+        stripe_invoice, move = self.paid_renewal()
+        line_id = stripe_invoice["lines"]["data"][0]["id"]
+        credit_note, refund = self.fake.add_credit_note(
+            stripe_invoice["id"], [(line_id, 2000)], refund=True
+        )
+        self.assertEvent(self.deliver("credit_note.created", credit_note), "done")
+        event_model = self.env["stripe.event"]
+        mirrored = event_model._stripe_billing_credit_note_of_refund(move, refund["id"])
+        self.assertEqual(mirrored.stripe_credit_note_id, credit_note["id"])
+        for other in (refund["id"][:-1], refund["id"][3:]):
+            with self.subTest(refund=other):
+                self.assertFalse(
+                    event_model._stripe_billing_credit_note_of_refund(move, other)
+                )
+
     def test_refund_then_credit_note_without_key(self):
         """The refund first, no key to read Stripe's credit notes: it waits for
         the credit note that lists it, which then credits it: one credit note,
@@ -477,7 +495,7 @@ class TestBillingCreditNotes(BillingCommon):
 
 
 @tagged("post_install", "-at_install")
-class TestBillingLifecycle(BillingCommon):
+class TestBillingLifecycle(BillingCommon, PayoutCommon):
     def test_void(self):
         """A voided Stripe invoice reverses its Odoo invoice."""
         stripe_invoice = self.renewal()
@@ -562,9 +580,6 @@ class TestBillingLifecycle(BillingCommon):
             ],
         )
 
-
-@tagged("post_install", "-at_install")
-class TestBillingImport(BillingCommon):
     def test_import_invoices_of_a_range_twice(self):
         """Import Stripe Invoices mirrors a range's invoices with their payments
         and credit notes, shows its progress, and imports nothing twice when run
@@ -617,11 +632,8 @@ class TestBillingImport(BillingCommon):
             counts,
         )
 
-
-@tagged("post_install", "-at_install")
-class TestBillingPayouts(BillingCommon, PayoutCommon):
-    """Billing's payment rule applies wherever a payment reaches Odoo: a payout
-    that carries a renewal no webhook brought pays the Stripe invoice's mirror."""
+    # Billing's payment rule applies wherever a payment reaches Odoo: a payout
+    # that carries a renewal no webhook brought pays the Stripe invoice's mirror.
 
     def test_payout_books_a_renewal_no_webhook_brought(self):
         """No event of the renewal reached Odoo. The payout reads the charge's

@@ -7,7 +7,7 @@ from .common import StripeCommon
 
 
 @tagged("post_install", "-at_install")
-class TestBillingPartner(StripeCommon):
+class TestBillingMapping(StripeCommon):
     def partner_from(self, customer, account=None):
         return self.env["res.partner"]._stripe_partner_from_customer(
             account or self.stripe_account, customer
@@ -140,9 +140,6 @@ class TestBillingPartner(StripeCommon):
         self.assertEqual(partner.name, "Azure Interior SA")
         self.assertEqual(partner.street, "12 Rue du Lac")
 
-
-@tagged("post_install", "-at_install")
-class TestBillingProduct(StripeCommon):
     def test_product_by_stripe_product_then_default(self):
         """A Stripe product maps to the Odoo product naming it, else to the
         account's default subscription product."""

@@ -24,7 +24,7 @@ from odoo.tools import mute_logger
 from .common import API_KEY
 from .fake_stripe import FakeStripe
 
-PAYOUT_LOGGER = "odoo.addons.stripe_connector.models.stripe_payout"
+PAYOUT_LOGGER = "odoo.addons.stripe_connector.models.payouts.stripe_payout"
 
 WEBHOOK_SECRET = "whsec_concurrency"
 
@@ -311,7 +311,7 @@ class TestConcurrency(TransactionCase):
 
         def sync_held(env):
             account = env["stripe.account"].browse(self.account_id)
-            return env["stripe.payout"]._stripe_sync(account, held).id
+            return env["stripe.payout"]._stripe_store(account, held).id
 
         held_id = self._in_worker(sync_held)
         locked = threading.Event()

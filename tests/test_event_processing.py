@@ -10,7 +10,7 @@ from odoo.tools import mute_logger
 from .. import const
 from .common import StripeCommon
 
-EVENT_LOGGER = "odoo.addons.stripe_connector.models.stripe_event"
+EVENT_LOGGER = "odoo.addons.stripe_connector.models.core.stripe_event"
 
 
 @tagged("post_install", "-at_install")

@@ -29,7 +29,7 @@ class _ModuleTermsReader(TranslationModuleReader):
     under static/), walking only the module's own files: in a development
     clone the module's folder also holds .venv, .pg and the like. They are
     left out as dev/pot.sh leaves them out: a folder of links to the module's
-    entries, dot-entries aside."""
+    entries, dot-entries and the extension example aside."""
 
     def __init__(self, cr, addons_dir):
         self._addons_dir = addons_dir
@@ -56,6 +56,7 @@ class TestTranslations(TransactionCase):
                 if not entry.name.startswith(".") and entry.name not in (
                     "dist",
                     "build",
+                    "examples",  # an addon of its own
                 ):
                     (module_dir / entry.name).symlink_to(entry)
             # Odoo opens only files under an addons path

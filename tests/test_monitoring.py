@@ -12,7 +12,8 @@ from ..exceptions import StripeMatchError
 from .common import StripeCommon
 from .fake_stripe import fast_sdk_retries
 
-EVENT_LOGGER = "odoo.addons.stripe_connector.models.stripe_event"
+EVENT_LOGGER = "odoo.addons.stripe_connector.models.core.stripe_event"
+PAYOUT_LOGGER = "odoo.addons.stripe_connector.models.payouts.stripe_payout"
 
 
 @tagged("post_install", "-at_install")
@@ -155,7 +156,7 @@ class TestMonitoring(StripeCommon):
         self.assertFalse(by_reference[adjustment["id"]].event_id)
         charge_line = by_reference[charge["balance_transaction"]]
         self.assertEqual(charge_line.event_id, failed_event)
-        self.assertEqual(charge_line.source_ref, charge["id"])
+        self.assertEqual(charge_line.stripe_source_id, charge["id"])
         self.assertIn("nothing in Odoo books it", charge_line.reason)
         self.assertAlmostEqual(check.unbooked_total, check.difference)
         self.assertEqual(check.remainder, 0.0)
@@ -320,7 +321,9 @@ class TestMonitoring(StripeCommon):
         self.assertEqual(self.alerts("event_failed").occurrences, 7)
         self.assertEqual(len(self.channel_bodies()), 1)
 
-    @mute_logger(EVENT_LOGGER, "odoo.addons.stripe_connector.models.stripe_payout")
+    @mute_logger(
+        EVENT_LOGGER, "odoo.addons.stripe_connector.models.payouts.stripe_payout"
+    )
     def test_transient_failure_keeps_its_retries(self):
         """Stripe answering 500 while a payout's transactions are read may pass:
         nobody is told before the last attempt."""

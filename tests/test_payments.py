@@ -3,7 +3,10 @@ from datetime import timedelta
 from odoo import Command, fields
 from odoo.tests import tagged
 
-from .common import StripeCommon
+from .. import const
+from .common import HOSTILE, StripeCommon
+
+EVENT_LOGGER = "odoo.addons.stripe_connector.models.core.stripe_event"
 
 
 @tagged("post_install", "-at_install")
@@ -658,7 +661,7 @@ class TestPayments(StripeCommon):
         self.assertEqual(event.sale_order_ids, order)
 
     def test_order_payment_without_invoicing_is_a_customer_payment(self):
-        self.stripe_account.invoice_sale_orders = False
+        self.stripe_account.invoice_paid_orders = False
         order = self.create_order(120.0)
         event = self.pay(12000, metadata={"odoo_sale_order_id": str(order.id)})
         self.assertEvent(event, "done")
@@ -796,3 +799,142 @@ class TestPayments(StripeCommon):
                 ],
             }
         )
+
+    # === HOSTILE METADATA: Stripe's words as text, NUL as nothing === #
+
+    def fail_to_the_end(self, event):
+        """Run the event's last automatic attempt now."""
+        event.write(
+            {
+                "attempts": const.MAX_ATTEMPTS - 1,
+                "next_attempt_at": fields.Datetime.now(),
+            }
+        )
+        self.process_events()
+        self.assertEvent(event, "failed")
+        self.assertFalse(event.next_attempt_at)
+
+    def test_markup_in_metadata_is_text_in_the_activity(self):
+        charge = self.fake.add_charge(1000, "usd", metadata={"odoo_invoice": HOSTILE})
+        event = self.deliver(
+            "payment_intent.succeeded", self.fake.get(charge["payment_intent"])
+        )
+        self.assertEvent(event, "failed", "names no open document")
+        self.fail_to_the_end(event)
+        self.assertEqual(len(event.activity_ids), 1)
+        self.assertEscaped(event.activity_ids.note)
+        self.assertIn("onerror", str(event.activity_ids.note))
+        for body in event.message_ids.mapped("body"):
+            self.assertNotIn("<img", str(body))
+
+    def test_nul_in_metadata_fails_as_nothing_matches(self):
+        """A NUL in a reference names no document: the usual message, no
+        traceback, on every attempt."""
+        invoice = self.create_invoice(10.0)
+        charge = self.fake.add_charge(
+            1000, "usd", metadata={"odoo_invoice": invoice.name + "\x00"}
+        )
+        with self.assertNoLogs(EVENT_LOGGER, "WARNING"):
+            event = self.deliver(
+                "payment_intent.succeeded", self.fake.get(charge["payment_intent"])
+            )
+        self.assertEvent(event, "failed", "No invoice or order matches")
+        self.assertInvoice(invoice, 10.0, "not_paid")
+
+    # === AUTHORIZED, THEN CAPTURED === #
+
+    def authorized_and_captured(self, invoice):
+        captured = self.fake.add_charge(
+            5000, "usd", payment_intent=False, metadata={"odoo_invoice": invoice.name}
+        )
+        authorized = dict(captured, captured=False, amount_captured=0)
+        return authorized, captured
+
+    def test_succeeded_uncaptured_then_captured(self):
+        """A charge without PaymentIntent authorized first and captured later is
+        booked once, from charge.captured, whichever event comes first."""
+        invoice = self.create_invoice(50.0)
+        authorized, captured = self.authorized_and_captured(invoice)
+        first = self.deliver("charge.succeeded", authorized)
+        self.assertEvent(first, "ignored", "charge.captured")
+        self.assertInvoice(invoice, 50.0, "not_paid")
+        second = self.deliver("charge.captured", captured)
+        self.assertEvent(second, "done", invoice.name)
+        self.assertInvoice(invoice, 0.0, "paid")
+
+    def test_captured_then_succeeded_uncaptured(self):
+        invoice = self.create_invoice(50.0)
+        authorized, captured = self.authorized_and_captured(invoice)
+        first = self.deliver("charge.captured", captured)
+        second = self.deliver("charge.succeeded", authorized)
+        self.assertEvent(first, "done", invoice.name)
+        self.assertEvent(second, "ignored")
+        self.assertInvoice(invoice, 0.0, "paid")
+        self.assertEqual(
+            self.env["account.payment"].search_count(
+                [("stripe_account_id", "=", self.stripe_account.id)]
+            ),
+            1,
+        )
+
+    def test_captured_charge_of_a_payment_intent_is_left_to_the_intent(self):
+        invoice = self.create_invoice(50.0)
+        charge = self.fake.add_charge(
+            5000, "usd", metadata={"odoo_invoice": invoice.name}
+        )
+        event = self.deliver("charge.captured", charge)
+        self.assertEvent(event, "ignored", charge["payment_intent"])
+        self.assertInvoice(invoice, 50.0, "not_paid")
+
+    # === CHECKOUT: THE PAYMENTINTENT FIRST === #
+
+    def checkout_payment(self):
+        """A Checkout payment of an invoice: (invoice, session, its intent)."""
+        invoice = self.create_invoice(100.0)
+        charge = self.fake.add_charge(10000, "usd")
+        session = self.fake.add_checkout_session(
+            charge, client_reference_id=invoice.name
+        )
+        return invoice, session, self.fake.get(charge["payment_intent"])
+
+    def test_checkout_intent_first_with_a_key_the_session_is_looked_up(self):
+        """Checkout's payment_intent.succeeded, which carries none of the
+        session's metadata, usually comes before checkout.session.completed: it
+        never shows as failed."""
+        self.invoice, self.session, self.intent = self.checkout_payment()
+        event = self.deliver("payment_intent.succeeded", self.intent)
+        self.assertEvent(event, "done", self.invoice.name)
+        self.assertInvoice(self.invoice, 0.0, "paid")
+        (request,) = self.fake.requests_for("/v1/checkout/sessions")
+        self.assertEqual(request.query["payment_intent"], self.intent["id"])
+        later = self.deliver("checkout.session.completed", self.session)
+        self.assertEvent(later, "done", "Already registered")
+        self.assertEqual(event.payment_ids, later.payment_ids)
+
+    def test_checkout_intent_first_without_a_key_waits_for_the_session(self):
+        self.invoice, self.session, self.intent = self.checkout_payment()
+        self.stripe_account.api_key = False
+        event = self.deliver("payment_intent.succeeded", self.intent)
+        self.assertEvent(event, "waiting", "checkout.session.completed")
+        self.assertInvoice(self.invoice, 100.0, "not_paid")
+        session_event = self.deliver("checkout.session.completed", self.session)
+        self.assertEvent(session_event, "done", self.invoice.name)
+        self.assertInvoice(self.invoice, 0.0, "paid")
+        # The session's booking wakes the waiting event up: nothing more booked.
+        self.assertEvent(event, "done", "Already registered")
+        self.assertEqual(event.payment_ids, session_event.payment_ids)
+        self.assertFalse(event.message_ids.filtered(lambda m: "Failed" in m.body))
+
+    def test_checkout_intent_first_a_stripe_hiccup_waits(self):
+        self.invoice, self.session, self.intent = self.checkout_payment()
+        self.fake.fail_next(10, status=500, path_prefix="/v1/checkout/sessions")
+        event = self.deliver("payment_intent.succeeded", self.intent)
+        self.assertEvent(event, "waiting", "Checkout Session")
+        self.assertInvoice(self.invoice, 100.0, "not_paid")
+
+    def test_an_intent_no_checkout_session_made_fails_as_before(self):
+        charge = self.fake.add_charge(4200, "usd")
+        event = self.deliver(
+            "payment_intent.succeeded", self.fake.get(charge["payment_intent"])
+        )
+        self.assertEvent(event, "failed", "No invoice or order matches")

@@ -4,7 +4,7 @@ come afterwards complete what the payout could not know, and book nothing twice.
 from odoo import Command
 from odoo.tests import tagged
 
-from .common import PayoutCommon, RefundDisputeCommon
+from .common import HOSTILE, PayoutCommon, RefundDisputeCommon
 
 
 @tagged("post_install", "-at_install")
@@ -144,3 +144,24 @@ class TestPayoutThenWebhook(RefundDisputeCommon, PayoutCommon):
         self.assertPayout(record, "error", "waiting for the provider")
         self.assertInvoice(invoice, 80.0, "not_paid")
         self.assertAlmostEqual(self.journal_balance(), 0.0)
+
+    # === STRIPE'S MARKUP IN ACTIVITIES: TEXT === #
+
+    def test_markup_in_a_dispute_reason_is_text_in_the_activity(self):
+        invoice, charge = self.paid_invoice(100.0)
+        dispute = self.fake.add_dispute(charge["id"], fee=1500)
+        dispute["reason"] = HOSTILE
+        self.deliver("charge.dispute.funds_withdrawn", dispute)
+        self.assertEqual(len(invoice.activity_ids), 1)
+        self.assertEscaped(invoice.activity_ids.note)
+
+    def test_markup_in_a_payout_failure_is_text_in_the_activity(self):
+        self.pay_invoice(100.0)
+        payout = self.fake.add_payout()
+        self.deliver("payout.paid", payout)
+        failed = self.fake.fail_payout(payout["id"], message=HOSTILE)
+        self.deliver("payout.failed", failed)
+        record = self.get_payout(payout)
+        self.assertEqual(record.state, "error")
+        self.assertEqual(len(record.activity_ids), 1)
+        self.assertEscaped(record.activity_ids.note)

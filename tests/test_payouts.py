@@ -16,7 +16,7 @@ from .. import const, utils
 from .common import API_KEY, PayoutCommon
 from .fake_stripe import fast_sdk_retries
 
-EVENT_LOGGER = "odoo.addons.stripe_connector.models.stripe_event"
+EVENT_LOGGER = "odoo.addons.stripe_connector.models.core.stripe_event"
 
 
 @tagged("post_install", "-at_install")
@@ -193,7 +193,9 @@ class TestPayoutReconciliation(PayoutCommon):
         record = self.get_payout(payout)
         self.assertEqual(record.state, "reconciled", record.state_message)
         self.assertFalse(record.payment_ids, "no second payment for the charge")
-        linked = record.transaction_ids.filtered(lambda t: t.source_id == charge["id"])
+        linked = record.transaction_ids.filtered(
+            lambda t: t.stripe_source_id == charge["id"]
+        )
         self.assertEqual(linked.payment_id, provider_payment)
         self.assertAlmostEqual(self.account_balance(self.fee_account), 2.5)
         self.assertAlmostEqual(self.journal_balance(), self.fake.balance("usd") / 100)
@@ -214,22 +216,24 @@ class TestPayoutReconciliation(PayoutCommon):
         self.assertAlmostEqual(self.bank_balance(), payout["amount"] / 100 * 2)
         self.assertAlmostEqual(self.account_balance(self.transfer_account), 0.0)
 
+    @patch.object(const, "API_PAGE_SIZE", 10)
     def test_transactions_come_page_by_page(self):
-        """251 transactions: three pages of at most 100, each after the last."""
+        """26 transactions, pages of 10 (Stripe's pages are of 100: the size is
+        the module's constant): three pages, each after the last."""
         self.stripe_account.payout_auto_reconcile = False
-        self.fake.add_many_charges(250, 1000, "usd")
+        self.fake.add_many_charges(25, 1000, "usd")
         payout = self.fake.add_payout()
         event = self.deliver("payout.paid", payout)
-        self.assertEvent(event, "done", "Imported 250 transactions")
+        self.assertEvent(event, "done", "Imported 25 transactions")
         record = self.get_payout(payout)
         self.assertPayout(record, "to_reconcile", "Reconcile")
-        self.assertEqual(record.transaction_count, 250)
-        self.assertEqual(len(record.transaction_ids), 251, "and the payout's own")
+        self.assertEqual(record.transaction_count, 25)
+        self.assertEqual(len(record.transaction_ids), 26, "and the payout's own")
         self.assertAlmostEqual(record.net_amount, payout["amount"] / 100)
-        self.assertAlmostEqual(record.charge_amount, 2500.0)
+        self.assertAlmostEqual(record.charge_amount, 250.0)
         requests = self.fake.requests_for("/v1/balance_transactions")
         self.assertEqual(len(requests), 3)
-        self.assertTrue(all(req.query["limit"] == "100" for req in requests))
+        self.assertTrue(all(req.query["limit"] == "10" for req in requests))
         self.assertTrue(all(req.query["payout"] == payout["id"] for req in requests))
         self.assertEqual(requests[0].query.get("starting_after"), None)
         self.assertEqual(
@@ -256,10 +260,11 @@ class TestPayoutReconciliation(PayoutCommon):
         self.assertStripeMirrored()
 
     @patch.object(const, "API_RATE_LIMIT_BASE_DELAY", 0)
+    @patch.object(const, "API_PAGE_SIZE", 10)
     def test_rate_limit_without_retry_hint_asks_for_the_same_page_again(self):
         """A plain 429 (no Stripe-Should-Retry: the SDK gives up at once) on the
         second page: Odoo asks for that page again and the payout reconciles."""
-        self.fake.add_many_charges(100, 1000, "usd")
+        self.fake.add_many_charges(10, 1000, "usd")
         payout = self.fake.add_payout()
         self.fake.fail_next(
             2,
@@ -276,18 +281,19 @@ class TestPayoutReconciliation(PayoutCommon):
             {req.query["starting_after"] for req in requests[1:]},
             {requests[1].query["starting_after"]},
         )
-        self.assertEqual(self.get_payout(payout).transaction_count, 100)
+        self.assertEqual(self.get_payout(payout).transaction_count, 10)
         self.assertStripeMirrored()
         self.assertAlmostEqual(self.journal_balance(), 0.0)
 
     @patch.object(const, "API_RATE_LIMIT_BASE_DELAY", 0)
+    @patch.object(const, "API_PAGE_SIZE", 10)
     def test_persistent_rate_limit_marks_the_payout_and_imports_nothing(self):
         """The daily import meets a plain 429 on the second page that does not go
         away: after 4 retries the payout needs attention, with Stripe's answer and
         the number of attempts; no transaction is kept. The next run imports
         them all."""
         self.stripe_account.payout_auto_reconcile = False
-        self.fake.add_many_charges(100, 1000, "usd")
+        self.fake.add_many_charges(10, 1000, "usd")
         payout = self.fake.add_payout()
         journal_before = self.journal_balance()
         self.fake.fail_next(
@@ -312,7 +318,7 @@ class TestPayoutReconciliation(PayoutCommon):
         self.fake.clear_faults()
         cron.method_direct_trigger()
         self.assertPayout(record, "to_reconcile")
-        self.assertEqual(record.transaction_count, 100)
+        self.assertEqual(record.transaction_count, 10)
         self.assertAlmostEqual(record.net_amount, payout["amount"] / 100)
 
     @patch.object(const, "API_RATE_LIMIT_BASE_DELAY", 0)
@@ -604,10 +610,7 @@ class TestPayoutReconciliation(PayoutCommon):
         self.assertTrue(record.transactions_imported)
         self.assertPayout(record, "to_reconcile")
 
-
-@tagged("post_install", "-at_install")
-class TestPayoutWizard(PayoutCommon):
-    """What a user does in the reconcile wizard."""
+    # What a user does in the reconcile wizard.
 
     def test_unmatched_charges_picked_or_booked_without_invoice(self):
         """Two charges no webhook brought: the user picks the invoice of one; the
@@ -626,7 +629,7 @@ class TestPayoutWizard(PayoutCommon):
         self.assertTrue(wizard.can_confirm)
         self.assertEqual(len(wizard.charge_line_ids), 2)
         line = wizard.charge_line_ids.filtered(
-            lambda line: line.charge_id == picked["id"]
+            lambda line: line.stripe_charge_id == picked["id"]
         )
         self.assertEqual(line.partner_id, self.customer)
         self.assertIn("without invoice", line.proposal)

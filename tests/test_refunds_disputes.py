@@ -8,7 +8,7 @@ from odoo.tools import mute_logger
 
 from .common import RefundDisputeCommon
 
-EVENT_LOGGER = "odoo.addons.stripe_connector.models.stripe_event"
+EVENT_LOGGER = "odoo.addons.stripe_connector.models.core.stripe_event"
 
 
 @tagged("post_install", "-at_install")

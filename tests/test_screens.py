@@ -33,18 +33,20 @@ class TestEventScreens(StripeCommon):
         self.assertEqual(event.title, f"Payment of {amount} from cus_screens")
         self.assertEqual(event.amount, 147.0)
         self.assertEqual(event.currency_id, self.currency)
-        self.assertEqual(event.customer_ref, "cus_screens")
+        self.assertEqual(event.stripe_customer_id, "cus_screens")
         self.assertEqual(event.description, "Order 77 by phone")
         self.assertEqual(
             event.object_date, utils.timestamp_to_datetime(intent["created"])
         )
         # Stored: searchable from the log's search box, and columns of the list.
         self.assertEqual(
-            self.env["stripe.event"].search([("customer_ref", "=", "cus_screens")]),
+            self.env["stripe.event"].search(
+                [("stripe_customer_id", "=", "cus_screens")]
+            ),
             event,
         )
         arch = self.env["stripe.event"].get_view(view_type="list")["arch"]
-        for name in ("title", "amount", "customer_ref", "customer_email"):
+        for name in ("title", "amount", "stripe_customer_id", "customer_email"):
             self.assertIn(f'name="{name}"', arch)
 
     def test_title_of_other_kinds_and_email(self):
@@ -165,33 +167,34 @@ class TestEventScreens(StripeCommon):
         self.assertEvent(event, "done")
         self.assertEqual(event.attempts, 1)
 
-
-@tagged("post_install", "-at_install")
-class TestWebhookRefusals(StripeCommon):
-    """A refused webhook (a wrong signing secret) shows on the account."""
-
-    def test_refusals_are_counted_with_their_reason(self):
-        account = self.stripe_account
-        event = self.make_event("customer.source.expiring", self.fake.add_customer())
-        for _i in range(2):
-            response = self.post_webhook(event, secret="whsec_wrong")
-            self.assertEqual(response.status_code, 400)
-        account.invalidate_recordset()
-        self.assertEqual(account.webhook_refused_count, 2)
-        self.assertIn("bad signature", account.webhook_refused_reason)
-        self.assertTrue(account.webhook_refused_at)
-        # Nothing of the request is kept: neither the body nor a secret.
-        self.assertNotIn(event["id"], account.webhook_refused_reason)
-        self.assertNotIn("whsec", account.webhook_refused_reason)
-        self.assertFalse(self.env["stripe.event"].search([]))
-        # An unknown account counts nowhere and still answers 404.
-        response = self.post_webhook(event, account=self.stripe_account.browse(999999))
-        self.assertEqual(response.status_code, 404)
-        # An accepted webhook ends the series; the last reason stays.
-        self.assertEqual(self.post_webhook(event).status_code, 200)
-        account.invalidate_recordset()
-        self.assertEqual(account.webhook_refused_count, 0)
-        self.assertIn("bad signature", account.webhook_refused_reason)
+    def test_curl_example_posts_an_event_of_now(self):
+        text = README.read_text()
+        block = re.search(r"    ts=\$\(date \+%s\)\n(?:    .*\n)+", text).group(0)
+        script = "\n".join(line[4:] for line in block.splitlines())
+        script = script.replace("whsec_demo_stripe_connector", WEBHOOK_SECRET).replace(
+            "http://localhost:8069/stripe/webhook/1",
+            f"{self.base_url()}/stripe/webhook/{self.stripe_account.id}",
+        )
+        # curl runs in another process: the test server answers it on another
+        # thread while this one waits.
+        before = fields.Datetime.now().replace(microsecond=0)
+        result = subprocess.run(
+            ["bash", "-c", script + "\n"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn('"received": true', result.stdout)
+        event = self.env["stripe.event"].search(
+            [("type", "=", "payment_intent.succeeded")]
+        )
+        self.assertEqual(len(event), 1)
+        payload = json.loads(event.payload)
+        self.assertGreaterEqual(fields.Datetime.to_datetime(event.object_date), before)
+        self.assertEqual(payload["created"], payload["data"]["object"]["created"])
+        self.assertEqual(event.stripe_created.date(), fields.Date.today())
 
 
 @tagged("post_install", "-at_install")
@@ -264,12 +267,35 @@ class TestAccountSetup(StripeCommon):
         column = arch.find(".//field[@name='failed_event_count']")
         self.assertTrue(column.get("width"), "the header 'Failed Events' fits")
 
+    def test_refusals_are_counted_with_their_reason(self):
+        account = self.stripe_account
+        event = self.make_event("customer.source.expiring", self.fake.add_customer())
+        for _i in range(2):
+            response = self.post_webhook(event, secret="whsec_wrong")
+            self.assertEqual(response.status_code, 400)
+        account.invalidate_recordset()
+        self.assertEqual(account.webhook_refused_count, 2)
+        self.assertIn("bad signature", account.webhook_refused_reason)
+        self.assertTrue(account.webhook_refused_at)
+        # Nothing of the request is kept: neither the body nor a secret.
+        self.assertNotIn(event["id"], account.webhook_refused_reason)
+        self.assertNotIn("whsec", account.webhook_refused_reason)
+        self.assertFalse(self.env["stripe.event"].search([]))
+        # An unknown account counts nowhere and still answers 404.
+        response = self.post_webhook(event, account=self.stripe_account.browse(999999))
+        self.assertEqual(response.status_code, 404)
+        # An accepted webhook ends the series; the last reason stays.
+        self.assertEqual(self.post_webhook(event).status_code, 200)
+        account.invalidate_recordset()
+        self.assertEqual(account.webhook_refused_count, 0)
+        self.assertIn("bad signature", account.webhook_refused_reason)
+
 
 @tagged("post_install", "-at_install")
-class TestPaymentScreens(StripeCommon):
+class TestPaymentScreens(PayoutCommon):
     """Stripe payments as they show on payments and invoices."""
 
-    def pay(self, amount=100.0):
+    def pay_an_invoice(self, amount=100.0):
         invoice = self.create_invoice(amount)
         charge = self.fake.add_charge(
             round(amount * 100), "usd", metadata={"odoo_invoice": invoice.name}
@@ -281,7 +307,7 @@ class TestPaymentScreens(StripeCommon):
         return invoice, charge, event
 
     def test_stripe_payments_show_the_stripe_method(self):
-        _invoice, _charge, event = self.pay()
+        _invoice, _charge, event = self.pay_an_invoice()
         payment = event.payment_ids
         self.assertEqual(payment.payment_method_line_id.name, "Stripe")
         self.assertEqual(payment.payment_method_code, "stripe_connector")
@@ -297,7 +323,7 @@ class TestPaymentScreens(StripeCommon):
         )
 
     def test_invoice_chatter_names_the_stripe_payment(self):
-        invoice, charge, event = self.pay()
+        invoice, charge, event = self.pay_an_invoice()
         bodies = " ".join(invoice.message_ids.mapped("body"))
         intent = charge["payment_intent"]
         self.assertIn(intent, bodies)
@@ -306,7 +332,7 @@ class TestPaymentScreens(StripeCommon):
         self.assertIn(event.payment_ids.name, bodies)
 
     def test_payment_links_to_its_event_and_warns_before_reset(self):
-        _invoice, _charge, event = self.pay()
+        _invoice, _charge, event = self.pay_an_invoice()
         payment = event.payment_ids
         self.assertEqual(payment.stripe_event_id, event)
         action = payment.action_stripe_open_event()
@@ -346,12 +372,6 @@ class TestPaymentScreens(StripeCommon):
             "journal_type == 'bank' and !record.stripe_is_stripe_journal.raw_value",
             arch,
         )
-
-
-@tagged("post_install", "-at_install")
-class TestKeylessPayout(PayoutCommon):
-    """A payout of an account without secret key, reconciled by picking the
-    payments its webhooks registered."""
 
     def test_keyless_payout_reconciled_with_the_registered_payments(self):
         self.stripe_account.write({"api_key": False, "payout_auto_reconcile": False})
@@ -407,37 +427,3 @@ class TestKeylessPayout(PayoutCommon):
         wizard = self.open_wizard(self.get_payout(payout))
         self.assertFalse(wizard.is_keyless)
         self.assertTrue(wizard.has_api_key)
-
-
-@tagged("post_install", "-at_install")
-class TestReadmeCurlExample(StripeCommon):
-    """The README's curl example posts a payment dated now."""
-
-    def test_curl_example_posts_an_event_of_now(self):
-        text = README.read_text()
-        block = re.search(r"    ts=\$\(date \+%s\)\n(?:    .*\n)+", text).group(0)
-        script = "\n".join(line[4:] for line in block.splitlines())
-        script = script.replace("whsec_demo_stripe_connector", WEBHOOK_SECRET).replace(
-            "http://localhost:8069/stripe/webhook/1",
-            f"{self.base_url()}/stripe/webhook/{self.stripe_account.id}",
-        )
-        # curl runs in another process: the test server answers it on another
-        # thread while this one waits.
-        before = fields.Datetime.now().replace(microsecond=0)
-        result = subprocess.run(
-            ["bash", "-c", script + "\n"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        self.assertEqual(result.returncode, 0, result.stderr)
-        self.assertIn('"received": true', result.stdout)
-        event = self.env["stripe.event"].search(
-            [("type", "=", "payment_intent.succeeded")]
-        )
-        self.assertEqual(len(event), 1)
-        payload = json.loads(event.payload)
-        self.assertGreaterEqual(fields.Datetime.to_datetime(event.object_date), before)
-        self.assertEqual(payload["created"], payload["data"]["object"]["created"])
-        self.assertEqual(event.stripe_created.date(), fields.Date.today())

@@ -148,7 +148,7 @@ class TestSecurity(StripeCommon):
                 "currency_id": self.currency.id,
                 "type": "charge",
                 "reporting_category": "charge",
-                "source_id": "ch_security",
+                "stripe_source_id": "ch_security",
                 "amount": 10.0,
                 "net": 10.0,
             }

@@ -5,9 +5,11 @@ import unittest
 
 import odoo.http
 from odoo.tests import tagged
+from odoo.tools import mute_logger
 
-from .common import API_KEY
-from .test_payouts import PayoutCommon
+from .common import API_KEY, PayoutCommon
+
+EVENT_LOGGER = "odoo.addons.stripe_connector.models.core.stripe_event"
 
 
 @tagged("post_install", "-at_install")
@@ -121,3 +123,90 @@ class TestStripeTours(PayoutCommon):
         self.assertAlmostEqual(self.journal_balance(), 0.0)
         self.assertStripeMirrored()
         self.assertInvoice(invoice, 0.0, "paid")
+
+    def test_failed_event_solved_with_the_suggested_invoice(self):
+        self.admin_in_test_company()
+        partner = self.env["res.partner"].create(
+            {"name": "Tour Customer", "stripe_customer_id": "cus_tour"}
+        )
+        invoice = self.create_invoice(147.0, partner=partner)
+        self.create_invoice(147.0, partner=self.customer_b)
+        self.create_invoice(20.0, partner=partner)
+        paid = self.create_invoice(147.0, partner=partner, ref="TOURPAID")
+        self.env["account.payment.register"].with_context(
+            active_model="account.move", active_ids=paid.ids
+        ).create({})._create_payments()
+        charge = self.fake.add_charge(14700, "usd", customer="cus_tour")
+        # The customer is not known to Odoo yet by this id when the event fails:
+        # the suggestion comes from the amount and the customer's id.
+        partner.stripe_customer_id = False
+        event = self.deliver(
+            "payment_intent.succeeded", self.fake.get(charge["payment_intent"])
+        )
+        self.assertEvent(event, "failed")
+        partner.stripe_customer_id = "cus_tour"
+        self.start_tour(
+            f"/odoo/stripe-events/{event.id}",
+            "stripe_connector_event_solve",
+            login="admin",
+        )
+        self.assertEvent(event, "done")
+        self.assertInvoice(invoice, 0.0, "paid")
+
+    def test_keyless_payout_reconciled_by_picking_payments(self):
+        self.admin_in_test_company()
+        self.stripe_account.write({"api_key": False, "payout_auto_reconcile": False})
+        self.pay_invoice(100.0)
+        self.pay_invoice(60.0)
+        payout = self.fake.add_payout()
+        self.deliver("payout.paid", payout)
+        record = self.get_payout(payout)
+        self.assertPayout(record, "to_reconcile")
+        self.start_tour(
+            f"/odoo/stripe-payouts/{record.id}",
+            "stripe_connector_payout_keyless",
+            login="admin",
+        )
+        self.assertPayout(record, "reconciled")
+        self.assertStripeMirrored()
+
+    def test_account_created_from_settings(self):
+        """An account created from Settings, in the administrator's own company
+        (no test fixtures in its settings)."""
+        self.env["product.pricelist"].search([]).action_archive()
+        self.start_tour(
+            "/odoo/action-account.action_account_config",
+            "stripe_connector_account_setup",
+            login="admin",
+        )
+        # sudo: the test's user works in the test company only.
+        account = (
+            self.env["stripe.account"].sudo().search([("name", "=", "Stripe Tour")])
+        )
+        self.assertEqual(len(account), 1)
+        self.assertTrue(account.journal_id and account.fee_account_id)
+        self.assertTrue(account.payout_journal_id)
+        self.assertEqual(account.sudo().webhook_secret, "whsec_tour")
+
+    @mute_logger(EVENT_LOGGER)
+    def test_overview_clicks_through_to_the_failed_events(self):
+        """The accountant opens the overview, sees the account's failed event and
+        the balance check, and clicks through to the failed events only."""
+        invoice = self.create_invoice(100.0)
+        paid = self.fake.add_charge(
+            10000, "usd", metadata={"odoo_invoice": invoice.name}
+        )
+        done = self.deliver(
+            "payment_intent.succeeded", self.fake.get(paid["payment_intent"])
+        )
+        unmatched = self.fake.add_charge(4321, "usd")
+        failed = self.deliver(
+            "payment_intent.succeeded", self.fake.get(unmatched["payment_intent"])
+        )
+        self.assertEvent(done, "done")
+        self.assertEvent(failed, "failed")
+        self.stripe_account.action_check_balance()
+        self.assertEqual(self.stripe_account.balance_check_state, "difference")
+        self.start_tour(
+            "/odoo/stripe-overview", "stripe_overview_tour", login=self.env.user.login
+        )

@@ -5,7 +5,7 @@ from decimal import Decimal
 from odoo.tests import BaseCase, tagged
 
 from .. import utils
-from ..subscription_utils import (
+from ..tools.subscription import (
     item_monthly,
     item_terms,
     tiered_amount,

@@ -65,7 +65,7 @@ class TestWebhookIntake(StripeCommon):
         self.assertEqual(event.type, "payment_intent.succeeded")
         self.assertEqual(event.account_id, self.stripe_account)
         self.assertEqual(event.company_id, self.company)
-        self.assertEqual(event.object_id, self.intent["id"])
+        self.assertEqual(event.stripe_object_id, self.intent["id"])
         self.assertEqual(event.object_type, "payment_intent")
         self.assertEqual(event.api_version, self.event["api_version"])
         self.assertFalse(event.livemode)
@@ -185,3 +185,48 @@ class TestWebhookIntake(StripeCommon):
         response = self.url_open(f"/stripe/webhook/{self.stripe_account.id}")
         self.assertEqual(response.status_code, 405)
         self.assertEqual(self.stored_count(), 0)
+
+    # === HOSTILE REQUESTS: a 4xx and one warning line, never a 500 === #
+
+    def assertRefusedAndLogged(self, reason, **kwargs):
+        """A 400 saying ``reason``, one WARNING line saying it too, nothing stored."""
+        count = self.env["stripe.event"].search_count([])
+        with self.assertLogs(CONTROLLER_LOGGER, "WARNING") as logs:
+            response = self.post_webhook(**kwargs)
+        self.assertEqual(response.status_code, 400, response.text)
+        self.assertIn(reason, response.json()["error"])
+        self.assertEqual(len(logs.output), 1, logs.output)
+        self.assertIn(reason, logs.output[0])
+        self.env.invalidate_all()
+        self.assertEqual(self.env["stripe.event"].search_count([]), count)
+
+    def test_non_ascii_signature_header_is_a_400(self):
+        """hmac.compare_digest refuses non-ASCII text: a forged header with UTF-8
+        or raw Latin-1 bytes is refused as malformed, not answered 500."""
+        now = int(time.time())
+        for header in (f"t={now},v1=é€".encode(), f"t={now},v1=\xe9".encode("latin-1")):
+            with self.subTest(header=header):
+                self.assertRefusedAndLogged(
+                    "malformed Stripe-Signature header",
+                    event=self.event,
+                    signature=header,
+                )
+
+    def test_signed_body_with_a_lone_surrogate_is_a_400(self):
+        """A signed body whose id or type holds a lone surrogate (valid JSON, no
+        valid text) is not a Stripe event: 400, nothing stored."""
+        body = json.dumps(self.event)
+        for field in ("id", "type"):
+            with self.subTest(field=field):
+                forged = body.replace(
+                    f'"{field}": "{self.event[field]}"',
+                    f'"{field}": "{self.event[field]}\\ud800"',
+                    1,
+                )
+                self.assertNotEqual(forged, body)
+                signature = stripe.WebhookSignature.generate_signature_header(
+                    forged, WEBHOOK_SECRET
+                )
+                self.assertRefusedAndLogged(
+                    "invalid Unicode", body=forged, signature=signature
+                )

@@ -1,2 +1,2 @@
 from . import account_payment_register, stripe_payout_import, stripe_payout_reconcile
-from . import stripe_event_ignore, stripe_payout_reconcile_keyless
+from . import stripe_event_ignore

@@ -1,0 +1,763 @@
+import json
+import logging
+import time
+from datetime import timedelta
+
+from markupsafe import Markup
+from psycopg2 import errors as pg_errors
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import mute_logger
+
+from ... import const, utils
+from ...exceptions import StripeNothingToDo, StripeNotYet
+
+_logger = logging.getLogger(__name__)
+
+
+class StripeEvent(models.Model):
+    """A Stripe webhook event: the durable log and the processing queue at once.
+
+    The controller only stores events (``_receive``); the processing cron takes due
+    events oldest first with ``FOR UPDATE SKIP LOCKED`` and runs each one in its own
+    savepoint through the handler named in ``_get_event_handlers()``. Handlers live
+    in the files of their business area (``stripe_event_payment.py``, ...).
+
+    What an event is about, in words a user reads in the log: its title, amount,
+    customer and date, stored from the payload so that they can be listed, searched
+    and grouped; the screens around a failed event (documents, ignoring)."""
+
+    _name = "stripe.event"
+    _description = "Stripe Event"
+    _inherit = ["stripe.binding.mixin", "mail.thread", "mail.activity.mixin"]
+    _order = "stripe_created desc, id desc"
+    _rec_name = "stripe_id"
+
+    # === STRIPE DATA === #
+
+    stripe_id = fields.Char(string="Event ID")
+    type = fields.Char(string="Event Type", required=True, readonly=True, index=True)
+    livemode = fields.Boolean(readonly=True)
+    api_version = fields.Char(string="API Version", readonly=True)
+    stripe_created = fields.Datetime(
+        string="Created on Stripe", readonly=True, index=True
+    )
+    stripe_object_id = fields.Char(string="Object ID", readonly=True, index=True)
+    object_type = fields.Char(readonly=True)
+    payload = fields.Text(
+        string="Raw Payload", readonly=True, help="The event exactly as Stripe sent it."
+    )
+    payload_pretty = fields.Text(string="Payload", compute="_compute_payload_pretty")
+    received_via = fields.Selection(
+        [("webhook", "Webhook"), ("catch_up", "Catch-up")],
+        required=True,
+        default="webhook",
+        readonly=True,
+        help="Webhook: Stripe delivered it.\nCatch-up: the webhook never did; the "
+        "daily catch-up fetched it from Stripe's API.",
+    )
+    # === PROCESSING === #
+
+    state = fields.Selection(
+        [
+            ("pending", "Pending"),
+            ("waiting", "Waiting"),
+            ("done", "Done"),
+            ("ignored", "Ignored"),
+            ("failed", "Failed"),
+        ],
+        required=True,
+        default="pending",
+        readonly=True,
+        index=True,
+        help="Pending: received, not processed yet.\n"
+        "Waiting: needs something that has not arrived yet; looked at again later.\n"
+        "Done: Odoo did what the event asks.\n"
+        "Ignored: nothing to do in Odoo (the message says why).\n"
+        "Failed: processing raised an error; retried automatically a few times, "
+        "then waits for a user.",
+    )
+    state_message = fields.Text(string="Message", readonly=True)
+    attempts = fields.Integer(readonly=True, default=0)
+    next_attempt_at = fields.Datetime(
+        string="Next Attempt",
+        readonly=True,
+        index=True,
+        help="When the processing cron looks at this event next.",
+    )
+    processed_at = fields.Datetime(string="Processed On", readonly=True)
+    wait_deadline = fields.Datetime(
+        readonly=True,
+        copy=False,
+        help="When waiting for what the event needs ends (the event then fails, "
+        "or its handler takes another way).",
+    )
+    can_retry = fields.Boolean(compute="_compute_can_retry")
+    # === ODOO DOCUMENTS === #
+
+    payment_ids = fields.Many2many(
+        "account.payment", string="Payments", readonly=True, copy=False
+    )
+    move_ids = fields.Many2many(
+        "account.move", string="Journal Entries", readonly=True, copy=False
+    )
+    sale_order_ids = fields.Many2many(
+        "sale.order", string="Sales Orders", readonly=True, copy=False
+    )
+    document_count = fields.Integer(compute="_compute_document_count")
+    # === WHAT THE EVENT IS ABOUT (stored from the payload) === #
+
+    title = fields.Char(
+        compute="_compute_display_facts",
+        store=True,
+        help="What the event is about, e.g. 'Payment of $ 147.00 from cus_...'.",
+    )
+    amount = fields.Monetary(
+        compute="_compute_display_facts",
+        store=True,
+        help="The amount of the Stripe object, in its own currency.",
+    )
+    currency_id = fields.Many2one(
+        "res.currency", compute="_compute_display_facts", store=True
+    )
+    stripe_customer_id = fields.Char(
+        compute="_compute_display_facts",
+        store=True,
+        index="btree_not_null",
+    )
+    customer_email = fields.Char(
+        string="Customer E-mail", compute="_compute_display_facts", store=True
+    )
+    description = fields.Char(compute="_compute_display_facts", store=True)
+    object_date = fields.Datetime(
+        compute="_compute_display_facts",
+        store=True,
+        help="When the Stripe object (payment, refund, payout...) was created.",
+    )
+    books_money = fields.Boolean(
+        compute="_compute_books_money",
+        help="Processing this event books an amount in Odoo.",
+    )
+
+    # === COMPUTE METHODS === #
+
+    @api.depends("payload")
+    def _compute_payload_pretty(self):
+        for event in self:
+            try:
+                event.payload_pretty = json.dumps(
+                    json.loads(event.payload or "null"), indent=2, sort_keys=True
+                )
+            except ValueError:
+                event.payload_pretty = event.payload
+
+    @api.depends("state")
+    def _compute_can_retry(self):
+        for event in self:
+            event.can_retry = event.state in ("failed", "waiting", "ignored")
+
+    @api.depends("payment_ids", "move_ids", "sale_order_ids")
+    def _compute_document_count(self):
+        for event in self:
+            event.document_count = (
+                len(event.payment_ids) + len(event.move_ids) + len(event.sale_order_ids)
+            )
+
+    @api.depends("payload", "type")
+    def _compute_display_facts(self):
+        currencies = {}
+        for event in self:
+            try:
+                obj = utils.get_path(
+                    json.loads(event.payload or "{}"), "data", "object", default={}
+                )
+            except ValueError:
+                obj = {}
+            if not isinstance(obj, dict):
+                obj = {}
+            minor, code = self._stripe_display_amount(obj)
+            currency = self.env["res.currency"]
+            if code:
+                if code not in currencies:
+                    currencies[code] = (
+                        self.env["res.currency"]
+                        .with_context(active_test=False)
+                        .search([("name", "=", code)], limit=1)
+                    )
+                currency = currencies[code]
+            amount = (
+                float(utils.from_minor_units(minor, code))
+                if currency and minor is not None
+                else 0.0
+            )
+            customer = utils.object_id(obj.get("customer"))
+            email = (
+                obj.get("receipt_email")
+                or utils.get_path(obj, "customer_details", "email")
+                or obj.get("customer_email")
+                or utils.get_path(obj, "billing_details", "email")
+            )
+            event.amount = amount
+            event.currency_id = currency
+            event.stripe_customer_id = utils.clean_text(customer, 255) or False
+            event.customer_email = utils.clean_text(email, 255) or False
+            event.description = utils.clean_text(obj.get("description"), 255) or False
+            event.object_date = utils.timestamp_to_datetime(obj.get("created"))
+            event.title = event._stripe_title(amount if currency else None, currency)
+
+    @api.depends("type", "amount", "state")
+    def _compute_books_money(self):
+        handlers = self._get_event_handlers()
+        for event in self:
+            event.books_money = bool(
+                event.type in handlers
+                and event.type not in const.NO_MONEY_EVENT_TYPES
+                and event.amount
+            )
+
+    # === ACTION METHODS === #
+
+    def action_retry(self):
+        """Process failed, waiting or ignored events again now, with a fresh count
+        of attempts."""
+        events = self.filtered("can_retry")
+        if not events:
+            raise UserError(_("Only failed, waiting or ignored events can be retried."))
+        for event in events:
+            event.message_post(body=_("Retried by %s.", self.env.user.name))
+        events.write(
+            {
+                "state": "pending",
+                "attempts": 0,
+                "wait_deadline": False,
+                "next_attempt_at": fields.Datetime.now(),
+            }
+        )
+        # sudo: processing books accounting entries on Stripe's behalf, exactly as
+        # the cron (which runs as the superuser) would; the button is restricted to
+        # Stripe managers.
+        events.sudo()._process_events()
+        return True
+
+    def action_open_documents(self):
+        """Open what the event produced: the document itself, a list of one kind,
+        or, for several kinds, the journal entries of all of them (a payment is a
+        journal entry too) and the orders."""
+        self.ensure_one()
+        documents = [
+            (self.payment_ids, "account.payment"),
+            (self.move_ids, "account.move"),
+            (self.sale_order_ids, "sale.order"),
+        ]
+        documents = [(records, model) for records, model in documents if records]
+        if len(documents) == 1:
+            records, model = documents[0]
+            action = {
+                "type": "ir.actions.act_window",
+                "res_model": model,
+                "name": _("Documents of %s", self.stripe_id),
+            }
+            if len(records) == 1:
+                action.update(view_mode="form", res_id=records.id)
+            else:
+                action.update(view_mode="list,form", domain=[("id", "in", records.ids)])
+            return action
+        moves = self.move_ids | self.payment_ids.move_id
+        if not moves:
+            return False
+        action = {
+            "type": "ir.actions.act_window",
+            "res_model": "account.move",
+            "name": _("Documents of %s", self.stripe_id),
+            "view_mode": "list,form",
+            "views": [
+                (self.env.ref("account.view_move_tree").id, "list"),
+                (False, "form"),
+            ],
+            "domain": [
+                "|",
+                ("id", "in", moves.ids),
+                ("id", "in", self.sale_order_ids.invoice_ids.ids),
+            ],
+            "context": {"create": False},
+        }
+        return action
+
+    def action_mark_ignored(self):
+        """Ignore events; one that would have booked money asks for a confirmation
+        and a reason first (kept in its chatter)."""
+        self.check_access("write")
+        if not self.env.context.get("stripe_ignore_confirmed") and any(
+            event.books_money for event in self if event.state != "done"
+        ):
+            return {
+                "type": "ir.actions.act_window",
+                "name": _("Mark as Ignored"),
+                "res_model": "stripe.event.ignore",
+                "view_mode": "form",
+                "target": "new",
+                "context": {"default_event_ids": self.ids},
+            }
+        for event in self.filtered(lambda e: e.state != "done"):
+            event.message_post(body=_("Marked as ignored by %s.", self.env.user.name))
+            event._set_state(
+                "ignored", _("Marked as ignored by %s.", self.env.user.name)
+            )
+        self.activity_ids.action_done()
+        return True
+
+    # === INTAKE (called by the controller) === #
+
+    @api.model
+    def _receive(self, account, event_data, payload, received_via="webhook"):
+        """Store a verified webhook event and wake the processing cron up.
+
+        The unique constraint on (account, Stripe id) decides about duplicates, also
+        between concurrent deliveries on several workers: the loser's insert fails
+        inside its savepoint and it answers as for any duplicate (the winner's row is
+        not visible in its snapshot: it gets an empty recordset).
+
+        :param account: the ``stripe.account`` the event was posted to.
+        :param dict event_data: the parsed and verified event.
+        :param bytes payload: the raw body (UTF-8), kept as Stripe sent it.
+        :param str received_via: ``webhook``, or ``catch_up`` for an event the
+            daily catch-up read through the API.
+        :return: the stored event and whether it is new.
+        :rtype: tuple
+        """
+        data_object = utils.get_path(event_data, "data", "object", default={})
+        vals = {
+            "stripe_id": utils.clean_text(event_data["id"], 255),
+            "type": utils.clean_text(event_data["type"], 255),
+            "account_id": account.id,
+            "livemode": bool(event_data.get("livemode")),
+            "api_version": utils.clean_text(event_data.get("api_version"), 64),
+            "stripe_created": utils.timestamp_to_datetime(event_data.get("created")),
+            "stripe_object_id": utils.clean_text(data_object.get("id"), 255) or False,
+            "object_type": utils.clean_text(data_object.get("object"), 64) or False,
+            "payload": utils.clean_text(payload.decode("utf-8")),
+            "received_via": received_via,
+            "next_attempt_at": fields.Datetime.now(),
+        }
+        domain = [
+            ("account_id", "=", account.id),
+            ("stripe_id", "=", vals["stripe_id"]),
+        ]
+        # A redelivery is answered without trying the insert (the usual case);
+        # between concurrent deliveries, the unique constraint decides.
+        existing = self.search(domain)
+        if existing:
+            return existing, False
+        try:
+            # The loser's failed insert is expected: not an error in the log.
+            with mute_logger("odoo.sql_db"), self.env.cr.savepoint():
+                event = self.with_context(
+                    mail_create_nolog=True, mail_create_nosubscribe=True
+                ).create(vals)
+        except pg_errors.UniqueViolation:
+            return self.browse(), False
+        self._trigger_processing()
+        return event, True
+
+    @api.model
+    def _trigger_processing(self, at=None):
+        # sudo: ir.cron is not readable by the public user who posts webhooks.
+        self.env.ref("stripe_connector.ir_cron_stripe_event_process").sudo()._trigger(
+            at=at
+        )
+
+    # === PROCESSING === #
+
+    @api.model
+    def _cron_process_events(self):
+        """Process a batch of due events; the cron framework calls again while some
+        remain (``ir.cron._notify_progress``) and commits between batches.
+
+        A batch stops early after ``const.PROCESS_BATCH_SECONDS`` so that a
+        transaction never outlives the server's time limits; events taken but not
+        processed are released at commit and taken by the next batch.
+
+        :return: the number of events processed (none when other workers hold
+            every due event).
+        """
+        events = self._acquire_due_events(const.PROCESS_BATCH_SIZE)
+        done = events._process_acquired(time_limit=const.PROCESS_BATCH_SECONDS)
+        remaining = self.search_count(self._due_domain())
+        self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
+        return done
+
+    def _process_events(self):
+        """Process these events now, skipping any another worker holds."""
+        now = fields.Datetime.now()
+        self.flush_model(["state", "next_attempt_at"])
+        self._lock_events(
+            """
+            SELECT id FROM stripe_event
+             WHERE id IN %s AND state IN %s
+               AND next_attempt_at <= %s
+             ORDER BY stripe_created, id
+               FOR UPDATE SKIP LOCKED
+            """,
+            (tuple(self.ids) or (0,), const.DUE_EVENT_STATES, now),
+        )._process_acquired()
+
+    @api.model
+    def _due_domain(self):
+        return [
+            ("state", "in", const.DUE_EVENT_STATES),
+            ("next_attempt_at", "<=", fields.Datetime.now()),
+        ]
+
+    @api.model
+    def _acquire_due_events(self, limit):
+        """Lock and return up to ``limit`` due events, oldest Stripe ``created`` first.
+
+        ``FOR UPDATE SKIP LOCKED`` lets several cron workers, on one server or many,
+        share the queue: each takes rows nobody else holds.
+        """
+        return self._lock_events(
+            """
+            SELECT id FROM stripe_event
+             WHERE state IN %s
+               AND next_attempt_at <= %s
+             ORDER BY stripe_created, id
+             LIMIT %s
+               FOR UPDATE SKIP LOCKED
+            """,
+            (const.DUE_EVENT_STATES, fields.Datetime.now(), limit),
+        )
+
+    @api.model
+    def _lock_events(self, query, params):
+        """The events a ``FOR UPDATE SKIP LOCKED`` query locks.
+
+        Odoo's transactions are REPEATABLE READ: an event another worker
+        processed and committed after this transaction began cannot be locked
+        here (PostgreSQL refuses with a serialization failure). It is no longer
+        due anyway; this batch takes nothing and the next one, in a new
+        transaction, sees what remains.
+        """
+        try:
+            with self.env.cr.savepoint(flush=False):
+                self.env.cr.execute(query, params, log_exceptions=False)
+                rows = self.env.cr.fetchall()
+        except pg_errors.SerializationFailure:
+            _logger.info("Stripe events taken by another worker meanwhile: skipped")
+            return self.browse()
+        return self.browse([row[0] for row in rows])
+
+    def _process_acquired(self, time_limit=None):
+        """Process these (locked) events in order.
+
+        :param int time_limit: seconds after which no further event is started.
+        :return: the number of events processed.
+        """
+        start = time.monotonic()
+        for count, event in enumerate(self):
+            if time_limit and time.monotonic() - start > time_limit:
+                return count
+            event.with_company(event.company_id)._process_one()
+        return len(self)
+
+    @api.model
+    def _get_event_handlers(self):
+        """Return the table of handled event types: type -> method name.
+
+        The module's own table is ``const.EVENT_HANDLERS``; another addon adds or
+        replaces entries by overriding this method and updating the dict that
+        ``super()`` returns. Types missing from it are stored and ignored.
+
+        :return: a new dict on each call (safe to update).
+        :rtype: dict
+        """
+        return dict(const.EVENT_HANDLERS)
+
+    def _process_one(self):
+        """Run the event's handler in a savepoint and record the outcome.
+
+        Handler outcomes: a message (done), ``StripeNothingToDo`` (ignored),
+        ``StripeNotYet`` (waiting), a PostgreSQL concurrency error (put back
+        in the queue), any other exception (failed, retried with a backoff). Every
+        attempt counts, the one that ends the event done or ignored too.
+        """
+        self.ensure_one()
+        attempts = self.attempts
+        handler_name = self._get_event_handlers().get(self.type)
+        try:
+            with self.env.cr.savepoint():
+                if not handler_name:
+                    raise StripeNothingToDo(
+                        _("Odoo does not handle events of type %s.", self.type)
+                    )
+                message = getattr(self, handler_name)()
+        except StripeNothingToDo as outcome:
+            self._set_state("ignored", str(outcome))
+        except StripeNotYet as outcome:
+            self._set_waiting(outcome)
+        except (
+            pg_errors.SerializationFailure,
+            pg_errors.LockNotAvailable,
+            pg_errors.DeadlockDetected,
+            pg_errors.UniqueViolation,
+        ) as error:
+            self._set_race(error)
+        except UserError as error:
+            # An expected business failure (nothing matches, a setting is
+            # missing): its message says it all.
+            _logger.info("Stripe event %s failed: %s", self.stripe_id, error.args[0])
+            self._set_failed(error.args[0], error=error)
+        # Any other error of a handler fails the event (with its message) instead
+        # of the whole batch; the traceback goes to the log.
+        except Exception as error:  # pylint: disable=broad-exception-caught
+            _logger.warning(
+                "Stripe event %s (%s) failed", self.stripe_id, self.type, exc_info=True
+            )
+            self._set_failed(f"{type(error).__name__}: {error}")
+        else:
+            self._set_state("done", message or _("Processed."))
+        if self.state in ("done", "ignored") and self.attempts == attempts:
+            self.attempts = attempts + 1
+
+    # === STATE METHODS === #
+
+    def _set_state(self, state, message):
+        self.write(
+            {
+                "state": state,
+                "state_message": message,
+                "wait_deadline": False,
+                "next_attempt_at": False,
+                "processed_at": fields.Datetime.now(),
+            }
+        )
+
+    def _set_race(self, error):
+        """Another worker booked the same Stripe object, or held its rows, at the
+        same time: look again in a few seconds, when its work is visible (the
+        event then finds it done). Counted as an attempt, so that a persistent
+        conflict still ends ``failed``."""
+        _logger.info("Stripe event %s lost a race, retrying: %s", self.stripe_id, error)
+        if self.attempts + 1 >= const.MAX_ATTEMPTS:
+            self._set_failed(f"{type(error).__name__}: {error}")
+            return
+        self.write(
+            {
+                "attempts": self.attempts + 1,
+                "next_attempt_at": fields.Datetime.now()
+                + timedelta(seconds=const.CONCURRENCY_RETRY_DELAY),
+            }
+        )
+        self._trigger_processing(at=self.next_attempt_at)
+
+    def _set_waiting(self, outcome):
+        """Put the event back to wait for what ``outcome`` (``StripeNotYet``) says;
+        fail it once the wait is over.
+
+        It is looked at again after the outcome's ``seconds``, else after a delay
+        that grows with the time already waited (so doubles at each look), from
+        ``WAIT_BASE_DELAY`` up to ``WAIT_MAX_DELAY``. The wait ends at the
+        outcome's deadline (``give_up_after`` from the first time it said one),
+        else as long after the event's receipt as Stripe itself keeps retrying a
+        delivery.
+        """
+        now = fields.Datetime.now()
+        message = str(outcome)
+        deadline = self.wait_deadline
+        if not deadline and outcome.give_up_after:
+            deadline = now + timedelta(seconds=outcome.give_up_after)
+        limit = deadline or self.create_date + timedelta(
+            seconds=const.WAIT_GIVE_UP_AFTER
+        )
+        if now >= limit:
+            self._set_failed(
+                _(
+                    "Gave up waiting after %(duration)s: %(reason)s",
+                    duration=self._stripe_duration_text(
+                        outcome.give_up_after if deadline else const.WAIT_GIVE_UP_AFTER
+                    ),
+                    reason=message,
+                )
+            )
+            return
+        waited = (now - self.create_date).total_seconds()
+        delay = outcome.seconds or min(
+            max(waited, const.WAIT_BASE_DELAY), const.WAIT_MAX_DELAY
+        )
+        # A deadline is looked at when it passes, not up to an hour later.
+        delay = max(min(delay, (limit - now).total_seconds()), 1)
+        self.write(
+            {
+                "state": "waiting",
+                "state_message": message,
+                "next_attempt_at": now + timedelta(seconds=delay),
+                "wait_deadline": deadline,
+            }
+        )
+        self._trigger_processing(at=self.next_attempt_at)
+
+    @api.model
+    def _stripe_duration_text(self, seconds):
+        """A duration in words: whole days, else hours, else minutes."""
+        seconds = round(seconds)
+        if seconds >= 86400 and not seconds % 86400:
+            days = seconds // 86400
+            return _("a day") if days == 1 else _("%s days", days)
+        if seconds >= 3600 and not seconds % 3600:
+            hours = seconds // 3600
+            return _("an hour") if hours == 1 else _("%s hours", hours)
+        minutes = max(seconds // 60, 1)
+        return _("a minute") if minutes == 1 else _("%s minutes", minutes)
+
+    def _stripe_wait_over(self):
+        """Whether the deadline of what the event waits for has passed (a handler
+        with another way asks before waiting again)."""
+        self.ensure_one()
+        return bool(self.wait_deadline and fields.Datetime.now() >= self.wait_deadline)
+
+    def _set_failed(self, message, error=None):  # pylint: disable=unused-argument
+        """Fail the event; schedule the next automatic attempt or, after the last
+        one, an activity for the account's responsible user.
+
+        :param str message: why, for the event's message.
+        :param Exception error: the handler's error, when there is one (an alert
+            may tell someone at once, see ``stripe_event_monitoring.py``).
+        """
+        now = fields.Datetime.now()
+        attempts = self.attempts + 1
+        if attempts < const.MAX_ATTEMPTS:
+            next_attempt = now + timedelta(
+                seconds=utils.backoff_delay(attempts, const.RETRY_BASE_DELAY)
+            )
+        else:
+            next_attempt = False
+        self.write(
+            {
+                "state": "failed",
+                "state_message": message,
+                "wait_deadline": False,
+                "attempts": attempts,
+                "next_attempt_at": next_attempt,
+                "processed_at": now,
+            }
+        )
+        if next_attempt:
+            self._trigger_processing(at=next_attempt)
+        else:
+            self.message_post(
+                body=_(
+                    "Failed %(count)s times, no more automatic retries: %(message)s",
+                    count=attempts,
+                    message=message,
+                )
+            )
+            self._stripe_schedule_activity(
+                _("Stripe event %s needs attention", self.stripe_id), message
+            )
+
+    # === HANDLER HELPERS === #
+
+    def _stripe_check_settlement(self, balance_transaction):
+        """See ``stripe.payment.rules._stripe_check_settlement``."""
+        self.env["stripe.payment.rules"]._stripe_bind(
+            self.account_id
+        )._stripe_check_settlement(balance_transaction)
+
+    def _get_object(self):
+        """Return the event's ``data.object`` as a dict, its texts storable (see
+        ``utils.clean_strings``)."""
+        self.ensure_one()
+        return utils.clean_strings(
+            utils.get_path(json.loads(self.payload), "data", "object", default={})
+        )
+
+    def _link_documents(self, payments=None, moves=None, orders=None):
+        """Record on the event the Odoo documents its processing produced."""
+        vals = {}
+        if payments:
+            vals["payment_ids"] = [fields.Command.link(p.id) for p in payments]
+        if moves:
+            vals["move_ids"] = [fields.Command.link(m.id) for m in moves]
+        if orders:
+            vals["sale_order_ids"] = [fields.Command.link(o.id) for o in orders]
+        if vals:
+            self.write(vals)
+
+    # === BUSINESS METHODS === #
+
+    def _stripe_mark_ignored_with_reason(self, reason):
+        """Ignore the events, the reason in their chatter."""
+        for event in self:
+            event.message_post(
+                body=Markup("%s<br/>%s")
+                % (
+                    _(
+                        "Marked as ignored by %(user)s although it would have booked "
+                        "%(amount)s.",
+                        user=self.env.user.name,
+                        amount=event._stripe_amount_text(),
+                    ),
+                    _("Reason: %s", reason),
+                )
+            )
+        return self.with_context(stripe_ignore_confirmed=True).action_mark_ignored()
+
+    @api.model
+    def _stripe_display_amount(self, obj):
+        """The amount an object is about, in minor units, and its currency.
+
+        :return: ``(int or None, str or None)``
+        """
+        kind = obj.get("object")
+        if kind == "payment_intent":
+            minor = obj.get("amount_received") or obj.get("amount")
+        elif kind == "checkout.session":
+            minor = obj.get("amount_total")
+        elif (
+            kind == "charge"
+            and obj.get("refunded") is not None
+            and obj.get("amount_refunded")
+        ):
+            minor = obj.get("amount_refunded")
+        else:
+            minor = obj.get("amount")
+        code = (obj.get("currency") or "").upper() or None
+        if not isinstance(minor, int) or not code:
+            return None, code
+        return minor, code
+
+    def _stripe_amount_text(self):
+        self.ensure_one()
+        if not self.currency_id:
+            return _("an amount")
+        return self.currency_id.format(self.amount)
+
+    def _stripe_title(self, amount, currency):
+        """A human title for the event from its type and object."""
+        self.ensure_one()
+        event_type = self.type or ""
+        who = self.stripe_customer_id or self.customer_email
+        if self.stripe_customer_id and self.customer_email:
+            who = f"{self.stripe_customer_id} ({self.customer_email})"
+        what = currency.format(amount) if currency and amount is not None else None
+        if event_type in const.NO_MONEY_EVENT_TYPES:
+            kind = _("Failed payment")
+        elif event_type.startswith(("payment_intent.", "checkout.session.")) or (
+            event_type == "charge.succeeded"
+        ):
+            kind = _("Payment")
+        elif event_type.startswith("charge.dispute."):
+            kind = _("Dispute")
+        elif event_type.startswith("refund.") or event_type == "charge.refunded":
+            kind = _("Refund")
+        elif event_type.startswith("payout."):
+            kind = _("Payout")
+        else:
+            return event_type
+        if what and who:
+            return _(
+                "%(kind)s of %(amount)s from %(who)s", kind=kind, amount=what, who=who
+            )
+        if what:
+            return _("%(kind)s of %(amount)s", kind=kind, amount=what)
+        return _("%(kind)s (%(type)s)", kind=kind, type=event_type)

@@ -1,0 +1,1 @@
+from . import stripe_account

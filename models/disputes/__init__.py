@@ -1,0 +1,2 @@
+from . import stripe_dispute
+from . import stripe_event

@@ -1,0 +1,329 @@
+from markupsafe import Markup
+
+from odoo import _, fields, models
+from odoo.exceptions import UserError
+from odoo.osv import expression
+
+from ... import const, utils
+from ...exceptions import StripeMatchError, StripeNothingToDo, StripeNotYet
+
+OPEN_INVOICE_DOMAIN = [
+    ("move_type", "in", const.CUSTOMER_INVOICE_TYPES),
+    ("state", "=", "posted"),
+    ("payment_state", "in", const.OPEN_PAYMENT_STATES),
+]
+
+
+class StripeEvent(models.Model):
+    """Payment events: a Stripe payment pays the right invoice or sale order, once.
+
+    Between an event and the documents it pays: the invoice to pick (open ones,
+    likely ones first), and the links from the invoice and the payment back to the
+    event and to Stripe's dashboard."""
+
+    _inherit = "stripe.event"
+
+    invoice_id = fields.Many2one(
+        "account.move",
+        string="Invoice to Pay",
+        check_company=True,
+        domain="[('move_type', 'in', ('out_invoice', 'out_receipt')), "
+        "('state', '=', 'posted'), ('payment_state', 'in', ('not_paid', 'partial')), "
+        "('company_id', '=', company_id)]",
+        help="When Odoo cannot tell which invoice a payment is for, pick it here "
+        "and click Retry.",
+    )
+    sale_order_id = fields.Many2one(
+        "sale.order",
+        string="Order to Pay",
+        check_company=True,
+        domain="[('company_id', '=', company_id), ('state', '!=', 'cancel')]",
+        help="When Odoo cannot tell which order a payment is for, pick it here "
+        "and click Retry.",
+    )
+
+    # === HANDLERS === #
+
+    def _handle_payment_intent_succeeded(self):
+        intent = self._get_object()
+        facts = self._stripe_payment_rules()._stripe_payment_facts(intent)
+        try:
+            with self.env.cr.savepoint():
+                return self._stripe_process_payment(facts)
+        except StripeMatchError as error:
+            if utils.metadata_references(facts["metadata"], const.METADATA_KEYS):
+                raise  # the integrator named a document: never guess another one
+            return self._stripe_process_checkout_intent(intent, error)
+
+    def _handle_charge_succeeded(self):
+        """The fallback for charges made without a PaymentIntent (older
+        integrations); a charge of a PaymentIntent is booked from
+        ``payment_intent.succeeded``, which carries the integrator's metadata
+        (Stripe does not copy it onto the charge). An authorized charge is
+        booked from its ``charge.captured`` event."""
+        charge = self._get_object()
+        if charge.get("captured") is False and charge.get("paid") is not False:
+            raise StripeNothingToDo(
+                _(
+                    "The charge is authorized but not captured; it is booked from "
+                    "its charge.captured event."
+                )
+            )
+        return self._stripe_process_charge(charge)
+
+    def _handle_charge_captured(self):
+        """An authorized charge made without a PaymentIntent is captured: book it
+        (its ``charge.succeeded`` said ``captured: false``)."""
+        return self._stripe_process_charge(self._get_object())
+
+    def _stripe_process_charge(self, charge):
+        """Book a succeeded, captured charge made without a PaymentIntent."""
+        if charge.get("paid") is False or charge.get("status") == "failed":
+            raise StripeNothingToDo(_("The charge did not succeed."))
+        if charge.get("captured") is False:
+            raise StripeNothingToDo(_("The charge is not captured."))
+        intent = utils.object_id(charge.get("payment_intent"))
+        if intent:
+            raise StripeNothingToDo(
+                _(
+                    "The charge belongs to PaymentIntent %s; it is booked from its "
+                    "payment_intent.succeeded event.",
+                    intent,
+                )
+            )
+        return self._stripe_process_payment(
+            self._stripe_payment_rules()._stripe_payment_facts(charge)
+        )
+
+    def _handle_checkout_session_completed(self):
+        session = self._get_object()
+        status = session.get("payment_status")
+        if not utils.object_id(session.get("payment_intent")):
+            # Subscription (or setup) mode: the money comes through the Stripe
+            # invoice's own PaymentIntent, booked from its payment_intent event.
+            raise StripeNothingToDo(
+                _(
+                    "The Checkout Session (mode %s) has no PaymentIntent of its own; "
+                    "its payment is booked from its payment_intent.succeeded event.",
+                    session.get("mode"),
+                )
+            )
+        if status == "no_payment_required":
+            raise StripeNothingToDo(_("The Checkout Session required no payment."))
+        if status != "paid":
+            raise StripeNothingToDo(
+                _(
+                    "The Checkout Session is not paid yet (payment status %s); its "
+                    "checkout.session.async_payment_succeeded event will book it.",
+                    status,
+                )
+            )
+        message = self._stripe_process_payment(
+            self._stripe_payment_rules()._stripe_payment_facts(session)
+        )
+        self._stripe_wake_intent_events(utils.object_id(session.get("payment_intent")))
+        return message
+
+    def _stripe_process_checkout_intent(self, intent, match_error):
+        """A PaymentIntent that matched nothing may be a Checkout Session's: the
+        integrator's metadata and reference are on the session, whose own event
+        (``checkout.session.completed``) Stripe sends separately, often after.
+
+        With a key, the session is looked up (``GET /v1/checkout/sessions?
+        payment_intent=``) and the payment is booked with its facts; without one,
+        or when Stripe cannot be read, the event waits for the session's event.
+
+        :raise StripeMatchError: Stripe says no Checkout Session made it.
+        :raise StripeNotYet: waiting for the session's event.
+        """
+        account = self.account_id
+        if not account.has_api_key:
+            raise StripeNotYet(
+                _(
+                    "%(error)s If a Checkout Session made PaymentIntent %(intent)s, "
+                    "its checkout.session.completed event books it: waiting for it "
+                    "(without a secret key, Odoo cannot ask Stripe).",
+                    error=match_error.args[0],
+                    intent=intent.get("id"),
+                )
+            ) from match_error
+        try:
+            sessions = account._stripe_call(
+                _("the Checkout Session of PaymentIntent %s", intent.get("id")),
+                "checkout.sessions",
+                "list",
+                params={"payment_intent": intent.get("id"), "limit": 1},
+            ).data
+        except UserError as error:
+            raise StripeNotYet(
+                _(
+                    "Stripe could not tell whether a Checkout Session made "
+                    "PaymentIntent %(intent)s (%(error)s): looking again later.",
+                    intent=intent.get("id"),
+                    error=error.args[0],
+                )
+            ) from error
+        if not sessions:
+            raise match_error
+        facts = self._stripe_payment_rules()._stripe_payment_facts(
+            sessions[0].to_dict()
+        )
+        utils.add_intent_facts(facts, intent)
+        return self._stripe_process_payment(facts)
+
+    def _stripe_wake_intent_events(self, intent_id):
+        """Have the events waiting about a PaymentIntent looked at now (the
+        Checkout Session they waited for was booked)."""
+        if not intent_id:
+            return
+        waiting = self.search(
+            [
+                ("account_id", "=", self.account_id.id),
+                ("stripe_object_id", "=", intent_id),
+                ("state", "=", "waiting"),
+                ("id", "!=", self.id),
+            ]
+        )
+        if waiting:
+            waiting.next_attempt_at = fields.Datetime.now()
+            self._trigger_processing()
+
+    def _handle_payment_intent_payment_failed(self):
+        intent = self._get_object()
+        reason = utils.get_path(intent, "last_payment_error", "message") or _(
+            "no reason given"
+        )
+        rules = self._stripe_payment_rules()
+        return rules._stripe_note_failed_payment(
+            self._stripe_add_report_time(rules._stripe_payment_facts(intent)), reason
+        )
+
+    def _handle_checkout_session_async_payment_failed(self):
+        session = self._get_object()
+        rules = self._stripe_payment_rules()
+        return rules._stripe_note_failed_payment(
+            self._stripe_add_report_time(rules._stripe_payment_facts(session)),
+            _("the asynchronous payment failed"),
+        )
+
+    # === PAYMENT RULES === #
+
+    def _stripe_payment_rules(self, document=None):
+        """The payment rules (``stripe.payment.rules``) bound to the event's
+        account and to the document the payment is for, when known: ``document``
+        (the mirror of the Stripe invoice a Billing event pays, say), else the
+        invoice or order a user picked on the event."""
+        self.ensure_one()
+        return self.env["stripe.payment.rules"]._stripe_bind(
+            self.account_id,
+            document or self.invoice_id or self.sale_order_id or None,
+            self,
+        )
+
+    def _stripe_add_report_time(self, facts):
+        """Add to payment facts when Stripe reported the payment (the event's
+        time): the payment's date when no balance transaction tells it."""
+        facts.setdefault("reported", self.stripe_created)
+        return facts
+
+    def _stripe_process_payment(self, facts, document=None):
+        """Register the payment ``facts`` describe with the payment rules, and
+        link what they created to the event.
+
+        :param dict facts: see ``stripe.payment.rules._stripe_payment_facts``.
+        :param document: the invoice or order the payment is for, when the
+            caller knows it (see ``_stripe_payment_rules``).
+        :return: what was done, for the event's message.
+        :rtype: str
+        """
+        result = self._stripe_payment_rules(document)._stripe_process_payment(
+            self._stripe_add_report_time(facts)
+        )
+        self._link_documents(
+            payments=result["payments"], moves=result["moves"], orders=result["orders"]
+        )
+        return " ".join(result["messages"])
+
+    def _stripe_suggested_invoices(self):
+        """Open invoices this event is likely for: the Stripe customer's (by its
+        Stripe id, else its e-mail) and those whose amount due is the event's, in
+        its currency. Those matching both come first.
+
+        :return: ``account.move`` records, best first.
+        """
+        self.ensure_one()
+        base = [*OPEN_INVOICE_DOMAIN, ("company_id", "=", self.company_id.id)]
+        partners = self.env["res.partner"]._stripe_customer_partners(
+            self.company_id, self.stripe_customer_id, self.customer_email
+        )
+        clauses = []
+        if partners:
+            clauses.append([("commercial_partner_id", "in", partners.ids)])
+        if self.currency_id and self.amount:
+            clauses.append(
+                [
+                    ("currency_id", "=", self.currency_id.id),
+                    ("amount_residual", "=", self.amount),
+                ]
+            )
+        if not clauses:
+            return self.env["account.move"]
+        invoices = self.env["account.move"].search(
+            expression.AND([base, expression.OR(clauses)]), limit=50
+        )
+
+        def sort_key(invoice):
+            same_customer = invoice.commercial_partner_id in partners
+            same_amount = (
+                invoice.currency_id == self.currency_id
+                and not invoice.currency_id.compare_amounts(
+                    invoice.amount_residual, self.amount
+                )
+            )
+            due = invoice.invoice_date_due or invoice.date
+            return (-(same_customer + same_amount), due.toordinal(), invoice.id)
+
+        return invoices.sorted(sort_key)
+
+    def _stripe_dashboard_url(self, object_id):
+        """The page of a Stripe object in Stripe's dashboard, in the account's mode."""
+        self.ensure_one()
+        prefix = const.STRIPE_DASHBOARD_URL + (
+            "/test" if self.account_id.mode == "test" else ""
+        )
+        path = "payments" if object_id.startswith(("pi_", "ch_", "py_")) else "events"
+        return f"{prefix}/{path}/{object_id}"
+
+    def _stripe_event_url(self):
+        self.ensure_one()
+        return f"/odoo/stripe-events/{self.id}"
+
+    def _stripe_note_invoice_payment(self, invoice, payments, facts, amount, currency):
+        """Name the Stripe payment in the invoice's chatter, with links to the
+        event and to Stripe's dashboard."""
+        if self.id:
+            object_id = facts.get("payment_intent_id") or facts.get("charge_id")
+            parts = [
+                Markup("%s ")
+                % _(
+                    "Paid with Stripe: %(amount)s, payment %(payment)s",
+                    amount=currency.format(amount),
+                    payment=", ".join(payments.mapped("name")),
+                )
+            ]
+            if object_id:
+                parts.append(
+                    Markup('(<a href="%s" target="_blank">%s</a>')
+                    % (self._stripe_dashboard_url(object_id), object_id)
+                )
+                if facts.get("charge_id") and facts["charge_id"] != object_id:
+                    parts.append(Markup(", %s") % facts["charge_id"])
+                parts.append(Markup(") "))
+            parts.append(
+                Markup('&#8212; <a href="%s">%s</a>')
+                % (
+                    self._stripe_event_url(),
+                    _("Stripe event %s", self.stripe_id),
+                )
+            )
+            invoice.message_post(body=Markup("").join(parts))

@@ -1,0 +1,2 @@
+from . import stripe_event
+from . import account_move
