@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 from . import const
+from .tools.facts import BalanceTransactionFacts, PaymentFacts
 
 
 def currency_exponent(currency_code):
@@ -189,33 +190,19 @@ def payment_facts(obj):
     Session. The result is a plain dict; missing facts are ``None``.
 
     :param dict obj: the event's ``data.object``.
-    :return: ``key`` (the Stripe object a payment is registered once for: the
-        PaymentIntent, else the charge, else the session), ``payment_intent_id``,
-        ``charge_id``, ``amount`` (minor units), ``currency`` (upper case),
-        ``metadata`` (list of ``(source, dict)`` in order of precedence),
-        ``references`` (free texts that may name a document), ``customer_id``,
-        ``email``, ``created`` (timestamp), ``balance_transaction`` (id or dict).
-    :rtype: dict
+    :rtype: tools.facts.PaymentFacts
     """
     kind = obj.get("object")
-    facts = {
-        "payment_intent_id": None,
-        "charge_id": None,
-        "amount": None,
-        "currency": (obj.get("currency") or "").upper() or None,
-        "metadata": [],
-        "references": [],
-        "customer_id": object_id(obj.get("customer")),
-        "email": None,
-        "created": obj.get("created"),
-        "balance_transaction": None,
-        "intent_description": None,
-        "source": kind,
-    }
+    facts = PaymentFacts(
+        currency=(obj.get("currency") or "").upper() or None,
+        customer_id=object_id(obj.get("customer")),
+        created=obj.get("created"),
+        source=kind,
+    )
     charge = None
     if kind == "payment_intent":
-        facts["payment_intent_id"] = obj.get("id")
-        facts["amount"] = obj.get("amount_received") or obj.get("amount")
+        facts.payment_intent_id = obj.get("id")
+        facts.amount = obj.get("amount_received") or obj.get("amount")
         charge = obj.get("latest_charge")
         legacy_charges = get_path(obj, "charges", "data", default=[])
         if not charge and legacy_charges:
@@ -223,30 +210,30 @@ def payment_facts(obj):
                 (c for c in legacy_charges if c.get("status") == "succeeded"),
                 legacy_charges[0],
             )
-        facts["metadata"].append(("PaymentIntent", obj.get("metadata") or {}))
-        facts["references"].append(obj.get("description"))
-        facts["intent_description"] = obj.get("description")
-        facts["email"] = obj.get("receipt_email")
+        facts.metadata.append(("PaymentIntent", obj.get("metadata") or {}))
+        facts.references.append(obj.get("description"))
+        facts.intent_description = obj.get("description")
+        facts.email = obj.get("receipt_email")
     elif kind == "charge":
         charge = obj
-        facts["payment_intent_id"] = object_id(obj.get("payment_intent"))
-        facts["amount"] = obj.get("amount_captured") or obj.get("amount")
+        facts.payment_intent_id = object_id(obj.get("payment_intent"))
+        facts.amount = obj.get("amount_captured") or obj.get("amount")
     elif kind == "checkout.session":
-        facts["payment_intent_id"] = object_id(obj.get("payment_intent"))
-        facts["amount"] = obj.get("amount_total")
-        facts["metadata"].append(("Checkout Session", obj.get("metadata") or {}))
-        facts["references"].append(obj.get("client_reference_id"))
-        facts["email"] = get_path(obj, "customer_details", "email") or obj.get(
+        facts.payment_intent_id = object_id(obj.get("payment_intent"))
+        facts.amount = obj.get("amount_total")
+        facts.metadata.append(("Checkout Session", obj.get("metadata") or {}))
+        facts.references.append(obj.get("client_reference_id"))
+        facts.email = get_path(obj, "customer_details", "email") or obj.get(
             "customer_email"
         )
         intent = obj.get("payment_intent")
         if isinstance(intent, dict):
             add_intent_facts(facts, intent)
-    facts["charge_id"] = facts["charge_id"] or object_id(charge)
+    facts.charge_id = facts.charge_id or object_id(charge)
     if isinstance(charge, dict):
         add_charge_facts(facts, charge)
-    facts["key"] = facts["payment_intent_id"] or facts["charge_id"] or obj.get("id")
-    facts["references"] = [ref for ref in facts["references"] if ref]
+    facts.key = facts.payment_intent_id or facts.charge_id or obj.get("id")
+    facts.references = [ref for ref in facts.references if ref]
     return facts
 
 
@@ -255,16 +242,16 @@ def add_intent_facts(facts, intent):
     (its metadata, description and charge), without overriding what the session
     already gave.
 
-    :param dict facts: as returned by ``payment_facts``; updated in place.
+    :param PaymentFacts facts: as returned by ``payment_facts``; updated in place.
     :param dict intent: the PaymentIntent, ``latest_charge`` an id or expanded.
     """
-    facts["metadata"].append(("PaymentIntent", intent.get("metadata") or {}))
+    facts.metadata.append(("PaymentIntent", intent.get("metadata") or {}))
     if intent.get("description"):
-        facts["references"].append(intent["description"])
-    facts["intent_description"] = intent.get("description")
-    facts["customer_id"] = facts["customer_id"] or object_id(intent.get("customer"))
+        facts.references.append(intent["description"])
+    facts.intent_description = intent.get("description")
+    facts.customer_id = facts.customer_id or object_id(intent.get("customer"))
     charge = intent.get("latest_charge")
-    facts["charge_id"] = facts["charge_id"] or object_id(charge)
+    facts.charge_id = facts.charge_id or object_id(charge)
     if isinstance(charge, dict):
         add_charge_facts(facts, charge)
 
@@ -274,18 +261,16 @@ def add_charge_facts(facts, charge):
     billing e-mail, customer, balance transaction), without overriding facts that
     the PaymentIntent or Checkout Session already gave.
 
-    :param dict facts: as returned by ``payment_facts``; updated in place.
+    :param PaymentFacts facts: as returned by ``payment_facts``; updated in place.
     :param dict charge: the charge.
     """
-    facts["charge_id"] = facts["charge_id"] or charge.get("id")
-    facts["metadata"].append(("Charge", charge.get("metadata") or {}))
+    facts.charge_id = facts.charge_id or charge.get("id")
+    facts.metadata.append(("Charge", charge.get("metadata") or {}))
     if charge.get("description"):
-        facts["references"].append(charge["description"])
-    facts["email"] = facts["email"] or get_path(charge, "billing_details", "email")
-    facts["customer_id"] = facts["customer_id"] or object_id(charge.get("customer"))
-    facts["balance_transaction"] = facts["balance_transaction"] or charge.get(
-        "balance_transaction"
-    )
+        facts.references.append(charge["description"])
+    facts.email = facts.email or get_path(charge, "billing_details", "email")
+    facts.customer_id = facts.customer_id or object_id(charge.get("customer"))
+    facts.add_balance_transaction(charge.get("balance_transaction"))
 
 
 def metadata_references(metadata_sources, keys):
@@ -346,7 +331,7 @@ def balance_transaction_facts(txn):
         ``payment_intent_id``, ``customer_id``, ``created``, ``available_on``,
         ``status``, ``source`` (the expanded source reduced to
         ``const.SOURCE_KEPT_KEYS``, or ``None``).
-    :rtype: dict
+    :rtype: tools.facts.BalanceTransactionFacts
     """
     source = txn.get("source")
     kind = source_kind(source)
@@ -361,33 +346,33 @@ def balance_transaction_facts(txn):
         payment_intent_id = object_id(expanded.get("payment_intent"))
     txn_type = txn.get("type") or ""
     fee = int(txn.get("fee") or 0)
-    return {
-        "stripe_id": txn["id"],
-        "type": txn_type,
-        "reporting_category": txn.get("reporting_category")
+    return BalanceTransactionFacts(
+        stripe_id=txn["id"],
+        type=txn_type,
+        reporting_category=txn.get("reporting_category")
         or const.TRANSACTION_TYPE_CATEGORY.get(txn_type, "other_adjustment"),
-        "currency": (txn.get("currency") or "").upper(),
-        "amount": int(txn.get("amount") or 0),
-        "fee": fee,
-        "net": int(txn.get("net") or 0),
-        "exchange_rate": txn.get("exchange_rate"),
-        "fee_details": fee_details(txn.get("fee_details"), fee),
-        "description": clean_text(txn.get("description"), 1024) or None,
-        "source_id": object_id(source),
-        "source_type": kind,
-        "charge_id": charge_id,
-        "payment_intent_id": payment_intent_id,
-        "customer_id": customer_id,
-        "created": txn.get("created"),
-        "available_on": txn.get("available_on"),
-        "status": txn.get("status"),
-        "source": {
+        currency=(txn.get("currency") or "").upper(),
+        amount=int(txn.get("amount") or 0),
+        fee=fee,
+        net=int(txn.get("net") or 0),
+        exchange_rate=txn.get("exchange_rate"),
+        fee_details=fee_details(txn.get("fee_details"), fee),
+        description=clean_text(txn.get("description"), 1024) or None,
+        source_id=object_id(source),
+        source_type=kind,
+        charge_id=charge_id,
+        payment_intent_id=payment_intent_id,
+        customer_id=customer_id,
+        created=txn.get("created"),
+        available_on=txn.get("available_on"),
+        status=txn.get("status"),
+        source={
             key: expanded[key]
             for key in const.SOURCE_KEPT_KEYS.get(kind, ())
             if key in expanded
         }
         or None,
-    }
+    )
 
 
 def fee_details(details, fee):

@@ -678,10 +678,8 @@ class TestBillingLifecycle(BillingCommon, PayoutCommon):
         )
         self.deliver("invoice_payment.paid", invoice_payment)
         charge = self.fake.get(intent["latest_charge"])
-        rules = (
-            self.env["stripe.payment.rules"]
-            .with_context(stripe_rules_proposal=True)
-            ._stripe_bind(self.stripe_account)
+        rules = self.env["stripe.payment.rules"]._stripe_bind(
+            self.stripe_account, proposal=True
         )
         facts = rules._stripe_payment_facts(charge)
         moves_before = self.env["account.move"].search_count([])

@@ -886,13 +886,13 @@ class TestPayoutUtils(BaseCase):
                 },
             }
         )
-        self.assertEqual(facts["reporting_category"], "refund", "from the type")
-        self.assertEqual(facts["currency"], "EUR")
+        self.assertEqual(facts.reporting_category, "refund", "from the type")
+        self.assertEqual(facts.currency, "EUR")
         self.assertEqual(
-            (facts["source_id"], facts["source_type"], facts["charge_id"]),
+            (facts.source_id, facts.source_type, facts.charge_id),
             ("re_1", "refund", "ch_1"),
         )
-        self.assertNotIn("secret", facts["source"])
+        self.assertNotIn("secret", facts.source)
 
     def test_fee_details_add_up_to_the_fee(self):
         self.assertEqual(

@@ -68,14 +68,12 @@ class TestPaymentFacts(BaseCase):
                 "created": 1700000000,
             }
         )
-        self.assertEqual(facts["key"], "pi_1")
-        self.assertEqual(facts["charge_id"], "ch_1")
-        self.assertEqual(facts["amount"], 1500)
-        self.assertEqual(facts["currency"], "EUR")
-        self.assertEqual(facts["references"], ["Order S00001"])
-        self.assertEqual(
-            facts["metadata"], [("PaymentIntent", {"odoo_invoice": "INV/1"})]
-        )
+        self.assertEqual(facts.key, "pi_1")
+        self.assertEqual(facts.charge_id, "ch_1")
+        self.assertEqual(facts.amount, 1500)
+        self.assertEqual(facts.currency, "EUR")
+        self.assertEqual(facts.references, ["Order S00001"])
+        self.assertEqual(facts.metadata, [("PaymentIntent", {"odoo_invoice": "INV/1"})])
 
     def test_charge_without_intent(self):
         facts = utils.payment_facts(
@@ -91,9 +89,10 @@ class TestPaymentFacts(BaseCase):
                 "metadata": {},
             }
         )
-        self.assertEqual(facts["key"], "ch_2")
-        self.assertEqual(facts["email"], "a@example.com")
-        self.assertEqual(facts["balance_transaction"], "txn_2")
+        self.assertEqual(facts.key, "ch_2")
+        self.assertEqual(facts.email, "a@example.com")
+        self.assertEqual(facts.balance_transaction_id, "txn_2")
+        self.assertIsNone(facts.balance_transaction, "not expanded")
 
     def test_metadata_precedence_is_by_key_then_source(self):
         sources = [
@@ -130,12 +129,12 @@ class TestPaymentFacts(BaseCase):
             "payment_intent": intent,
         }
         facts = utils.payment_facts(session)
-        self.assertEqual(facts["key"], "pi_1")
-        self.assertEqual(facts["charge_id"], "ch_1")
-        self.assertEqual(facts["intent_description"], "INV/2026/00012")
-        self.assertEqual(facts["references"], ["S00042", "INV/2026/00012"])
-        self.assertIn(("PaymentIntent", {"odoo_invoice_id": "7"}), facts["metadata"])
-        self.assertEqual(facts["balance_transaction"], "txn_1")
+        self.assertEqual(facts.key, "pi_1")
+        self.assertEqual(facts.charge_id, "ch_1")
+        self.assertEqual(facts.intent_description, "INV/2026/00012")
+        self.assertEqual(facts.references, ["S00042", "INV/2026/00012"])
+        self.assertIn(("PaymentIntent", {"odoo_invoice_id": "7"}), facts.metadata)
+        self.assertEqual(facts.balance_transaction_id, "txn_1")
 
     def test_references_in_text_drop_sentence_punctuation(self):
         self.assertEqual(

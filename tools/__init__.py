@@ -1,1 +1,2 @@
-from . import billing, payout, subscription
+"""Pure helpers (no Odoo environment, no I/O), imported by name:
+billing, facts, payout, subscription."""

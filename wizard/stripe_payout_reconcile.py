@@ -661,16 +661,16 @@ class StripePayoutReconcileCharge(models.TransientModel):
             )
             facts = rules._stripe_payment_facts(source) if source else None
             line.description = source.get("description") if source else False
-            if not facts or not facts["amount"]:
+            if not facts or not facts.amount:
                 line.partner_id = False
                 line.proposal = _("Customer payment without invoice")
                 continue
             partner = rules._stripe_find_partner(facts, [])
             line.partner_id = partner
             currency = self.env["res.currency"].search(
-                [("name", "=", facts["currency"])], limit=1
+                [("name", "=", facts.currency)], limit=1
             )
-            amount = float(utils.from_minor_units(facts["amount"], facts["currency"]))
+            amount = float(utils.from_minor_units(facts.amount, facts.currency))
             try:
                 target = rules._stripe_find_payment_target(facts, amount, currency)
             except StripeMatchError:

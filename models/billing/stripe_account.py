@@ -427,18 +427,18 @@ class StripeAccount(models.Model):
         :return: the ``in_`` id, or None.
         """
         self.ensure_one()
-        if "stripe_invoice_id" in facts:
-            return facts["stripe_invoice_id"]
+        if facts.stripe_invoice_id is not None:  # looked up before
+            return facts.stripe_invoice_id or None
         links = self.env["stripe.invoice.payment"]
-        intent_id = facts.get("payment_intent_id")
+        intent_id = facts.payment_intent_id
         found = links._stripe_invoice_of(self, intent_id)
-        if not found and facts.get("stripe_invoice_named"):
-            found = facts["stripe_invoice_named"]
+        if not found and facts.stripe_invoice_named:
+            found = facts.stripe_invoice_named
             if intent_id and not offline:
                 links._stripe_link(self, found, intent_id)
         if offline:
             return found
-        if not found and intent_id and facts.get("customer_id") and self.has_api_key:
+        if not found and intent_id and facts.customer_id and self.has_api_key:
             try:
                 invoice_payments = self._stripe_list_all(
                     _("the invoice payments of %s", intent_id),
@@ -453,18 +453,18 @@ class StripeAccount(models.Model):
             for invoice_payment in invoice_payments:
                 found = utils.object_id(invoice_payment.get("invoice"))
                 links._stripe_link(self, found, intent_id, invoice_payment["id"])
-        facts["stripe_invoice_id"] = found
+        facts.stripe_invoice_id = found or False
         return found
 
     def _stripe_billing_may_be_invoice_payment(self, facts):
         """A PaymentIntent of a customer, with no Odoo metadata, on an account
         that receives Stripe invoices, without a key to ask Stripe."""
         self.ensure_one()
-        if self.has_api_key or not facts.get("customer_id"):
+        if self.has_api_key or not facts.customer_id:
             return False
-        if utils.metadata_references(facts.get("metadata") or [], const.METADATA_KEYS):
+        if utils.metadata_references(facts.metadata, const.METADATA_KEYS):
             return False
-        if (facts.get("intent_description") or "") in const.BILLING_INTENT_DESCRIPTIONS:
+        if (facts.intent_description or "") in const.BILLING_INTENT_DESCRIPTIONS:
             return True
         return bool(
             self.env["stripe.event"].search_count(

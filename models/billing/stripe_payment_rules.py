@@ -23,7 +23,7 @@ class StripePaymentRules(models.AbstractModel):
         before ``2025-03-31.basil``): ``stripe_invoice_named``."""
         facts = super()._stripe_payment_facts(obj)
         if isinstance(obj, dict) and obj.get("object") in ("payment_intent", "charge"):
-            facts["stripe_invoice_named"] = billing_tools.invoice_id_of_payment(obj)
+            facts.stripe_invoice_named = billing_tools.invoice_id_of_payment(obj)
         return facts
 
     def _stripe_find_payment_target(self, facts, amount, currency):
@@ -36,7 +36,7 @@ class StripePaymentRules(models.AbstractModel):
         A proposal (the reconcile wizard's) only finds an invoice mirrored
         already."""
         if self._stripe_picked_document() or utils.metadata_references(
-            facts["metadata"], const.METADATA_KEYS
+            facts.metadata, const.METADATA_KEYS
         ):
             # A document picked by a user, or named by the integrator, wins.
             return super()._stripe_find_payment_target(facts, amount, currency)

@@ -323,7 +323,7 @@ class StripeBalanceCheck(models.Model):
                 for txn in transaction_model.search(
                     [
                         ("account_id", "=", account.id),
-                        ("stripe_id", "in", [f["stripe_id"] for f in facts_list]),
+                        ("stripe_id", "in", [f.stripe_id for f in facts_list]),
                     ]
                 )
             }
@@ -336,7 +336,7 @@ class StripeBalanceCheck(models.Model):
                         (
                             "stripe_id",
                             "in",
-                            [f["source_id"] for f in facts_list if f["source_id"]],
+                            [f.source_id for f in facts_list if f.source_id],
                         ),
                     ]
                 )
@@ -344,7 +344,7 @@ class StripeBalanceCheck(models.Model):
             found = []
             for facts, link in zip(facts_list, links, strict=True):
                 unbooked, reason = self._stripe_unbooked_amount(
-                    facts, link, stored.get(facts["stripe_id"]), payouts
+                    facts, link, stored.get(facts.stripe_id), payouts
                 )
                 if unbooked:
                     total += unbooked
@@ -355,11 +355,11 @@ class StripeBalanceCheck(models.Model):
                     {
                         "kind": "stripe",
                         "amount": float(utils.from_minor_units(unbooked, code)),
-                        "reference": facts["stripe_id"],
-                        "transaction_type": facts["type"],
-                        "stripe_source_id": facts["source_id"],
-                        "description": facts["description"],
-                        "date": utils.timestamp_to_datetime(facts["created"]),
+                        "reference": facts.stripe_id,
+                        "transaction_type": facts.type,
+                        "stripe_source_id": facts.source_id,
+                        "description": facts.description,
+                        "date": utils.timestamp_to_datetime(facts.created),
                         "reason": reason,
                         "event_id": self._stripe_pick_event(events, facts).id,
                     }
@@ -381,29 +381,29 @@ class StripeBalanceCheck(models.Model):
         """
         if stored and stored.payout_id and stored.payout_id._stripe_is_reconciled():
             return 0, None  # its payout's reconciliation booked what was missing
-        how = const.PAYOUT_BOOKING.get(facts["reporting_category"])
+        how = const.PAYOUT_BOOKING.get(facts.reporting_category)
         if how == "payout":
-            payout = payouts.get(facts["source_id"])
+            payout = payouts.get(facts.source_id)
             if not payout:
-                return facts["net"], _("payout %s is not in Odoo", facts["source_id"])
+                return facts.net, _("payout %s is not in Odoo", facts.source_id)
             booked = (
                 payout.transfer_move_id
-                if facts["type"] == "payout"
+                if facts.type == "payout"
                 else payout.transfer_reversal_move_id
             )
             if booked:
                 return 0, None
-            return facts["net"], _(
-                "payout %s is not reconciled in Odoo yet", facts["source_id"]
+            return facts.net, _(
+                "payout %s is not reconciled in Odoo yet", facts.source_id
             )
         linked = any(link.get(key) for key in ("payment_id", "move_id", "document_ref"))
         if stored:
             linked = linked or stored.link_state == "linked"
         if not linked:
-            return facts["net"], _("nothing in Odoo books it")
+            return facts.net, _("nothing in Odoo books it")
         fee_booked = link.get("fee_move_id") or (stored and stored.fee_move_id)
-        if facts["fee"] and not fee_booked:
-            return -facts["fee"], _(
+        if facts.fee and not fee_booked:
+            return -facts.fee, _(
                 "its fee is not booked yet (booked when its payout is reconciled)"
             )
         return 0, None
@@ -415,9 +415,9 @@ class StripeBalanceCheck(models.Model):
             key
             for facts in facts_list
             for key in (
-                facts["source_id"],
-                facts["charge_id"],
-                facts["payment_intent_id"],
+                facts.source_id,
+                facts.charge_id,
+                facts.payment_intent_id,
             )
             if key
         }
@@ -434,7 +434,7 @@ class StripeBalanceCheck(models.Model):
     def _stripe_pick_event(self, events, facts):
         """The event a user should look at for a transaction: one that is not done
         first (it says what went wrong), else the latest."""
-        keys = {facts["source_id"], facts["charge_id"], facts["payment_intent_id"]}
+        keys = {facts.source_id, facts.charge_id, facts.payment_intent_id}
         mine = events.filtered(lambda event: event.stripe_object_id in keys)
         open_ones = mine.filtered(lambda event: event.state != "done")
         return (open_ones or mine)[:1]

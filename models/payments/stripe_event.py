@@ -51,7 +51,7 @@ class StripeEvent(models.Model):
             with self.env.cr.savepoint():
                 return self._stripe_process_payment(facts)
         except StripeMatchError as error:
-            if utils.metadata_references(facts["metadata"], const.METADATA_KEYS):
+            if utils.metadata_references(facts.metadata, const.METADATA_KEYS):
                 raise  # the integrator named a document: never guess another one
             return self._stripe_process_checkout_intent(intent, error)
 
@@ -223,7 +223,7 @@ class StripeEvent(models.Model):
     def _stripe_add_report_time(self, facts):
         """Add to payment facts when Stripe reported the payment (the event's
         time): the payment's date when no balance transaction tells it."""
-        facts.setdefault("reported", self.stripe_created)
+        facts.reported = facts.reported or self.stripe_created
         return facts
 
     def _stripe_process_payment(self, facts, document=None):
@@ -302,7 +302,7 @@ class StripeEvent(models.Model):
         """Name the Stripe payment in the invoice's chatter, with links to the
         event and to Stripe's dashboard."""
         if self.id:
-            object_id = facts.get("payment_intent_id") or facts.get("charge_id")
+            object_id = facts.payment_intent_id or facts.charge_id
             parts = [
                 Markup("%s ")
                 % _(
@@ -316,8 +316,8 @@ class StripeEvent(models.Model):
                     Markup('(<a href="%s" target="_blank">%s</a>')
                     % (self._stripe_dashboard_url(object_id), object_id)
                 )
-                if facts.get("charge_id") and facts["charge_id"] != object_id:
-                    parts.append(Markup(", %s") % facts["charge_id"])
+                if facts.charge_id and facts.charge_id != object_id:
+                    parts.append(Markup(", %s") % facts.charge_id)
                 parts.append(Markup(") "))
             parts.append(
                 Markup('&#8212; <a href="%s">%s</a>')

@@ -124,24 +124,24 @@ class StripePaymentRules(models.AbstractModel):
         """
         account = self._stripe_account()
         result = self._stripe_result()
-        if facts.get("source") == "checkout.session":
+        if facts.source == "checkout.session":
             # The session's PaymentIntent tells whether Odoo's provider owns it.
             self._stripe_complete_facts(facts)
         self._stripe_check_not_provider_payment(facts)
         payment_model = self.env["account.payment"]
         existing = payment_model._stripe_find(
             account,
-            [facts["key"], facts["payment_intent_id"], facts["charge_id"]],
+            [facts.key, facts.payment_intent_id, facts.charge_id],
             payment_type="inbound",
         )
         if existing:
             return self._stripe_complete_existing_payment(existing[:1], facts, result)
 
-        currency = self._stripe_get_currency(facts["currency"])
-        if not facts["amount"]:
+        currency = self._stripe_get_currency(facts.currency)
+        if not facts.amount:
             raise UserError(_("The Stripe object has no amount."))
-        amount = float(utils.from_minor_units(facts["amount"], facts["currency"]))
-        balance_transaction = self._stripe_complete_facts(facts)["balance_transaction"]
+        amount = float(utils.from_minor_units(facts.amount, facts.currency))
+        balance_transaction = self._stripe_complete_facts(facts).balance_transaction
         self._stripe_check_settlement(balance_transaction)
         target = self._stripe_find_payment_target(facts, amount, currency)
         currency, amount = account._stripe_payment_currency(
@@ -166,25 +166,25 @@ class StripePaymentRules(models.AbstractModel):
         messages.insert(
             0, _("Payment %s.", payment._stripe_description(invoices=invoice))
         )
-        if facts.get("api_error"):
+        if facts.api_error:
             messages.append(
                 _(
                     "Stripe could not be read (%s): the fee is booked with the payout.",
-                    facts["api_error"],
+                    facts.api_error,
                 )
             )
         self._stripe_book_settlement(payment, balance_transaction, result)
         partner = payment.partner_id.commercial_partner_id
         if (
-            facts["customer_id"]
+            facts.customer_id
             and partner
             and not partner.stripe_customer_id
             and not partner.search_count(
-                [("stripe_customer_id", "=", facts["customer_id"])], limit=1
+                [("stripe_customer_id", "=", facts.customer_id)], limit=1
             )
         ):
             # Learnt once: a Stripe customer names one partner.
-            partner.stripe_customer_id = facts["customer_id"]
+            partner.stripe_customer_id = facts.customer_id
         return result
 
     def _stripe_check_not_provider_payment(self, facts):
@@ -200,8 +200,8 @@ class StripePaymentRules(models.AbstractModel):
         :raise StripeNothingToDo: the provider registered the payment.
         :raise StripeNotYet: the provider has not confirmed it yet.
         """
-        intent = facts.get("payment_intent_id")
-        description = facts.get("intent_description")
+        intent = facts.payment_intent_id
+        description = facts.intent_description
         clauses = []
         if intent:
             clauses.append([("provider_reference", "=", intent)])
@@ -239,10 +239,10 @@ class StripePaymentRules(models.AbstractModel):
                 (intent and tx.provider_reference == intent)
                 or (
                     tx.state not in ("cancel", "error")
-                    and tx.currency_id.name == facts["currency"]
-                    and facts["amount"]
+                    and tx.currency_id.name == facts.currency
+                    and facts.amount
                     and utils.to_minor_units(tx.amount, tx.currency_id.name)
-                    == facts["amount"]
+                    == facts.amount
                 )
             )
         )[:1]
@@ -254,7 +254,7 @@ class StripePaymentRules(models.AbstractModel):
                     "PaymentIntent %(intent)s belongs to transaction %(reference)s of "
                     "Odoo's payment provider, which is %(state)s: waiting for the "
                     "provider to confirm it.",
-                    intent=intent or facts["key"],
+                    intent=intent or facts.key,
                     reference=transaction.reference,
                     state=transaction.state,
                 )
@@ -263,7 +263,7 @@ class StripePaymentRules(models.AbstractModel):
             _(
                 "PaymentIntent %(intent)s is handled by Odoo's payment provider "
                 "(transaction %(reference)s); nothing more to book.",
-                intent=intent or facts["key"],
+                intent=intent or facts.key,
                 reference=transaction.reference,
             )
         )
@@ -278,8 +278,8 @@ class StripePaymentRules(models.AbstractModel):
         :param dict result: see ``_stripe_result``; completed and returned.
         """
         result["payments"] |= payment
-        if facts["charge_id"] and not payment.stripe_charge_id:
-            payment.stripe_charge_id = facts["charge_id"]
+        if facts.charge_id and not payment.stripe_charge_id:
+            payment.stripe_charge_id = facts.charge_id
         messages = result["messages"]
         messages.append(_("Already registered: %s.", payment._stripe_description()))
         reconciled = self._stripe_reconcile_existing_payment(payment, facts, result)
@@ -294,7 +294,7 @@ class StripePaymentRules(models.AbstractModel):
             # The fee and the conversion are booked together, from one balance
             # transaction, by the webhook or by the payout: nothing more to read.
             return result
-        balance_transaction = self._stripe_complete_facts(facts)["balance_transaction"]
+        balance_transaction = self._stripe_complete_facts(facts).balance_transaction
         self._stripe_book_settlement(payment, balance_transaction, result)
         return result
 
@@ -384,44 +384,37 @@ class StripePaymentRules(models.AbstractModel):
         registered and the fee is booked at payout time.
         """
         account = self._stripe_account()
-        if facts.get("completed"):
+        if facts.completed:
             return facts
-        facts["completed"] = True
-        if isinstance(facts["balance_transaction"], dict) or facts.get("api_error"):
+        facts.completed = True
+        if facts.balance_transaction or facts.api_error or not account.has_api_key:
             return facts
-        facts["balance_transaction"] = None
-        if not account.has_api_key:
-            return facts
-        if facts.get("source") == "checkout.session" and not facts["charge_id"]:
+        if facts.source == "checkout.session" and not facts.charge_id:
             self._stripe_add_session_intent(facts)
-            if isinstance(facts["balance_transaction"], dict):
+            if facts.balance_transaction:
                 return facts
-            facts["balance_transaction"] = None
-        if not facts["charge_id"] or facts.get("api_error"):
+        if not facts.charge_id or facts.api_error:
             return facts
-        charge, facts["api_error"] = account._stripe_read(
-            _("charge %s", facts["charge_id"]),
+        charge, facts.api_error = account._stripe_read(
+            _("charge %s", facts.charge_id),
             "charges",
             "retrieve",
-            facts["charge_id"],
+            facts.charge_id,
             params={"expand": ["balance_transaction"]},
         )
-        if not charge:
-            return facts
-        utils.add_charge_facts(facts, charge)
-        if not isinstance(facts["balance_transaction"], dict):
-            facts["balance_transaction"] = None
+        if charge:
+            utils.add_charge_facts(facts, charge)
         return facts
 
     def _stripe_add_session_intent(self, facts):
         """A Checkout Session names its PaymentIntent by id only: read it (with
         its charge and balance transaction) so that the intent's metadata and
         description take part in the matching, and the fee is booked at once."""
-        intent, facts["api_error"] = self._stripe_account()._stripe_read(
-            _("PaymentIntent %s", facts["payment_intent_id"]),
+        intent, facts.api_error = self._stripe_account()._stripe_read(
+            _("PaymentIntent %s", facts.payment_intent_id),
             "payment_intents",
             "retrieve",
-            facts["payment_intent_id"],
+            facts.payment_intent_id,
             params={"expand": ["latest_charge.balance_transaction"]},
         )
         if intent:
@@ -471,8 +464,8 @@ class StripePaymentRules(models.AbstractModel):
                 "group_payment": True,
                 "payment_difference_handling": "open",
                 "stripe_account_id": account.id,
-                "stripe_object_id": facts["key"],
-                "stripe_charge_id": facts["charge_id"],
+                "stripe_object_id": facts.key,
+                "stripe_charge_id": facts.charge_id,
             }
         )
         # The difference as Odoo's registration computes it (and would write off),
@@ -526,8 +519,8 @@ class StripePaymentRules(models.AbstractModel):
         vals.update(
             memo=order.name,
             stripe_account_id=account.id,
-            stripe_object_id=facts["key"],
-            stripe_charge_id=facts["charge_id"],
+            stripe_object_id=facts.key,
+            stripe_charge_id=facts.charge_id,
         )
         payment = self.env["account.payment"].create(vals)
         payment.action_post()
@@ -544,15 +537,12 @@ class StripePaymentRules(models.AbstractModel):
         """The day the money reached the Stripe balance, in the company's time zone
         (the responsible user's): the balance transaction's time when known, else
         the event's (when Stripe reported the success), else the object's."""
-        balance_transaction = facts.get("balance_transaction")
         moment = (
             utils.timestamp_to_datetime(
-                balance_transaction.get("created")
-                if isinstance(balance_transaction, dict)
-                else None
+                (facts.balance_transaction or {}).get("created")
             )
-            or facts.get("reported")
-            or utils.timestamp_to_datetime(facts.get("created"))
+            or facts.reported
+            or utils.timestamp_to_datetime(facts.created)
         )
         if not moment:
             return fields.Date.context_today(self)
@@ -563,12 +553,12 @@ class StripePaymentRules(models.AbstractModel):
         """No accounting for a failed payment: a note on the matched document (the
         customer's only open invoice of that amount too), else on the customer."""
         currency = (
-            self.env["res.currency"].search([("name", "=", facts["currency"])], limit=1)
-            if facts["currency"] and facts["amount"]
+            self.env["res.currency"].search([("name", "=", facts.currency)], limit=1)
+            if facts.currency and facts.amount
             else None
         )
         amount = (
-            float(utils.from_minor_units(facts["amount"], facts["currency"]))
+            float(utils.from_minor_units(facts.amount, facts.currency))
             if currency
             else None
         )
@@ -588,7 +578,7 @@ class StripePaymentRules(models.AbstractModel):
             body=_(
                 "A Stripe payment attempt failed: %(reason)s (%(object)s).",
                 reason=reason,
-                object=facts["key"],
+                object=facts.key,
             )
         )
         return _("Payment failure noted on %s.", target.display_name)
@@ -627,7 +617,7 @@ class StripePaymentRules(models.AbstractModel):
         if picked:
             return picked
         tried = []
-        references = utils.metadata_references(facts["metadata"], const.METADATA_KEYS)
+        references = utils.metadata_references(facts.metadata, const.METADATA_KEYS)
         for key, value, source in references:
             document = self._stripe_lookup_metadata(key, value)
             if document:
@@ -646,7 +636,7 @@ class StripePaymentRules(models.AbstractModel):
             # The integrator named a document: never guess another one.
             raise StripeMatchError(self._stripe_match_message(tried))
         candidates = self.env["account.move"]
-        for text in facts["references"]:
+        for text in facts.references:
             documents = self._stripe_lookup_text(text)
             if len(documents) == 1:
                 return documents
@@ -758,7 +748,7 @@ class StripePaymentRules(models.AbstractModel):
         matches, the rules never guess."""
         account = self._stripe_account()
         partner_model = self.env["res.partner"]
-        customer_id = facts["customer_id"]
+        customer_id = facts.customer_id
         if customer_id:
             partners = partner_model._stripe_customer_partners(
                 account.company_id, customer_id
@@ -766,7 +756,7 @@ class StripePaymentRules(models.AbstractModel):
             if len(partners) == 1:
                 return partners
             tried.append(_("no partner with Stripe customer %s", customer_id))
-        email = facts["email"]
+        email = facts.email
         if not email and customer_id and not self._stripe_is_proposal():
             customer = partner_model._stripe_fetch_customer(account, customer_id)
             email = (customer or {}).get("email")
@@ -799,7 +789,7 @@ class StripePaymentRules(models.AbstractModel):
             (Stripe could not be read) and another account may be the one.
         """
         account = self._stripe_account()
-        if not isinstance(balance_transaction, dict):
+        if not isinstance(balance_transaction, dict):  # raw: a dispute's may be an id
             siblings = account._stripe_sibling_accounts()
             if siblings:
                 raise StripeNotYet(

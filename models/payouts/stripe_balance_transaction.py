@@ -3,6 +3,7 @@ from odoo.exceptions import UserError
 
 from ... import const, utils
 from ...exceptions import StripeMatchError, StripeNothingToDo, StripeNotYet
+from ...tools.facts import BalanceTransactionFacts, PaymentFacts
 
 
 class StripeBalanceTransaction(models.Model):
@@ -199,17 +200,17 @@ class StripeBalanceTransaction(models.Model):
         existing = self.search_fetch(
             [
                 ("account_id", "=", account.id),
-                ("stripe_id", "in", [facts["stripe_id"] for facts in facts_list]),
+                ("stripe_id", "in", [facts.stripe_id for facts in facts_list]),
             ],
             ["stripe_id", "payout_id"],
         )
         if payout:
             existing.filtered(lambda t: t.payout_id != payout).payout_id = payout
         known = set(existing.mapped("stripe_id"))
-        new_facts = [facts for facts in facts_list if facts["stripe_id"] not in known]
+        new_facts = [facts for facts in facts_list if facts.stripe_id not in known]
         if not new_facts:
             return existing
-        currencies = self._stripe_currencies({facts["currency"] for facts in new_facts})
+        currencies = self._stripe_currencies({facts.currency for facts in new_facts})
         vals_list = []
         links = self._stripe_find_documents(account, new_facts)
         for facts, link in zip(new_facts, links, strict=True):
@@ -223,28 +224,28 @@ class StripeBalanceTransaction(models.Model):
 
     @api.model
     def _stripe_prepare_vals(self, account, facts, currencies):
-        code = facts["currency"]
+        code = facts.currency
         return {
-            "stripe_id": facts["stripe_id"],
+            "stripe_id": facts.stripe_id,
             "account_id": account.id,
-            "type": facts["type"],
-            "reporting_category": facts["reporting_category"],
-            "description": facts["description"],
+            "type": facts.type,
+            "reporting_category": facts.reporting_category,
+            "description": facts.description,
             "currency_id": currencies[code].id,
-            "amount": float(utils.from_minor_units(facts["amount"], code)),
-            "fee": float(utils.from_minor_units(facts["fee"], code)),
-            "net": float(utils.from_minor_units(facts["net"], code)),
-            "fee_details": facts["fee_details"] or False,
-            "exchange_rate": facts["exchange_rate"] or 0.0,
-            "stripe_source_id": facts["source_id"],
-            "source_type": facts["source_type"],
-            "stripe_charge_id": facts["charge_id"],
-            "stripe_payment_intent_id": facts["payment_intent_id"],
-            "stripe_customer_id": facts["customer_id"],
-            "source_data": facts["source"] or False,
-            "stripe_created": utils.timestamp_to_datetime(facts["created"]),
-            "available_on": utils.timestamp_to_datetime(facts["available_on"]),
-            "status": facts["status"],
+            "amount": float(utils.from_minor_units(facts.amount, code)),
+            "fee": float(utils.from_minor_units(facts.fee, code)),
+            "net": float(utils.from_minor_units(facts.net, code)),
+            "fee_details": facts.fee_details or False,
+            "exchange_rate": facts.exchange_rate or 0.0,
+            "stripe_source_id": facts.source_id,
+            "source_type": facts.source_type,
+            "stripe_charge_id": facts.charge_id,
+            "stripe_payment_intent_id": facts.payment_intent_id,
+            "stripe_customer_id": facts.customer_id,
+            "source_data": facts.source or False,
+            "stripe_created": utils.timestamp_to_datetime(facts.created),
+            "available_on": utils.timestamp_to_datetime(facts.available_on),
+            "status": facts.status,
         }
 
     @api.model
@@ -297,8 +298,7 @@ class StripeBalanceTransaction(models.Model):
         :rtype: list[dict]
         """
         booking = [
-            const.PAYOUT_BOOKING.get(facts["reporting_category"])
-            for facts in facts_list
+            const.PAYOUT_BOOKING.get(facts.reporting_category) for facts in facts_list
         ]
         inbound, outbound = self._stripe_find_payments(account, facts_list, booking)
         payouts = self._stripe_find_payouts(account, facts_list, booking)
@@ -308,26 +308,26 @@ class StripeBalanceTransaction(models.Model):
             link = {}
             payment = None
             if how == "payment":
-                payment = inbound.get(facts["source_id"]) or inbound.get(
-                    facts["payment_intent_id"]
+                payment = inbound.get(facts.source_id) or inbound.get(
+                    facts.payment_intent_id
                 )
             elif how == "refund":
-                payment = outbound.get(facts["source_id"])
+                payment = outbound.get(facts.source_id)
             if payment:
                 link["payment_id"] = payment.id
-                if facts["fee"] and payment.stripe_fee_move_id:
+                if facts.fee and payment.stripe_fee_move_id:
                     link["fee_move_id"] = payment.stripe_fee_move_id.id
             elif how == "refund_failure":
-                refund = outbound.get(facts["source_id"])
+                refund = outbound.get(facts.source_id)
                 if refund and refund.move_id.reversal_move_ids:
                     link["move_id"] = refund.move_id.reversal_move_ids[:1].id
-            elif how == "payout" and facts["source_id"] in payouts:
-                link["document_ref"] = f"stripe.payout,{payouts[facts['source_id']]}"
-            elif how == "dispute" and facts["stripe_id"] in disputes:
-                dispute, move = disputes[facts["stripe_id"]]
+            elif how == "payout" and facts.source_id in payouts:
+                link["document_ref"] = f"stripe.payout,{payouts[facts.source_id]}"
+            elif how == "dispute" and facts.stripe_id in disputes:
+                dispute, move = disputes[facts.stripe_id]
                 link.update(
                     move_id=move.id,
-                    fee_move_id=move.id if facts["fee"] else False,
+                    fee_move_id=move.id if facts.fee else False,
                     document_ref=f"stripe.dispute,{dispute.id}",
                 )
             links.append(link)
@@ -343,9 +343,9 @@ class StripeBalanceTransaction(models.Model):
         keys = set()
         for facts, how in zip(facts_list, booking, strict=True):
             if how == "payment":
-                keys.update((facts["source_id"], facts["payment_intent_id"]))
+                keys.update((facts.source_id, facts.payment_intent_id))
             elif how in ("refund", "refund_failure"):
-                keys.add(facts["source_id"])
+                keys.add(facts.source_id)
         keys.discard(None)
         inbound, outbound = {}, {}
         if not keys:
@@ -398,7 +398,7 @@ class StripeBalanceTransaction(models.Model):
         :return: ``{transaction Stripe id: (stripe.dispute, account.move)}``
         """
         transaction_ids = [
-            facts["stripe_id"]
+            facts.stripe_id
             for facts, how in zip(facts_list, booking, strict=True)
             if how == "dispute"
         ]
@@ -439,9 +439,9 @@ class StripeBalanceTransaction(models.Model):
         :return: ``{payout Stripe id: stripe.payout id}``
         """
         payout_ids = [
-            facts["source_id"]
+            facts.source_id
             for facts, how in zip(facts_list, booking, strict=True)
-            if how == "payout" and facts["source_id"]
+            if how == "payout" and facts.source_id
         ]
         if not payout_ids:
             return {}
@@ -456,18 +456,16 @@ class StripeBalanceTransaction(models.Model):
     def _stripe_facts(self):
         """The facts ``_stripe_find_documents`` needs, from stored transactions."""
         return [
-            {
-                "stripe_id": transaction.stripe_id,
-                "type": transaction.type,
-                "reporting_category": transaction.reporting_category,
-                "source_id": transaction.stripe_source_id,
-                "source_type": transaction.source_type,
-                "charge_id": transaction.stripe_charge_id,
-                "payment_intent_id": transaction.stripe_payment_intent_id,
-                "fee": utils.to_minor_units(
-                    transaction.fee, transaction.currency_id.name
-                ),
-            }
+            BalanceTransactionFacts(
+                stripe_id=transaction.stripe_id,
+                type=transaction.type,
+                reporting_category=transaction.reporting_category,
+                source_id=transaction.stripe_source_id,
+                source_type=transaction.source_type,
+                charge_id=transaction.stripe_charge_id,
+                payment_intent_id=transaction.stripe_payment_intent_id,
+                fee=utils.to_minor_units(transaction.fee, transaction.currency_id.name),
+            )
             for transaction in self
         ]
 
@@ -526,12 +524,13 @@ class StripeBalanceTransaction(models.Model):
             facts = rules._stripe_payment_facts(source)
         # The transaction gives Stripe's settled amount (the Stripe journal mirrors
         # it exactly); its fee is left to the payout's fee entry.
-        facts["balance_transaction"] = self._stripe_balance_transaction_dict(fee=0)
+        facts.balance_transaction = self._stripe_balance_transaction_dict(fee=0)
+        facts.balance_transaction_id = facts.balance_transaction["id"]
         try:
             result = rules._stripe_process_payment(facts)
         except StripeMatchError:
             return self._stripe_create_payment(
-                rules, facts, "inbound", facts["key"], facts["charge_id"]
+                rules, facts, "inbound", facts.key, facts.charge_id
             )
         except (StripeNothingToDo, StripeNotYet) as error:
             raise UserError(
@@ -547,17 +546,16 @@ class StripeBalanceTransaction(models.Model):
 
     def _stripe_book_refund(self, how):
         source = self._stripe_source()
-        facts = {
-            "key": source.get("id"),
-            "charge_id": self.stripe_charge_id,
-            "payment_intent_id": self.stripe_payment_intent_id,
-            "amount": source.get("amount"),
-            "currency": (source.get("currency") or "").upper(),
-            "created": source.get("created"),
-            "customer_id": self.stripe_customer_id,
-            "email": None,
-            "balance_transaction": self._stripe_balance_transaction_dict(fee=0),
-        }
+        facts = PaymentFacts(
+            key=source.get("id"),
+            charge_id=self.stripe_charge_id,
+            payment_intent_id=self.stripe_payment_intent_id,
+            amount=source.get("amount"),
+            currency=(source.get("currency") or "").upper(),
+            created=source.get("created"),
+            customer_id=self.stripe_customer_id,
+        )
+        facts.add_balance_transaction(self._stripe_balance_transaction_dict(fee=0))
         rules = self.env["stripe.payment.rules"]._stripe_bind(self.account_id)
         original = (
             self.env["account.payment"]
@@ -569,7 +567,7 @@ class StripeBalanceTransaction(models.Model):
         partner = original.partner_id
         if how == "refund":
             return self._stripe_create_payment(
-                rules, facts, "outbound", facts["key"], self.stripe_charge_id, partner
+                rules, facts, "outbound", facts.key, self.stripe_charge_id, partner
             )
         # The refund came back: an inbound payment named after this transaction (the
         # refund's own id names its outbound payment).
@@ -590,14 +588,14 @@ class StripeBalanceTransaction(models.Model):
         :param partner: the customer; by default found from the Stripe customer.
         """
         account = self.account_id
-        if facts.get("amount") and facts.get("currency"):
-            currency = rules._stripe_get_currency(facts["currency"])
-            amount = float(utils.from_minor_units(facts["amount"], currency.name))
+        if facts.amount and facts.currency:
+            currency = rules._stripe_get_currency(facts.currency)
+            amount = float(utils.from_minor_units(facts.amount, currency.name))
         else:
             currency, amount = self.currency_id, self.amount
         date = rules._stripe_payment_date(facts)
         currency, amount = account._stripe_payment_currency(
-            currency, amount, facts["balance_transaction"], date
+            currency, amount, facts.balance_transaction, date
         )
         if partner is None:
             partner = rules._stripe_find_partner(facts, []) or self.env["res.partner"]
@@ -612,7 +610,7 @@ class StripeBalanceTransaction(models.Model):
         )
         payment = self.env["account.payment"].create(vals)
         payment.action_post()
-        account._stripe_book_exchange_difference(payment, facts["balance_transaction"])
+        account._stripe_book_exchange_difference(payment, facts.balance_transaction)
         return payment
 
     def _stripe_payment_intent(self, intent_id):

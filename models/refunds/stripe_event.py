@@ -3,6 +3,7 @@ from odoo.exceptions import UserError
 
 from ... import const, utils
 from ...exceptions import StripeNothingToDo, StripeNotYet
+from ...tools.facts import PaymentFacts
 
 
 class StripeEvent(models.Model):
@@ -136,7 +137,7 @@ class StripeEvent(models.Model):
         rules = self._stripe_payment_rules()
         if not original and not invoice:
             rules._stripe_check_not_provider_payment(
-                {"payment_intent_id": refund.get("payment_intent"), "references": []}
+                PaymentFacts(payment_intent_id=refund.get("payment_intent"))
             )
             self._stripe_check_payment_is_coming(refund)
             raise StripeNotYet(
@@ -150,7 +151,7 @@ class StripeEvent(models.Model):
         currency = rules._stripe_get_currency(refund["currency"].upper())
         amount = float(utils.from_minor_units(refund["amount"], refund["currency"]))
         date = rules._stripe_payment_date(
-            self._stripe_add_report_time({"created": refund.get("created")})
+            self._stripe_add_report_time(PaymentFacts(created=refund.get("created")))
         )
         # Registered like the payment it refunds: in the Stripe journal's currency
         # when that journal is kept in a third currency.

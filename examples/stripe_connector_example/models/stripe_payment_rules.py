@@ -13,7 +13,7 @@ class StripePaymentRules(models.AbstractModel):
     def _stripe_find_payment_target(self, facts, amount, currency):
         # A document picked by a user wins, as Odoo's own rules want.
         if not self._stripe_picked_document():
-            for _source, metadata in facts["metadata"]:
+            for _source, metadata in facts.metadata:
                 po_number = (metadata or {}).get(PO_NUMBER_KEY)
                 invoice = po_number and self.env["account.move"].search(
                     [
