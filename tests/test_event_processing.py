@@ -8,6 +8,7 @@ from odoo.tests import new_test_user, tagged
 from odoo.tools import mute_logger
 
 from .. import const
+from ..exceptions import StripeNotYet
 from .common import StripeCommon
 
 EVENT_LOGGER = "odoo.addons.stripe_connector.models.core.stripe_event"
@@ -239,3 +240,53 @@ class TestEventProcessing(StripeCommon):
                 self.assertTrue(
                     callable(getattr(self.env["stripe.event"], method, None))
                 )
+
+    # === WAITING: THE OUTCOME'S OWN DELAY AND DEADLINE === #
+
+    def waiting_event(self):
+        charge = self.fake.add_charge(1000, "usd")
+        return self.deliver(
+            "charge.refunded", charge, process=False
+        )  # stored, not processed: its state is driven here
+
+    def test_a_wait_with_a_deadline_then_one_without(self):
+        """A handler's wait says its delay and its deadline; a later wait that
+        says none waits as long as Stripe retries a delivery (no crash, no
+        leftover deadline); a deadline that passes fails the event in words."""
+        event = self.waiting_event()
+        start = fields.Datetime.now()
+        with freeze_time(start):
+            event._set_waiting(
+                StripeNotYet("Waiting for A.", seconds=60, give_up_after=600)
+            )
+        self.assertEvent(event, "waiting", "Waiting for A.")
+        self.assertEqual(event.next_attempt_at, start + timedelta(seconds=60))
+        self.assertEqual(event.wait_deadline, start + timedelta(seconds=600))
+        with freeze_time(start + timedelta(seconds=700)):
+            event._set_waiting(StripeNotYet("Waiting for B."))
+            self.assertEvent(event, "waiting", "Waiting for B.")
+            self.assertFalse(event.wait_deadline)
+            event._set_waiting(StripeNotYet("Waiting for C.", give_up_after=600))
+        self.assertEqual(event.wait_deadline, start + timedelta(seconds=1300))
+        with freeze_time(start + timedelta(seconds=1301)):
+            event._set_waiting(StripeNotYet("Waiting for C.", give_up_after=600))
+        self.assertEvent(event, "failed", "Gave up waiting after 10 minutes")
+
+    def test_a_deadline_outlives_a_failure_and_a_retry(self):
+        """Waiting for something with a deadline, then failing for another reason
+        meanwhile, does not start the wait again: once the deadline has passed,
+        a handler with another way takes it (Billing's refund credits the
+        invoice as any refund)."""
+        event = self.waiting_event()
+        start = fields.Datetime.now()
+        with freeze_time(start):
+            event._set_waiting(StripeNotYet("Waiting.", give_up_after=3600))
+            event._set_failed("A hiccup.")
+        self.assertEvent(event, "failed", "A hiccup.")
+        self.assertEqual(event.wait_deadline, start + timedelta(seconds=3600))
+        with freeze_time(start + timedelta(seconds=3599)):
+            self.assertFalse(event._stripe_wait_over())
+        with freeze_time(start + timedelta(seconds=3601)):
+            self.assertTrue(event._stripe_wait_over())
+            event._set_state("done", "Done another way.")
+        self.assertFalse(event.wait_deadline, "done: nothing is waited for")

@@ -230,7 +230,6 @@ class StripeEvent(models.Model):
             {
                 "state": "pending",
                 "attempts": 0,
-                "wait_deadline": False,
                 "next_attempt_at": fields.Datetime.now(),
             }
         )
@@ -557,25 +556,28 @@ class StripeEvent(models.Model):
         It is looked at again after the outcome's ``seconds``, else after a delay
         that grows with the time already waited (so doubles at each look), from
         ``WAIT_BASE_DELAY`` up to ``WAIT_MAX_DELAY``. The wait ends at the
-        outcome's deadline (``give_up_after`` from the first time it said one),
-        else as long after the event's receipt as Stripe itself keeps retrying a
-        delivery.
+        outcome's deadline (``give_up_after`` from the first time the event waited
+        with one; kept until the event is done or ignored), else as long after the
+        event's receipt as Stripe itself keeps retrying a delivery.
         """
         now = fields.Datetime.now()
         message = str(outcome)
-        deadline = self.wait_deadline
-        if not deadline and outcome.give_up_after:
-            deadline = now + timedelta(seconds=outcome.give_up_after)
-        limit = deadline or self.create_date + timedelta(
-            seconds=const.WAIT_GIVE_UP_AFTER
-        )
+        if outcome.give_up_after:
+            # Counted from the first wait with a deadline: failures and retries
+            # in between do not start it again.
+            deadline = self.wait_deadline or now + timedelta(
+                seconds=outcome.give_up_after
+            )
+            limit, waited_for = deadline, outcome.give_up_after
+        else:
+            deadline = False
+            limit = self.create_date + timedelta(seconds=const.WAIT_GIVE_UP_AFTER)
+            waited_for = const.WAIT_GIVE_UP_AFTER
         if now >= limit:
             self._set_failed(
                 _(
                     "Gave up waiting after %(duration)s: %(reason)s",
-                    duration=self._stripe_duration_text(
-                        outcome.give_up_after if deadline else const.WAIT_GIVE_UP_AFTER
-                    ),
+                    duration=self._stripe_duration_text(waited_for),
                     reason=message,
                 )
             )
@@ -635,7 +637,6 @@ class StripeEvent(models.Model):
             {
                 "state": "failed",
                 "state_message": message,
-                "wait_deadline": False,
                 "attempts": attempts,
                 "next_attempt_at": next_attempt,
                 "processed_at": now,

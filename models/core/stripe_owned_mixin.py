@@ -34,8 +34,9 @@ class StripeOwnedMixin(models.AbstractModel):
     def _stripe_schedule_activity_on(self, document, summary, note):
         """The one way the module gives a person a to-do about this record: on
         ``document`` (this record, or the invoice or payment it is about), for
-        whoever must hear of it (see ``_stripe_activity_user``), unless the same
-        to-do (same summary) is already open for them there.
+        whoever must hear of it (see ``_stripe_activity_user``), unless one is
+        already open for them on this record (on another document: the same
+        to-do, same summary).
 
         :param document: a record with activities (``mail.activity.mixin``).
         :param str summary: the to-do's title (plain text).
@@ -46,8 +47,13 @@ class StripeOwnedMixin(models.AbstractModel):
         self.ensure_one()
         user = self._stripe_activity_user()
         activities = self.env["mail.activity"]
+        # On the record itself, one open to-do per person; on another document
+        # (an invoice), one per person and summary: several kinds may be open.
         if not user or document.activity_ids.filtered(
-            lambda activity: activity.user_id == user and activity.summary == summary
+            lambda activity: (
+                activity.user_id == user
+                and (document == self or activity.summary == summary)
+            )
         ):
             return activities
         return document.activity_schedule(

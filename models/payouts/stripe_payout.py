@@ -229,6 +229,8 @@ class StripePayout(models.Model):
         "exchange_move_id",
         "transfer_move_id",
         "payment_ids.state",
+        "move_ids.state",
+        "move_ids.reversal_move_ids",
     )
     def _compute_can_undo(self):
         for payout in self:
@@ -807,7 +809,8 @@ class StripePayout(models.Model):
         default = None
         for booker in bookers:
             for category in booker.categories:
-                by_category.setdefault(category, booker)
+                # A later booker (another addon's) takes a category over.
+                by_category[category] = booker
             if booker.default and default is None:
                 default = booker
         return by_category, default
@@ -834,9 +837,12 @@ class StripePayout(models.Model):
         for booker in bookers:
             if not booker.method:
                 continue
+            # What is still to book when its turn comes: a booker before it may
+            # have linked some (a dispute's entry, a refund's payment).
             transactions = to_book.filtered(
                 lambda transaction, booker=booker: (
                     by_category.get(transaction.reporting_category, default) == booker
+                    and transaction.link_state == "to_book"
                 )
             )
             posted = getattr(self, booker.method)(transactions, picks)

@@ -43,5 +43,5 @@ class StripePayout(models.Model):
             ],
             currency_code=self.currency_id.name,
         )
-        transactions.write({"move_id": move.id})
+        transactions.write({"move_id": move.id, "source_data": False})
         return move
