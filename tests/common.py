@@ -8,6 +8,7 @@ the account's ``api_base``.
 """
 
 import json
+from unittest.mock import patch
 
 import stripe
 
@@ -16,8 +17,8 @@ from odoo.tests import HttpCase, tagged
 
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 
-from .. import utils
-from .fake_stripe import FakeStripe
+from .. import const, utils
+from .fake_stripe import FakeStripe, fast_sdk_retries
 
 WEBHOOK_SECRET = "whsec_test_current"
 API_KEY = "sk_test_connector"
@@ -35,6 +36,14 @@ class StripeCommon(AccountTestInvoicingCommon, HttpCase):
         super().setUpClass()
         cls.fake = FakeStripe(api_keys={API_KEY}).start()
         cls.addClassCleanup(cls.fake.stop)
+        # Retries are counted, never waited for: the SDK's own backoff and
+        # Odoo's after a 429 take no time in tests.
+        no_wait = fast_sdk_retries()
+        no_wait.__enter__()
+        cls.addClassCleanup(no_wait.__exit__, None, None, None)
+        rate_limit_delay = patch.object(const, "API_RATE_LIMIT_BASE_DELAY", 0)
+        rate_limit_delay.start()
+        cls.addClassCleanup(rate_limit_delay.stop)
         cls.company = cls.company_data["company"]
         cls.stripe_account = cls.env["stripe.account"].create(
             {
