@@ -357,10 +357,12 @@ class TestPayoutReconciliation(PayoutCommon):
         self.assertStripeMirrored()
 
     @mute_logger(EVENT_LOGGER)
+    @patch.object(const, "API_PAGE_SIZE", 10)
     def test_persistent_server_error_fails_the_event_and_imports_nothing(self):
-        """The second page keeps failing after the SDK's retries: the event fails
-        with a clear message, no transaction is kept; its retry imports all."""
-        self.fake.add_many_charges(150, 1000, "usd")
+        """The second page (of 10) keeps failing after the SDK's retries: the
+        event fails with a clear message, no transaction is kept; its retry
+        imports all."""
+        self.fake.add_many_charges(15, 1000, "usd")
         payout = self.fake.add_payout()
         with fast_sdk_retries():
             self.fake.fail_next(
@@ -377,7 +379,7 @@ class TestPayoutReconciliation(PayoutCommon):
         self.fake.clear_faults()
         event.action_retry()
         self.assertEvent(event, "done", "reconciled")
-        self.assertEqual(self.get_payout(payout).transaction_count, 150)
+        self.assertEqual(self.get_payout(payout).transaction_count, 15)
         self.assertStripeMirrored()
 
     def test_numbers_that_do_not_add_up_are_refused(self):
