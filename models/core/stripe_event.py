@@ -22,7 +22,7 @@ class StripeEvent(models.Model):
     The controller only stores events (``_receive``); the processing cron takes due
     events oldest first with ``FOR UPDATE SKIP LOCKED`` and runs each one in its own
     savepoint through the handler named in ``_get_event_handlers()``. Handlers live
-    in the files of their business area (``stripe_event_payment.py``, ...).
+    in the files of their domain (``models/payments/stripe_event.py``, ...).
 
     What an event is about, in words a user reads in the log: its title, amount,
     customer and date, stored from the payload so that they can be listed, searched
@@ -623,7 +623,7 @@ class StripeEvent(models.Model):
 
         :param str message: why, for the event's message.
         :param Exception error: the handler's error, when there is one (an alert
-            may tell someone at once, see ``stripe_event_monitoring.py``).
+            may tell someone at once, see ``models/monitoring/stripe_event.py``).
         """
         now = fields.Datetime.now()
         attempts = self.attempts + 1
