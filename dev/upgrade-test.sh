@@ -45,8 +45,11 @@ odoo_bin --addons-path="$ODOO_SRC/addons,$ODOO_SRC/odoo/addons,$old" -i "$module
 version=$(psql_db -c "select latest_version from ir_module_module where name = '$module'")
 echo "upgrade-test.sh: $module $version installed" >&2
 
-# What the module stores, before: row counts, and the renamed fields' values.
-PYTHONPATH=$ODOO_SRC "$repo/.venv/bin/python" - "$repo" "$db" before <<'PY'
+# snapshot STAGE: what the module stores (row counts of its tables, values of
+# the fields the migrations rename, under their name at STAGE), in
+# .odoo/upgrade-STAGE.json.
+snapshot() {
+    PYTHONPATH=$ODOO_SRC "$repo/.venv/bin/python" - "$repo" "$db" "$1" <<'PY'
 import importlib.util, json, pathlib, subprocess, sys
 
 repo, db, stage = pathlib.Path(sys.argv[1]), sys.argv[2], sys.argv[3]
@@ -58,9 +61,9 @@ for script in sorted(repo.glob("migrations/*/pre-migrate.py")):
     spec = importlib.util.spec_from_file_location("m", script)
     mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
     renamed += getattr(mod, "RENAMED_FIELDS", [])
-tables = [t for t in psql(
+tables = psql(
     "select table_name from information_schema.tables where table_schema = 'public'"
-    " and table_name like 'stripe\\_%' and table_type = 'BASE TABLE'").split()]
+    " and table_name like 'stripe\\_%' and table_type = 'BASE TABLE'").split()
 snapshot = {"counts": {t: int(psql(f'select count(*) from "{t}"')) for t in tables},
             "values": {}}
 for model, old, new in renamed:
@@ -76,33 +79,33 @@ path = repo / ".odoo" / f"upgrade-{stage}.json"
 path.parent.mkdir(exist_ok=True)
 path.write_text(json.dumps(snapshot, indent=1))
 print(f"upgrade-test.sh: {stage}: {len(tables)} tables, "
-      f"{sum(snapshot['counts'].values())} rows", file=sys.stderr)
+      f"{sum(snapshot['counts'].values())} rows, "
+      f"{len(snapshot['values'])} renamed fields", file=sys.stderr)
 PY
+}
 
+snapshot before
 echo "upgrade-test.sh: upgrading $db with this tree's code" >&2
 odoo_bin -u "$module"
 version=$(psql_db -c "select latest_version from ir_module_module where name = '$module'")
 echo "upgrade-test.sh: $module $version after the upgrade" >&2
+snapshot after
 
-PYTHONPATH=$ODOO_SRC "$repo/.venv/bin/python" - "$repo" "$db" after <<'PY'
-import importlib.util, json, pathlib, subprocess, sys
+"$repo/.venv/bin/python" - "$repo" <<'PY'
+import json, pathlib, sys
 
-repo, db, stage = pathlib.Path(sys.argv[1]), sys.argv[2], sys.argv[3]
-def psql(query):
-    return subprocess.run(["psql", "-X", "-d", db, "-tA", "-F", "\t", "-c", query],
-                          check=True, capture_output=True, text=True).stdout
-before = json.loads((repo / ".odoo" / "upgrade-before.json").read_text())
-problems = []
-for table, count in before["counts"].items():
-    now = int(psql(f'select count(*) from "{table}"'))
-    if now != count:
-        problems.append(f"{table}: {count} rows before, {now} after")
-for key, values in before["values"].items():
-    model, new = key.rsplit(".", 1)
-    table = model.replace(".", "_")
-    after = psql(f'select id, "{new}" from "{table}" order by id')
-    if after != values:
-        problems.append(f"{key}: values differ after the upgrade")
+odoo = pathlib.Path(sys.argv[1]) / ".odoo"
+before, after = (json.loads((odoo / f"upgrade-{s}.json").read_text())
+                 for s in ("before", "after"))
+problems = [
+    f"{table}: {count} rows before, {after['counts'].get(table)} after"
+    for table, count in before["counts"].items()
+    if after["counts"].get(table) != count
+] + [
+    f"{key}: values differ after the upgrade"
+    for key, values in before["values"].items()
+    if after["values"].get(key) != values
+]
 filled = sum(1 for v in before["values"].values() for line in v.splitlines()
              if line.split("\t")[1:] not in ([""], []))
 print(f"upgrade-test.sh: {len(before['counts'])} tables and "

@@ -785,17 +785,25 @@ class StripePayout(models.Model):
         :return: a new list on each call (safe to change).
         :rtype: list[PayoutBooker]
         """
+        # The module's own, in booking order, from the booking ways of
+        # const.PAYOUT_BOOKING (one table of which category is booked how).
+        ways = [
+            ("_stripe_book_payments", ("payment", "refund", "refund_failure")),
+            ("_stripe_book_adjustments", ("dispute",)),
+            ("_stripe_book_fees", ("fee",)),
+            (None, ("payout",)),  # the payout's own transfer mirrors them
+        ]
         return [
             PayoutBooker(
-                ("charge", "refund", "refund_failure"), "_stripe_book_payments"
-            ),
-            PayoutBooker(
-                ("dispute", "dispute_reversal", "other_adjustment"),
-                "_stripe_book_adjustments",
-                default=True,
-            ),
-            PayoutBooker(("fee",), "_stripe_book_fees"),
-            PayoutBooker(("payout", "payout_reversal"), None),
+                tuple(
+                    category
+                    for category, way in const.PAYOUT_BOOKING.items()
+                    if way in booked_ways
+                ),
+                method,
+                default=method == "_stripe_book_adjustments",
+            )
+            for method, booked_ways in ways
         ]
 
     @api.model
