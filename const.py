@@ -86,6 +86,21 @@ BILLING_EVENT_TYPES = tuple(
     )
 )
 
+# The processing queue's lane of each handled event type (see ``tools/queue``):
+# a batch takes due events from every lane, so that a storm of renewals never
+# starves a one-off payment. A payment of a Stripe invoice travels in the
+# Billing lane with its invoice.
+EVENT_LANES = {
+    event_type: (
+        "billing"
+        if event_type in BILLING_EVENT_TYPES or handler == "_handle_subscription"
+        else "payouts"
+        if handler == "_handle_payout"
+        else "payments"
+    )
+    for event_type, handler in EVENT_HANDLERS.items()
+}
+
 # Event types whose handler books no money (a failed payment only leaves a note).
 NO_MONEY_EVENT_TYPES = (
     "payment_intent.payment_failed",

@@ -1,2 +1,2 @@
 """Pure helpers (no Odoo environment, no I/O), imported by name:
-billing, facts, payout, subscription."""
+billing, facts, payout, queue, subscription."""

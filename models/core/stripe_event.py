@@ -12,6 +12,7 @@ from odoo.tools import mute_logger
 
 from ... import const, utils
 from ...exceptions import StripeNothingToDo, StripeNotYet
+from ...tools import queue
 
 _logger = logging.getLogger(__name__)
 
@@ -59,6 +60,24 @@ class StripeEvent(models.Model):
     )
     # === PROCESSING === #
 
+    routing_key = fields.Char(
+        readonly=True,
+        index="btree_not_null",
+        help="What the event books (its Stripe customer, else invoice, else "
+        "object): events of one key are processed by one worker at a time.",
+    )
+    lane = fields.Selection(
+        [
+            ("payments", "Payments"),
+            ("billing", "Stripe Billing"),
+            ("payouts", "Payouts"),
+            ("other", "Other"),
+        ],
+        readonly=True,
+        default="other",
+        help="The kind of work: each batch of the processing cron takes due events "
+        "from every lane, so that a storm of one kind never starves another.",
+    )
     state = fields.Selection(
         [
             ("pending", "Pending"),
@@ -338,6 +357,13 @@ class StripeEvent(models.Model):
             "payload": utils.clean_text(payload.decode("utf-8")),
             "received_via": received_via,
             "next_attempt_at": fields.Datetime.now(),
+            "routing_key": queue.routing_key(event_data),
+            "lane": queue.lane(
+                event_data.get("type"),
+                event_data,
+                const.EVENT_LANES,
+                const.BILLING_INTENT_DESCRIPTIONS,
+            ),
         }
         domain = [
             ("account_id", "=", account.id),
