@@ -2,7 +2,12 @@ from odoo import fields, models
 
 
 class AccountPaymentRegister(models.TransientModel):
-    """Carry Stripe's references through Odoo's own payment registration."""
+    """Carry Stripe's references through Odoo's own payment registration.
+
+    One payment (the wizard's own fields), or one payment per invoice when the
+    batch booking registers the payments of many invoices at once: each
+    invoice's Stripe references are then given in the context,
+    ``stripe_payment_values``: invoice id -> payment values."""
 
     _inherit = "account.payment.register"
 
@@ -18,4 +23,33 @@ class AccountPaymentRegister(models.TransientModel):
                 stripe_object_id=self.stripe_object_id,
                 stripe_charge_id=self.stripe_charge_id,
             )
+        return vals
+
+    def _reconcile_payments(self, to_process, edit_mode=False):
+        """The batch booking's payments are reconciled with their invoices in
+        one reconciliation plan (what ``reconcile()`` does for one), instead of
+        one reconciliation each: the same matches, in one pass."""
+        if not self.env.context.get("stripe_payment_values") or edit_mode:
+            return super()._reconcile_payments(to_process, edit_mode=edit_mode)
+        valid_types = self.env["account.payment"]._get_valid_payment_account_types()
+        plan = []
+        for vals in to_process:
+            lines = vals["to_reconcile"]
+            payment_lines = vals["payment"].move_id.line_ids.filtered(
+                lambda line, accounts=lines.account_id: (
+                    line.account_type in valid_types
+                    and not line.reconciled
+                    and line.account_id in accounts
+                )
+            )
+            plan.append(payment_lines + lines)
+        self.env["account.move.line"]._reconcile_plan(plan)
+        for vals in to_process:
+            vals["to_reconcile"].move_id.matched_payment_ids += vals["payment"]
+
+    def _create_payment_vals_from_batch(self, batch_result):
+        vals = super()._create_payment_vals_from_batch(batch_result)
+        per_invoice = self.env.context.get("stripe_payment_values")
+        if per_invoice:
+            vals.update(per_invoice[batch_result["lines"].move_id.id])
         return vals

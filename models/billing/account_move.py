@@ -81,6 +81,20 @@ class AccountMove(models.Model):
         existing = self._stripe_find_mirror(account, stripe_invoice["id"])
         if existing:
             return existing, []
+        prepared = self._stripe_prepare_mirror(account, stripe_invoice)
+        moves, messages = self._stripe_create_mirrors([prepared])
+        moves.action_post()
+        return moves, moves._stripe_mirror_messages(messages)[0]
+
+    @api.model
+    def _stripe_prepare_mirror(self, account, stripe_invoice):
+        """What the invoice mirroring a Stripe invoice is made of, read and mapped
+        but not created (see ``_stripe_mirror_invoice``): the batch booking
+        prepares each invoice of a batch apart, then creates them together.
+
+        :return: ``(vals, Stripe lines, taxes, currency code, Stripe total)``.
+        :raise UserError: see ``_stripe_mirror_invoice``.
+        """
         if stripe_invoice.get("status") == "draft":
             raise UserError(
                 _("Stripe invoice %s is a draft: not mirrored.", stripe_invoice["id"])
@@ -105,42 +119,58 @@ class AccountMove(models.Model):
         line_vals = []
         for line in lines:
             line_vals += account._stripe_invoice_line_vals(line, taxes, currency)
-        move = self.create(
-            {
-                "move_type": "out_invoice",
-                "partner_id": partner.id,
-                "journal_id": journal.id,
-                "currency_id": currency.id,
-                "invoice_date": date,
-                "date": date,
-                "invoice_date_due": max(due, date),
-                "ref": stripe_invoice.get("number") or stripe_invoice["id"],
-                "invoice_origin": utils.get_path(
-                    stripe_invoice, "parent", "subscription_details", "subscription"
-                )
-                or stripe_invoice.get("subscription")
-                or False,
-                "narration": utils.clean_text(stripe_invoice.get("description"))
-                or False,
-                "stripe_account_id": account.id,
-                "stripe_invoice_id": stripe_invoice["id"],
-                "invoice_line_ids": [Command.create(vals) for vals in line_vals],
-            }
-        )
-        messages = move._stripe_match_stripe_amounts(
-            lines, taxes, stripe_invoice.get("total") or 0, code
-        )
-        move.action_post()
-        messages.insert(
-            0,
-            _(
+        vals = {
+            "move_type": "out_invoice",
+            "partner_id": partner.id,
+            "journal_id": journal.id,
+            "currency_id": currency.id,
+            "invoice_date": date,
+            "date": date,
+            "invoice_date_due": max(due, date),
+            "ref": stripe_invoice.get("number") or stripe_invoice["id"],
+            "invoice_origin": utils.get_path(
+                stripe_invoice, "parent", "subscription_details", "subscription"
+            )
+            or stripe_invoice.get("subscription")
+            or False,
+            "narration": utils.clean_text(stripe_invoice.get("description")) or False,
+            "stripe_account_id": account.id,
+            "stripe_invoice_id": stripe_invoice["id"],
+            "invoice_line_ids": [Command.create(vals) for vals in line_vals],
+        }
+        return vals, lines, taxes, code, stripe_invoice.get("total") or 0
+
+    @api.model
+    def _stripe_create_mirrors(self, prepared):
+        """Create the draft invoices of prepared mirrors in one ``create`` and
+        give each Stripe's tax amounts (``_stripe_match_stripe_amounts``).
+
+        :param list prepared: results of ``_stripe_prepare_mirror``.
+        :return: ``(invoices, list of messages of each)``, in the same order.
+        :raise UserError: an invoice's total differs from Stripe's.
+        """
+        moves = self.create([vals for vals, *_rest in prepared])
+        messages = [
+            move._stripe_match_stripe_amounts(lines, taxes, total, code)
+            for move, (_vals, lines, taxes, code, total) in zip(
+                moves, prepared, strict=True
+            )
+        ]
+        return moves, messages
+
+    def _stripe_mirror_messages(self, messages):
+        """The messages of posted mirrors: what each mirrors, then what was
+        corrected (``messages``, one list per invoice)."""
+        result = []
+        for move, corrections in zip(self, messages, strict=True):
+            mirrors = _(
                 "Invoice %(invoice)s of %(amount)s mirrors Stripe invoice %(number)s.",
                 invoice=move.name,
                 amount=move.currency_id.format(move.amount_total),
                 number=move.ref,
-            ),
-        )
-        return move, messages
+            )
+            result.append([mirrors, *corrections])
+        return result
 
     def _stripe_match_stripe_amounts(self, lines, taxes, total, currency_code):
         """Give each tax line Stripe's amount for that tax, then check the total.

@@ -36,9 +36,9 @@ class StripeAccount(models.Model):
             )
         return self.journal_id
 
-    def _stripe_post_entry(self, date, ref, lines, currency_code=None):
-        """Post an entry on the Stripe journal that moves money out of (or into) the
-        Stripe balance.
+    def _stripe_entry_vals(self, date, ref, lines, currency_code=None):
+        """The values of an entry on the Stripe journal that moves money out of
+        (or into) the Stripe balance.
 
         Each line is a counterpart; the Stripe balance account takes the opposite
         of their total. A positive amount debits the counterpart (money leaves the
@@ -52,7 +52,7 @@ class StripeAccount(models.Model):
             ``partner_id``.
         :param str currency_code: the amounts' currency (Stripe's code); the
             settlement currency by default.
-        :return: the posted ``account.move``.
+        :return: the values of the ``account.move`` (see ``_stripe_post_entry``).
         """
         self.ensure_one()
         journal = self._stripe_get_journal()
@@ -96,14 +96,22 @@ class StripeAccount(models.Model):
                 }
             )
         )
+        return {
+            "move_type": "entry",
+            "journal_id": journal.id,
+            "date": date,
+            "ref": ref,
+            "line_ids": line_commands,
+        }
+
+    def _stripe_post_entry(self, date, ref, lines, currency_code=None):
+        """Post an entry on the Stripe journal that moves money out of (or into)
+        the Stripe balance (see ``_stripe_entry_vals`` for the arguments).
+
+        :return: the posted ``account.move``.
+        """
         move = self.env["account.move"].create(
-            {
-                "move_type": "entry",
-                "journal_id": journal.id,
-                "date": date,
-                "ref": ref,
-                "line_ids": line_commands,
-            }
+            self._stripe_entry_vals(date, ref, lines, currency_code)
         )
         move.action_post()
         return move
@@ -148,16 +156,26 @@ class StripeAccount(models.Model):
         :param str label: the entry's reference and line label.
         :return: the posted entry, or an empty recordset when there is no fee.
         """
+        vals = self._stripe_fee_entry_vals(balance_transaction, label)
+        if not vals:
+            return self.env["account.move"]
+        move = self.env["account.move"].create(vals)
+        move.action_post()
+        return move
+
+    def _stripe_fee_entry_vals(self, balance_transaction, label):
+        """The values of the fee entry of a balance transaction (see
+        ``_stripe_book_fee``), or None when it has no fee."""
         self.ensure_one()
         fee = (balance_transaction or {}).get("fee") or 0
         if not fee:
-            return self.env["account.move"]
+            return None
         if not self.fee_account_id:
             raise UserError(
                 _("Set a fee account on %s to book Stripe fees.", self.display_name)
             )
         currency_code = balance_transaction["currency"]
-        return self._stripe_post_entry(
+        return self._stripe_entry_vals(
             date=utils.timestamp_to_datetime(balance_transaction.get("created"))
             or fields.Date.context_today(self),
             ref=label,
