@@ -111,10 +111,20 @@ NO_MONEY_EVENT_TYPES = (
 DUE_EVENT_STATES = ("pending", "waiting", "failed")
 
 # Number of events a cron run takes in one batch (one transaction, one savepoint per
-# event); the cron framework commits between batches and calls again while some
-# remain. A batch also stops starting new events after PROCESS_BATCH_SECONDS.
-PROCESS_BATCH_SIZE = 20
+# event), from every lane in turn (``tools/queue``), with the other due events of
+# their routing keys; the cron framework commits between batches and calls again
+# while some remain. A batch also stops starting new events after
+# PROCESS_BATCH_SECONDS. The batch bookers (``stripe.event._stripe_batch_bookers``)
+# book together what at least BATCH_BOOKING_MIN events of a batch would book one
+# by one: the larger the batch, the cheaper each event (Odoo creates, posts and
+# reconciles many documents for little more than one), the longer a worker holds
+# the journals' sequences before it commits.
+PROCESS_BATCH_SIZE = 200
 PROCESS_BATCH_SECONDS = 60
+BATCH_BOOKING_MIN = 2
+# The class of the PostgreSQL advisory locks that keep one routing key with one
+# worker (``pg_try_advisory_xact_lock(class, hashtext(key))``).
+QUEUE_LOCK_CLASS = 783121
 
 # A failing event is retried automatically this many times in all, with an
 # exponential backoff starting at RETRY_BASE_DELAY seconds; then an activity is

@@ -47,3 +47,24 @@ def lane(event_type, event_data, type_lanes, billing_descriptions=()):
     ):
         return "billing"
     return found
+
+
+def interleave(rows_by_lane, limit):
+    """Take up to ``limit`` rows from the lanes in turn: the first row of each
+    lane, then the second of each, and so on (lanes in ``LANES`` order, each
+    lane's rows oldest first), so that every lane with due events gets its share
+    of a batch and a busy lane takes what the others leave.
+
+    :param dict rows_by_lane: lane -> rows, oldest first.
+    :return: the rows taken, in that order.
+    """
+    taken = []
+    queues = [list(rows_by_lane.get(name) or ()) for name in LANES]
+    queues += [list(rows) for name, rows in rows_by_lane.items() if name not in LANES]
+    depth = 0
+    while len(taken) < limit and any(depth < len(rows) for rows in queues):
+        for rows in queues:
+            if depth < len(rows) and len(taken) < limit:
+                taken.append(rows[depth])
+        depth += 1
+    return taken

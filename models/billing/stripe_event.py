@@ -530,6 +530,180 @@ class StripeEvent(models.Model):
             )
         return messages
 
+    # === BATCH BOOKING === #
+
+    def _stripe_batch_bookers(self):
+        bookers = super()._stripe_batch_bookers()
+        bookers.append((("_handle_invoice_paid",), "_stripe_prebook_paid_invoices"))
+        return bookers
+
+    def _stripe_prebook_paid_invoices(self):
+        """Book in a few calls what the ``invoice.paid`` events of a batch
+        would book one by one: the mirrored invoices (one ``create``, one
+        ``action_post``), their payments (one Odoo payment registration over
+        them all, one payment per invoice) and the Stripe fees (one ``create``).
+
+        Only what is certain is pre-booked: a Stripe invoice paid in full by one
+        PaymentIntent, in the settlement currency, not mirrored yet, on an
+        account with a key (which reads the PaymentIntent and its fee). Each
+        event is then processed as usual and finds its documents booked; an
+        invoice this leaves aside is booked by its own event.
+
+        :return: dict event id -> messages saying what was booked for it.
+        """
+        notes = {}
+        for account in self.account_id:
+            if account.has_api_key and account.active:
+                events = self.filtered(lambda e, a=account: e.account_id == a)
+                notes.update(events._stripe_prebook_account_invoices(account))
+        return notes
+
+    def _stripe_prebook_account_invoices(self, account):
+        candidates = {}
+        for event in self:
+            stripe_invoice = event._get_object()
+            total = stripe_invoice.get("total") or 0
+            if (
+                stripe_invoice.get("id") not in candidates
+                and stripe_invoice.get("status") == "paid"
+                and total > 0
+                and stripe_invoice.get("amount_paid") == total
+                and stripe_invoice.get("amount_due") == total
+                and not stripe_invoice.get("amount_paid_off_stripe")
+                and not stripe_invoice.get("paid_out_of_band")
+                and (stripe_invoice.get("currency") or "").upper()
+                == account.currency_id.name
+                and account._stripe_billing_owner(stripe_invoice.get("currency"))
+                == account
+            ):
+                candidates[stripe_invoice["id"]] = (event, stripe_invoice)
+        mirrored = self.env["account.move"].search(
+            [
+                (
+                    "stripe_account_id",
+                    "in",
+                    (account | account._stripe_sibling_accounts()).ids,
+                ),
+                ("stripe_invoice_id", "in", list(candidates)),
+            ]
+        )
+        for stripe_invoice_id in mirrored.mapped("stripe_invoice_id"):
+            candidates.pop(stripe_invoice_id, None)
+        plans = []
+        for event, stripe_invoice in candidates.values():
+            try:
+                with self.env.cr.savepoint():
+                    plan = event._stripe_prebook_plan(account, stripe_invoice)
+            except (UserError, StripeNothingToDo, StripeNotYet):
+                plan = None  # its own event says why
+            if plan:
+                plans.append(plan)
+        plans = self._stripe_prebook_unique(account, plans)
+        if not plans:
+            return {}
+        return self._stripe_prebook_book(account, plans)
+
+    def _stripe_prebook_plan(self, account, stripe_invoice):
+        """What pre-booking one paid Stripe invoice takes: its mirror's values,
+        its one PaymentIntent read with its charge and balance transaction.
+
+        :return: a dict, or None when the invoice is left to its own event.
+        """
+        self.ensure_one()
+        move_model = self.env["account.move"]
+        links = self.env["stripe.invoice.payment"]
+        prepared = move_model._stripe_prepare_mirror(account, stripe_invoice)
+        intents = list(
+            dict.fromkeys(
+                billing_tools.invoice_payment_intents(stripe_invoice)
+                + links._stripe_intents_of(account, stripe_invoice["id"])
+            )
+        )
+        if not intents:
+            intents = [
+                intent_id
+                for invoice_payment in account._stripe_list_all(
+                    _("the payments of invoice %s", stripe_invoice["id"]),
+                    "invoice_payments",
+                    invoice=stripe_invoice["id"],
+                    status="paid",
+                )
+                if (
+                    intent_id := utils.get_path(
+                        invoice_payment, "payment", "payment_intent"
+                    )
+                )
+                and links._stripe_link(
+                    account, stripe_invoice["id"], intent_id, invoice_payment["id"]
+                )
+            ]
+        if len(intents) != 1:
+            return None
+        intent = account._stripe_call(
+            _("PaymentIntent %s", intents[0]),
+            "payment_intents",
+            "retrieve",
+            intents[0],
+            params={"expand": ["latest_charge.balance_transaction"]},
+        ).to_dict()
+        rules = self._stripe_payment_rules()
+        facts = self._stripe_add_report_time(rules._stripe_payment_facts(intent))
+        utils.add_intent_facts(facts, intent)
+        facts.completed = True
+        transaction = facts.balance_transaction
+        if (
+            intent.get("status") != "succeeded"
+            or facts.amount != stripe_invoice["total"]
+            or facts.currency != (stripe_invoice.get("currency") or "").upper()
+            or not isinstance(transaction, dict)
+            or (transaction.get("currency") or "").upper() != facts.currency
+            or transaction.get("amount") != facts.amount
+        ):
+            return None
+        rules._stripe_check_not_provider_payment(facts)
+        rules._stripe_check_settlement(transaction)
+        return {
+            "event": self,
+            "stripe_invoice": stripe_invoice,
+            "prepared": prepared,
+            "facts": facts,
+            "date": rules._stripe_payment_date(facts),
+        }
+
+    def _stripe_prebook_book(self, account, plans):
+        """Create and post the planned invoices in one ``create`` and one
+        ``action_post`` (posting takes the journal's sequence: as late as
+        possible, held until the batch commits), then pay them
+        (``_stripe_prebook_pay``).
+
+        :return: dict event id -> messages.
+        """
+        invoices, corrections = self.env["account.move"]._stripe_create_mirrors(
+            [plan["prepared"] for plan in plans]
+        )
+        invoices.action_post()
+        links = self.env["stripe.invoice.payment"]
+        for plan, invoice, messages in zip(
+            plans, invoices, invoices._stripe_mirror_messages(corrections), strict=True
+        ):
+            plan["invoice"] = invoice
+            plan["messages"] = messages
+            links._stripe_link(
+                account, plan["stripe_invoice"]["id"], plan["facts"].payment_intent_id
+            )
+        notes = self._stripe_prebook_pay(account, plans)
+        account._stripe_billing_wake(
+            [
+                object_id
+                for plan in plans
+                for object_id in (
+                    plan["stripe_invoice"]["id"],
+                    plan["facts"].payment_intent_id,
+                )
+            ]
+        )
+        return notes
+
     # === REFUNDS (extension) === #
 
     def _stripe_create_credit_note(self, invoice, refund, amount, currency, date):

@@ -436,21 +436,83 @@ class StripeEvent(models.Model):
 
     @api.model
     def _acquire_due_events(self, limit):
-        """Lock and return up to ``limit`` due events, oldest Stripe ``created`` first.
+        """Lock and return up to ``limit`` due events, and the other due events
+        of their routing keys.
 
-        ``FOR UPDATE SKIP LOCKED`` lets several cron workers, on one server or many,
-        share the queue: each takes rows nobody else holds.
+        Fair: the events are taken from every lane in turn, each lane oldest
+        ``created`` first (``tools.queue.interleave``), so that a storm in one
+        lane (the month's renewals) leaves room to the others (a one-off
+        payment). Routed: the routing key of each event taken is locked for the
+        transaction (``pg_try_advisory_xact_lock``); a key another worker holds
+        is skipped with its events, and the due events of a key taken come
+        along, so that the related events of one customer are processed by one
+        worker, in one batch. ``FOR UPDATE SKIP LOCKED`` then locks the rows:
+        several cron workers, on one server or many, share the queue.
         """
+        now = fields.Datetime.now()
+        self.env.cr.execute(
+            """
+            SELECT e.lane, e.id, e.routing_key
+              FROM unnest(%s::varchar[]) AS l(lane)
+             CROSS JOIN LATERAL (
+                   SELECT id, routing_key, COALESCE(lane, 'other') AS lane
+                     FROM stripe_event
+                    WHERE COALESCE(lane, 'other') = l.lane
+                      AND state IN %s
+                      AND next_attempt_at <= %s
+                    ORDER BY stripe_created, id
+                    LIMIT %s
+                   ) e
+            """,
+            (list(queue.LANES), const.DUE_EVENT_STATES, now, limit),
+        )
+        rows_by_lane = {}
+        for lane, event_id, key in self.env.cr.fetchall():
+            rows_by_lane.setdefault(lane, []).append((event_id, key))
+        taken = queue.interleave(rows_by_lane, limit)
+        if not taken:
+            return self.browse()
+        keys = list(
+            dict.fromkeys(key or f"event:{event_id}" for event_id, key in taken)
+        )
+        self.env.cr.execute(
+            """
+            SELECT key FROM unnest(%s::varchar[]) AS k(key)
+             WHERE pg_try_advisory_xact_lock(%s, hashtext(key))
+            """,
+            (keys, const.QUEUE_LOCK_CLASS),
+        )
+        locked = {row[0] for row in self.env.cr.fetchall()}
+        ids = [
+            event_id
+            for event_id, key in taken
+            if (key or f"event:{event_id}") in locked
+        ]
+        routed = [key for key in locked if not key.startswith("event:")]
+        if routed:
+            self.env.cr.execute(
+                """
+                SELECT id FROM stripe_event
+                 WHERE routing_key = ANY(%s)
+                   AND state IN %s
+                   AND next_attempt_at <= %s
+                 ORDER BY stripe_created, id
+                 LIMIT %s
+                """,
+                # A key's events come along, up to as many again as the batch.
+                (routed, const.DUE_EVENT_STATES, now, 2 * limit),
+            )
+            ids += [row[0] for row in self.env.cr.fetchall()]
+        if not ids:
+            return self.browse()
         return self._lock_events(
             """
             SELECT id FROM stripe_event
-             WHERE state IN %s
-               AND next_attempt_at <= %s
+             WHERE id IN %s AND state IN %s
              ORDER BY stripe_created, id
-             LIMIT %s
                FOR UPDATE SKIP LOCKED
             """,
-            (const.DUE_EVENT_STATES, fields.Datetime.now(), limit),
+            (tuple(set(ids)), const.DUE_EVENT_STATES),
         )
 
     @api.model
@@ -473,17 +535,65 @@ class StripeEvent(models.Model):
         return self.browse([row[0] for row in rows])
 
     def _process_acquired(self, time_limit=None):
-        """Process these (locked) events in order.
+        """Process these (locked) events in order, after the batch bookers have
+        booked together what several of them would book one by one
+        (``_stripe_prebook``).
 
         :param int time_limit: seconds after which no further event is started.
         :return: the number of events processed.
         """
         start = time.monotonic()
+        notes = self._stripe_prebook()
         for count, event in enumerate(self):
             if time_limit and time.monotonic() - start > time_limit:
                 return count
-            event.with_company(event.company_id)._process_one()
+            event.with_company(event.company_id)._process_one(notes.get(event.id))
         return len(self)
+
+    def _stripe_batch_bookers(self):
+        """The batch bookers: a list of ``(handler names, method name)``.
+
+        The method is called on the events of a batch whose handler is one of
+        these, when they are at least ``const.BATCH_BOOKING_MIN``; it books in
+        a few calls (one ``create``, one ``action_post``, one payment
+        registration...) what their handlers would book one by one, and
+        returns what it booked for each: ``{event id: [messages]}``. Each event
+        is then processed by its handler as usual, finds its documents booked
+        (a handler never books twice) and adds these messages to its own. A
+        booker leaves out any event it is not sure of: its handler books it.
+        Extend the list with ``super()``.
+        """
+        return []
+
+    def _stripe_prebook(self):
+        """Run the batch bookers on these events, each in a savepoint: one that
+        fails books nothing (logged), and the events are processed one by one.
+
+        :return: dict event id -> messages.
+        """
+        handlers = self._get_event_handlers()
+        notes = {}
+        for handler_names, method in self._stripe_batch_bookers():
+            group = self.filtered(
+                lambda event, names=handler_names: handlers.get(event.type) in names
+            )
+            if len(group) < const.BATCH_BOOKING_MIN:
+                continue
+            try:
+                with self.env.cr.savepoint():
+                    booked = getattr(group, method)()
+            except Exception:  # pylint: disable=broad-exception-caught
+                _logger.warning(
+                    "Stripe batch booking %s of %s events failed: they are "
+                    "processed one by one",
+                    method,
+                    len(group),
+                    exc_info=True,
+                )
+                continue
+            for event_id, messages in booked.items():
+                notes.setdefault(event_id, []).extend(messages)
+        return notes
 
     @api.model
     def _get_event_handlers(self):
@@ -498,8 +608,11 @@ class StripeEvent(models.Model):
         """
         return dict(const.EVENT_HANDLERS)
 
-    def _process_one(self):
+    def _process_one(self, notes=None):
         """Run the event's handler in a savepoint and record the outcome.
+
+        :param list notes: what a batch booker booked for the event already
+            (``_stripe_prebook``): the first words of its message.
 
         Handler outcomes: a message (done), ``StripeNothingToDo`` (ignored),
         ``StripeNotYet`` (waiting), a PostgreSQL concurrency error (put back
@@ -540,7 +653,9 @@ class StripeEvent(models.Model):
             )
             self._set_failed(f"{type(error).__name__}: {error}")
         else:
-            self._set_state("done", message or _("Processed."))
+            self._set_state(
+                "done", " ".join([*(notes or ()), message or _("Processed.")])
+            )
         if self.state in ("done", "ignored") and self.attempts == attempts:
             self.attempts = attempts + 1
 
@@ -699,14 +814,18 @@ class StripeEvent(models.Model):
         )
 
     def _link_documents(self, payments=None, moves=None, orders=None):
-        """Record on the event the Odoo documents its processing produced."""
+        """Record on the event the Odoo documents its processing produced (those
+        not recorded yet)."""
         vals = {}
-        if payments:
-            vals["payment_ids"] = [fields.Command.link(p.id) for p in payments]
-        if moves:
-            vals["move_ids"] = [fields.Command.link(m.id) for m in moves]
-        if orders:
-            vals["sale_order_ids"] = [fields.Command.link(o.id) for o in orders]
+        for fname, records in (
+            ("payment_ids", payments),
+            ("move_ids", moves),
+            ("sale_order_ids", orders),
+        ):
+            known = self[fname] if len(self) == 1 else records.browse()
+            new = records and records - known
+            if new:
+                vals[fname] = [fields.Command.link(record.id) for record in new]
         if vals:
             self.write(vals)
 

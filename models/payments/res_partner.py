@@ -91,7 +91,7 @@ class ResPartner(models.Model):
             "values": self._stripe_sync_snapshot(partner),
             "created": customer.get("created") or 0,
         }
-        partner.message_post(
+        partner._message_log(
             body=_("Created from Stripe customer %s.", customer.get("id") or "-")
         )
         return partner

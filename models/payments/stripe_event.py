@@ -1,6 +1,8 @@
+from collections import Counter
+
 from markupsafe import Markup
 
-from odoo import _, fields, models
+from odoo import Command, _, fields, models
 from odoo.exceptions import UserError
 from odoo.osv import expression
 
@@ -208,6 +210,220 @@ class StripeEvent(models.Model):
 
     # === PAYMENT RULES === #
 
+    # === BATCH BOOKING === #
+
+    def _stripe_batch_bookers(self):
+        bookers = super()._stripe_batch_bookers()
+        bookers.append(
+            (("_handle_payment_intent_succeeded",), "_stripe_prebook_invoice_payments")
+        )
+        return bookers
+
+    def _stripe_prebook_invoice_payments(self):
+        """Register together the payments of the ``payment_intent.succeeded``
+        events of a batch whose metadata names an open Odoo invoice (an invoice
+        paid through a payment link, a portal, an integration), each paying its
+        invoice's residual in the settlement currency, on an account with a key
+        (which reads each charge's fee): one payment registration over the
+        invoices, one ``create`` of the fee entries (``_stripe_prebook_pay``).
+        Any other payment is left to its event.
+
+        :return: dict event id -> messages.
+        """
+        notes = {}
+        for account in self.account_id:
+            if not (account.has_api_key and account.active):
+                continue
+            plans = []
+            for event in self.filtered(lambda e, a=account: e.account_id == a):
+                if event.invoice_id or event.sale_order_id:
+                    continue  # a user's pick: its event books it
+                rules = event._stripe_payment_rules()
+                facts = rules._stripe_payment_facts(event._get_object())
+                if not utils.metadata_references(facts.metadata, const.METADATA_KEYS):
+                    continue
+                try:
+                    with self.env.cr.savepoint():
+                        plan = event._stripe_prebook_payment_plan(rules, facts)
+                except (UserError, StripeNothingToDo, StripeNotYet, StripeMatchError):
+                    plan = None  # its own event says why
+                if plan:
+                    plans.append(plan)
+            plans = self._stripe_prebook_unique(account, plans)
+            if plans:
+                notes.update(self._stripe_prebook_pay(account, plans))
+        return notes
+
+    def _stripe_prebook_payment_plan(self, rules, facts):
+        """What registering one payment of an invoice takes, read and checked
+        (the charge and its balance transaction read through the API): a dict,
+        or None when the payment is left to its event."""
+        self.ensure_one()
+        account = rules._stripe_account()
+        self._stripe_add_report_time(facts)
+        if not facts.amount or facts.currency != account.currency_id.name:
+            return None
+        rules._stripe_check_not_provider_payment(facts)
+        transaction = rules._stripe_complete_facts(facts).balance_transaction
+        if (
+            facts.api_error
+            or not isinstance(transaction, dict)
+            or (transaction.get("currency") or "").upper() != facts.currency
+            or transaction.get("amount") != facts.amount
+        ):
+            return None
+        rules._stripe_check_settlement(transaction)
+        currency = rules._stripe_get_currency(facts.currency)
+        amount = float(utils.from_minor_units(facts.amount, facts.currency))
+        target = rules._stripe_find_payment_target(facts, amount, currency)
+        if (
+            target._name != "account.move"
+            or target.state != "posted"
+            or target.payment_state not in const.OPEN_PAYMENT_STATES
+            or target.currency_id != currency
+            or currency.compare_amounts(target.amount_residual, amount)
+            # One installment: Odoo's registration of many invoices pays each
+            # one's next installment.
+            or len(
+                target.line_ids.filtered(
+                    lambda line: (
+                        line.account_type
+                        in self.env[
+                            "account.payment"
+                        ]._get_valid_payment_account_types()
+                        and not line.reconciled
+                    )
+                )
+            )
+            != 1
+        ):
+            return None
+        return {
+            "event": self,
+            "invoice": target,
+            "facts": facts,
+            "date": rules._stripe_payment_date(facts),
+            "messages": [],
+        }
+
+    def _stripe_prebook_unique(self, account, plans):
+        """The plans whose PaymentIntent no payment registers yet, and that are
+        alone to pay their PaymentIntent and their invoice (others are left to
+        their events)."""
+        intents = Counter(plan["facts"].key for plan in plans)
+        invoices = Counter(plan["invoice"].id for plan in plans if plan.get("invoice"))
+        registered = self.env["account.payment"]._stripe_find(
+            account,
+            [
+                object_id
+                for plan in plans
+                for object_id in (plan["facts"].key, plan["facts"].charge_id)
+            ],
+            payment_type="inbound",
+        )
+        taken = set(registered.mapped("stripe_object_id")) | set(
+            registered.mapped("stripe_charge_id")
+        )
+        return [
+            plan
+            for plan in plans
+            if intents[plan["facts"].key] == 1
+            and (not plan.get("invoice") or invoices[plan["invoice"].id] == 1)
+            and plan["facts"].key not in taken
+            and plan["facts"].charge_id not in taken
+        ]
+
+    def _stripe_prebook_pay(self, account, plans):
+        """Register the payments of planned (posted, open) invoices with one
+        Odoo payment registration (one payment per invoice, each the invoice's
+        residual, with its Stripe references), reconciled in one plan, and book
+        their Stripe fees in one ``create`` and one ``action_post``; each
+        payment then gets what the one-by-one path gives it (Stripe's
+        conversion, the invoice's chatter note, the event's links).
+
+        :param list plans: dicts with ``event``, ``invoice``, ``facts``,
+            ``date`` and ``messages`` (said first).
+        :return: dict event id -> messages.
+        """
+        move_model = self.env["account.move"]
+        fee_vals = []
+        for plan in plans:
+            facts = plan["facts"]
+            fee_vals.append(
+                account._stripe_fee_entry_vals(
+                    facts.balance_transaction,
+                    _("Stripe fee for %s", facts.charge_id or facts.key),
+                )
+            )
+        fees = move_model.create([vals for vals in fee_vals if vals])
+        fees_left = iter(fees)
+        fee_of = [next(fees_left) if vals else move_model for vals in fee_vals]
+        journal = account._stripe_get_journal()
+        valid_types = self.env["account.payment"]._get_valid_payment_account_types()
+        payment_values = {
+            plan["invoice"].id: {
+                "date": plan["date"],
+                "stripe_account_id": account.id,
+                "stripe_object_id": plan["facts"].key,
+                "stripe_charge_id": plan["facts"].charge_id,
+            }
+            for plan in plans
+        }
+        invoices = move_model.union(*(plan["invoice"] for plan in plans))
+        lines = invoices.line_ids.filtered(
+            lambda line: line.account_type in valid_types and not line.reconciled
+        )
+        payments = (
+            self.env["account.payment.register"]
+            .with_context(stripe_payment_values=payment_values)
+            .create(
+                {
+                    "line_ids": [Command.set(lines.ids)],
+                    "journal_id": journal.id,
+                    "payment_method_line_id": journal._stripe_get_payment_method_line(
+                        "inbound"
+                    ).id,
+                    "payment_date": plans[0]["date"],
+                    "group_payment": False,
+                }
+            )
+            ._create_payments()
+        )
+        fees.action_post()
+        payment_of = {payment.stripe_object_id: payment for payment in payments}
+        notes = {}
+        for plan, fee in zip(plans, fee_of, strict=True):
+            event, facts, invoice = plan["event"], plan["facts"], plan["invoice"]
+            payment = payment_of[facts.key]
+            messages = [
+                *plan["messages"],
+                _("Payment %s.", payment._stripe_description(invoices=invoice)),
+            ]
+            exchange = account._stripe_book_exchange_difference(
+                payment, facts.balance_transaction
+            )
+            if exchange:
+                messages.append(_("Stripe's conversion booked in %s.", exchange.name))
+            if fee:
+                payment.stripe_fee_move_id = fee
+                messages.append(_("Stripe fee booked in %s.", fee.name))
+            event._link_documents(payments=payment, moves=invoice | fee | exchange)
+            event._stripe_note_invoice_payment(
+                invoice, payment, facts, payment.amount, payment.currency_id
+            )
+            partner = payment.partner_id.commercial_partner_id
+            if (
+                facts.customer_id
+                and partner
+                and not partner.stripe_customer_id
+                and not partner.search_count(
+                    [("stripe_customer_id", "=", facts.customer_id)], limit=1
+                )
+            ):
+                partner.stripe_customer_id = facts.customer_id
+            notes[event.id] = messages
+        return notes
+
     def _stripe_payment_rules(self, document=None):
         """The payment rules (``stripe.payment.rules``) bound to the event's
         account and to the document the payment is for, when known: ``document``
@@ -326,4 +542,4 @@ class StripeEvent(models.Model):
                     _("Stripe event %s", self.stripe_id),
                 )
             )
-            invoice.message_post(body=Markup("").join(parts))
+            invoice._message_log(body=Markup("").join(parts))
