@@ -23,6 +23,7 @@ never asserted.
 
 import contextlib
 import ctypes
+import datetime
 import gc
 import importlib.util
 import json
@@ -43,12 +44,16 @@ SIZES = tuple(int(s) for s in os.environ.get("BENCH_SIZES", "1000,10000").split(
 UNREGISTERED_SIZES = tuple(
     int(s) for s in os.environ.get("BENCH_UNREGISTERED_SIZES", "100,1000").split(",")
 )
-# Cron workers of the second renewal storm (at the first size); 1: none.
+# Cron workers of the second renewal storm (at the last size); 1: none.
 RENEWAL_WORKERS = int(os.environ.get("BENCH_RENEWAL_WORKERS", "2"))
 RENEWAL_SIZES = tuple(
     int(s) for s in os.environ.get("BENCH_RENEWAL_SIZES", "200,2000").split(",")
 )
-# Which benchmarks run: "payouts", "renewals", "mrr" or "all"
+# Invoices of the payment-event bench (and as many again for Odoo's wizard).
+PAYMENT_COUNT = int(os.environ.get("BENCH_PAYMENTS", "200"))
+# Seconds into the last renewal storm (one worker) when a one-off payment comes.
+ONE_OFF_AFTER = float(os.environ.get("BENCH_ONE_OFF_AFTER", "10"))
+# Which benchmarks run: "payouts", "payments", "renewals", "mrr" or "all"
 # (``make bench BENCH=...``).
 BENCH = os.environ.get("BENCH", "all")
 API_KEY = "sk_test_bench"
@@ -393,19 +398,55 @@ def process_queue(registry):
     return batches, sql_db.sql_counter - queries
 
 
-def run_renewals(registry, fake, size, workers=1):
+def receive_one_off(registry, fake, account_id, delay, found):
+    """``delay`` seconds into a storm, a customer pays a one-off Odoo invoice
+    through a payment link: an invoice of 120.00 is posted, its PaymentIntent
+    (metadata ``odoo_invoice_id``) succeeds on Stripe and its
+    ``payment_intent.succeeded`` is stored as the webhook stores it. ``found``
+    gets the event's id and the moment it was stored (a thread of its own, as
+    the HTTP worker that takes the webhook is)."""
+    time.sleep(delay)
+    with registry.cursor() as cr:
+        env = api.Environment(cr, SUPERUSER_ID, {})
+        account = env["stripe.account"].browse(account_id)
+        partner = env["res.partner"].create({"name": "One-off customer"})
+        [invoice_id] = create_invoices(env, partner, [12000])
+        charge = fake.add_charge(
+            12000,
+            env.company.currency_id.name.lower(),
+            metadata={"odoo_invoice_id": str(invoice_id)},
+        )
+        intent = fake.get(charge["payment_intent"])
+        event_data = fake.event("payment_intent.succeeded", intent)
+        event, _new = env["stripe.event"]._receive(
+            account, event_data, json.dumps(event_data).encode()
+        )
+        cr.commit()
+        found.update(event_id=event.id, invoice_id=invoice_id, at=time.time())
+
+
+def run_renewals(registry, fake, size, workers=1, one_off_after=None):
     """Set up (committed), then process the storm's events the way the
     processing cron does (``process_queue``), in this process or in
     ``workers`` processes at once (cron workers of their own). The tables are
     analyzed after the set-up, as PostgreSQL's autovacuum does after a bulk
     insert; the database keeps what the run booked (``make bench`` starts
-    from a new one)."""
+    from a new one). ``one_off_after``: seconds into the storm when a one-off
+    payment arrives (``receive_one_off``); the figures then say how long it
+    waited."""
     with registry.cursor() as cr:
         env = api.Environment(cr, SUPERUSER_ID, {})
         account, events, invoices = setup_renewals(env, fake, size)
         account_id, event_ids = account.id, events.ids
     with registry.cursor() as cr:
         cr.execute("ANALYZE")
+    one_off = {}
+    if one_off_after is not None:
+        threading.Thread(
+            target=receive_one_off,
+            args=(registry, fake, account_id, one_off_after, one_off),
+            daemon=True,
+        ).start()
     with PeakRss() as memory:
         started = time.perf_counter()
         cpu_started = time.process_time()
@@ -427,6 +468,7 @@ def run_renewals(registry, fake, size, workers=1):
         if workers > 1:
             usage = resource.getrusage(resource.RUSAGE_CHILDREN)
             cpu += usage.ru_utime + usage.ru_stime
+    finished = time.time()
     with registry.cursor() as cr:
         env = api.Environment(cr, SUPERUSER_ID, {})
         account = env["stripe.account"].browse(account_id)
@@ -434,7 +476,24 @@ def run_renewals(registry, fake, size, workers=1):
         check_renewals(env, fake, account, events, invoices, size)
         # Each event counts the attempt that ended it: the rest are races.
         attempts = sum(events.mapped("attempts")) - len(events)
+        one_off_wait = None
+        if one_off:
+            event = env["stripe.event"].browse(one_off["event_id"])
+            invoice = env["account.move"].browse(one_off["invoice_id"])
+            if event.state != "done" or invoice.payment_state not in (
+                "paid",
+                "in_payment",
+            ):
+                sys.exit(
+                    f"The one-off payment is {event.state} ({event.state_message})"
+                )
+            done_at = event.processed_at.replace(tzinfo=datetime.timezone.utc)
+            one_off_wait = (
+                done_at.timestamp() - one_off["at"],
+                finished - one_off["at"],
+            )
     return {
+        "one_off_wait": one_off_wait,
         "size": size,
         "transactions": size,
         "pages": len(event_ids),
@@ -581,6 +640,120 @@ def run_odoo_alone(registry, size):
     }
 
 
+def run_payments_vs_wizard(registry, fake, count):
+    """One payment event against Odoo's *Register Payment*, over two identical
+    sets of ``count`` posted invoices (one line, no tax), side by side in one
+    run, each committed as it would be:
+
+    - Odoo alone: the *Register Payment* wizard on each invoice, one invoice a
+      transaction (a user clicking through them, or an integration over
+      XML-RPC), on a bank journal;
+    - the connector: each invoice paid through a payment link, its
+      ``payment_intent.succeeded`` (metadata ``odoo_invoice_id``) stored as the
+      webhook stores it, then processed by the cron's batches: charge and fee
+      read through the SDK, payment registered and reconciled, fee booked, the
+      invoice's chatter note, the event's links.
+
+    :return: the figures of both.
+    """
+    with registry.cursor() as cr:
+        env = api.Environment(cr, SUPERUSER_ID, {})
+        company = env.company
+        currency = company.currency_id.name.lower()
+        account = env["stripe.account"].create(
+            {
+                "name": "Payments bench",
+                "company_id": company.id,
+                "api_key": API_KEY,
+                "api_base": fake.api_base,
+            }
+        )
+        account.action_setup_accounting()
+        fake.reset()
+        amounts = [1000 + (i * 37) % 9000 for i in range(count)]
+        partner = env["res.partner"].create({"name": "Payment-link customer"})
+        wizard_invoices = create_invoices(env, partner, amounts)
+        link_invoices = create_invoices(env, partner, amounts)
+        bank = env["account.journal"].search(
+            [("type", "=", "bank"), ("company_id", "=", company.id)], limit=1
+        )
+        account_id, bank_id = account.id, bank.id
+    with registry.cursor() as cr:
+        cr.execute("ANALYZE")
+    queries = sql_db.sql_counter
+    started = time.perf_counter()
+    for invoice_id in wizard_invoices:
+        with registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            env["account.payment.register"].with_context(
+                active_model="account.move", active_ids=[invoice_id]
+            ).create({"journal_id": bank_id})._create_payments()
+    wizard = {
+        "seconds": time.perf_counter() - started,
+        "queries": sql_db.sql_counter - queries,
+    }
+    with registry.cursor() as cr:
+        env = api.Environment(cr, SUPERUSER_ID, {})
+        account = env["stripe.account"].browse(account_id)
+        events = env["stripe.event"]
+        for invoice_id, amount in zip(link_invoices, amounts, strict=True):
+            charge = fake.add_charge(
+                amount, currency, metadata={"odoo_invoice_id": str(invoice_id)}
+            )
+            event_data = fake.event(
+                "payment_intent.succeeded", fake.get(charge["payment_intent"])
+            )
+            events |= events._receive(
+                account, event_data, json.dumps(event_data).encode()
+            )[0]
+        event_ids = events.ids
+    started = time.perf_counter()
+    batches, queries = process_queue(registry)
+    ours = {"seconds": time.perf_counter() - started, "queries": queries}
+    with registry.cursor() as cr:
+        env = api.Environment(cr, SUPERUSER_ID, {})
+        invoices = env["account.move"].browse(wizard_invoices + link_invoices)
+        events = env["stripe.event"].browse(event_ids)
+        unpaid = invoices.filtered(
+            lambda m: m.payment_state not in ("paid", "in_payment")
+        )
+        fees = env["account.payment"].search_count(
+            [
+                ("stripe_account_id", "=", account_id),
+                ("stripe_fee_move_id", "!=", False),
+            ]
+        )
+        if unpaid or fees != count or set(events.mapped("state")) != {"done"}:
+            sys.exit(
+                f"Payments bench: {len(unpaid)} invoices unpaid, {fees} fees, "
+                f"events {set(events.mapped('state'))}"
+            )
+    return {"count": count, "wizard": wizard, "ours": ours, "batches": batches}
+
+
+def report_payments(result):
+    count, wizard, ours = result["count"], result["wizard"], result["ours"]
+    print()
+    print(
+        f"One payment event against Odoo's Register Payment, {count:,} invoices "
+        "each (same amounts, one transaction per wizard, the cron's batches for "
+        "the events):"
+    )
+    for name, figures in (
+        ("Register Payment wizard, one invoice at a time", wizard),
+        ("payment_intent.succeeded events (fee read and booked)", ours),
+    ):
+        print(
+            f"  {name}: {figures['seconds'] / count * 1000:.1f} ms and "
+            f"{figures['queries'] / count:.1f} queries per payment"
+        )
+    print(
+        f"  event / wizard: {ours['seconds'] / wizard['seconds']:.2f} (time), "
+        f"{ours['queries'] / wizard['queries']:.2f} (queries); "
+        f"{result['batches']} batches"
+    )
+
+
 def open_registry():
     """Odoo's registry of the bench database (``STRIPE_BENCH_DB``, configured
     by ``ODOO_RC``), quiet but for warnings."""
@@ -627,7 +800,7 @@ def main():
             False,
         ),
     ]
-    if BENCH == "renewals":
+    if BENCH not in ("all", "payouts"):
         scenarios = []
     try:
         for title, sizes, registered in scenarios:
@@ -638,9 +811,19 @@ def main():
                     results.append(run(env, fake, size, registered))
                     cr.rollback()
             report(title, results)
+        # Then what commits what it books (as the cron does).
+        if BENCH in ("all", "payments", "renewals"):
+            report_payments(run_payments_vs_wizard(registry, fake, PAYMENT_COUNT))
         if BENCH in ("all", "renewals"):
-            # Last: the storm commits what it books (as the cron does).
-            results = [run_renewals(registry, fake, size) for size in RENEWAL_SIZES]
+            results = [
+                run_renewals(
+                    registry,
+                    fake,
+                    size,
+                    one_off_after=ONE_OFF_AFTER if size == RENEWAL_SIZES[-1] else None,
+                )
+                for size in RENEWAL_SIZES
+            ]
             report(
                 "Renewal storm: invoice.paid and payment_intent.succeeded of each "
                 "renewal, shuffled, processed by the cron's batches (3 lines, one "
@@ -648,12 +831,13 @@ def main():
                 "'transactions' are renewals, 'pages' events",
                 results,
             )
+            report_one_off(results[-1])
             report_odoo_alone(results, run_odoo_alone(registry, RENEWAL_SIZES[0]))
             if RENEWAL_WORKERS > 1:
                 report_workers(
-                    results[0],
+                    results[-1],
                     run_renewals(
-                        registry, fake, RENEWAL_SIZES[0], workers=RENEWAL_WORKERS
+                        registry, fake, RENEWAL_SIZES[-1], workers=RENEWAL_WORKERS
                     ),
                 )
     finally:
@@ -662,9 +846,27 @@ def main():
         run_mrr(registry)
 
 
+def report_one_off(storm):
+    """How long a one-off payment received during the storm waited."""
+    if not storm.get("one_off_wait"):
+        return
+    done, storm_end = storm["one_off_wait"]
+    print()
+    print(
+        f"A one-off payment received {ONE_OFF_AFTER:.0f} s into the storm of "
+        f"{storm['size']:,} renewals was done {done:.0f} s after its receipt "
+        f"(the storm ended {storm_end:.0f} s after it)"
+    )
+
+
 def report_workers(alone, together):
     """The same storm processed by one cron worker, then by several at once."""
     print()
+    print(
+        f"10,000 renewals at {together['ms_per_txn']:.0f} ms each with "
+        f"{together['workers']} workers: {together['ms_per_txn'] * 10 / 60:.1f} "
+        f"min (one worker: {alone['ms_per_txn'] * 10 / 60:.1f} min)"
+    )
     print(
         f"{together['workers']} cron workers at once, {together['size']:,} "
         f"renewals: {together['seconds']:.1f} s, {together['ms_per_txn']:.0f} ms "

@@ -3,6 +3,7 @@ from . import (
     test_billing,
     test_billing_mapping,
     test_account_webhook,
+    test_batch_processing,
     test_concurrency,
     test_event_processing,
     test_fake_stripe,
