@@ -23,6 +23,14 @@ class AccountPaymentRegister(models.TransientModel):
                 stripe_object_id=self.stripe_object_id,
                 stripe_charge_id=self.stripe_charge_id,
             )
+        return self._stripe_add_invoice_values(vals, batch_result)
+
+    def _stripe_add_invoice_values(self, vals, batch_result):
+        """The payment's values with the Stripe references the context gives
+        its invoice (``stripe_payment_values``), if any."""
+        per_invoice = self.env.context.get("stripe_payment_values")
+        if per_invoice:
+            vals.update(per_invoice[batch_result["lines"].move_id.id])
         return vals
 
     def _reconcile_payments(self, to_process, edit_mode=False):
@@ -49,7 +57,4 @@ class AccountPaymentRegister(models.TransientModel):
 
     def _create_payment_vals_from_batch(self, batch_result):
         vals = super()._create_payment_vals_from_batch(batch_result)
-        per_invoice = self.env.context.get("stripe_payment_values")
-        if per_invoice:
-            vals.update(per_invoice[batch_result["lines"].move_id.id])
-        return vals
+        return self._stripe_add_invoice_values(vals, batch_result)

@@ -450,24 +450,36 @@ class StripeEvent(models.Model):
         several cron workers, on one server or many, share the queue.
         """
         now = fields.Datetime.now()
-        self.env.cr.execute(
-            """
-            SELECT e.lane, e.id, e.routing_key
-              FROM unnest(%s::varchar[]) AS l(lane)
-             CROSS JOIN LATERAL (
-                   SELECT id, routing_key, COALESCE(lane, 'other') AS lane
-                     FROM stripe_event
-                    WHERE COALESCE(lane, 'other') = l.lane
-                      AND state IN %s
-                      AND next_attempt_at <= %s
-                    ORDER BY stripe_created, id
-                    LIMIT %s
-                   ) e
-            """,
-            (list(queue.LANES), const.DUE_EVENT_STATES, now, limit),
-        )
+        # The candidates: the oldest due events of each lane that no other
+        # worker holds (SKIP LOCKED), their row locks given back at once (the
+        # savepoint is rolled back): only the events taken are locked below.
+        try:
+            with self.env.cr.savepoint(flush=False) as savepoint:
+                self.env.cr.execute(
+                    """
+                    SELECT e.lane, e.id, e.routing_key
+                      FROM unnest(%s::varchar[]) AS l(lane)
+                     CROSS JOIN LATERAL (
+                           SELECT id, routing_key, COALESCE(lane, 'other') AS lane
+                             FROM stripe_event
+                            WHERE COALESCE(lane, 'other') = l.lane
+                              AND state IN %s
+                              AND next_attempt_at <= %s
+                            ORDER BY stripe_created, id
+                            LIMIT %s
+                              FOR UPDATE SKIP LOCKED
+                           ) e
+                    """,
+                    (list(queue.LANES), const.DUE_EVENT_STATES, now, limit),
+                    log_exceptions=False,
+                )
+                rows = self.env.cr.fetchall()
+                savepoint.rollback()
+        except pg_errors.SerializationFailure:
+            _logger.info("Stripe events taken by another worker meanwhile: skipped")
+            return self.browse()
         rows_by_lane = {}
-        for lane, event_id, key in self.env.cr.fetchall():
+        for lane, event_id, key in rows:
             rows_by_lane.setdefault(lane, []).append((event_id, key))
         taken = queue.interleave(rows_by_lane, limit)
         if not taken:
