@@ -82,6 +82,8 @@ class TestBatchBooking(BillingCommon):
         registration over them; the bad one fails alone with its reason, and
         nothing is booked twice."""
         registrations = self.count_registrations()
+        batch_numbers = self.company.batch_payment_sequence_id
+        next_batch_number = batch_numbers.number_next_actual
         renewals = self.deliver_renewals(4, bad=(2,))
         self.process_events()
         for index, (stripe_invoice, intent, invoice_event, intent_event) in enumerate(
@@ -104,8 +106,12 @@ class TestBatchBooking(BillingCommon):
             self.assertTrue(payments.stripe_fee_move_id)
             self.assertIn(payments, invoice_event.payment_ids)
             self.assertIn("Paid with Stripe", "".join(move.message_ids.mapped("body")))
-        # The three good invoices were paid by one registration over them.
+        # The three good invoices were paid by one registration over them,
+        # each payment named after its invoice: no BATCH number was taken (a
+        # gapless sequence other workers would wait for).
         self.assertIn(3, registrations)
+        batch_numbers.invalidate_recordset()
+        self.assertEqual(batch_numbers.number_next_actual, next_batch_number)
         self.assertBalanceMatchesBut(self.unbooked_net(renewals[2][1]["latest_charge"]))
 
     def test_a_payment_registered_before_is_not_booked_again(self):

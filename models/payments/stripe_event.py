@@ -373,20 +373,24 @@ class StripeEvent(models.Model):
         lines = invoices.line_ids.filtered(
             lambda line: line.account_type in valid_types and not line.reconciled
         )
+        wizard_vals = {
+            "line_ids": [Command.set(lines.ids)],
+            "journal_id": journal.id,
+            "payment_method_line_id": journal._stripe_get_payment_method_line(
+                "inbound"
+            ).id,
+            "payment_date": plans[0]["date"],
+            "group_payment": False,
+        }
+        if len(invoices) > 1:
+            # Each payment's memo is its invoice's reference: the wizard's own
+            # (a number of Odoo's gapless BATCH sequence, locked NOWAIT, which
+            # two workers would fight over) is not used.
+            wizard_vals["communication"] = _("Stripe payments")
         payments = (
             self.env["account.payment.register"]
             .with_context(stripe_payment_values=payment_values)
-            .create(
-                {
-                    "line_ids": [Command.set(lines.ids)],
-                    "journal_id": journal.id,
-                    "payment_method_line_id": journal._stripe_get_payment_method_line(
-                        "inbound"
-                    ).id,
-                    "payment_date": plans[0]["date"],
-                    "group_payment": False,
-                }
-            )
+            .create(wizard_vals)
             ._create_payments()
         )
         fees.action_post()
