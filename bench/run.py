@@ -328,6 +328,19 @@ def setup_renewals(env, fake, size):
         plan.product_tmpl_id.stripe_product_id = "prod_bench"
     fake.reset()
     rate = fake.add_tax_rate(19)
+    # A month-start storm is not the account's first month: its tax rate was
+    # mapped to its Odoo tax by an earlier invoice.
+    env["stripe.tax.rate"].create(
+        {
+            "account_id": account.id,
+            "stripe_id": rate["id"],
+            "name": "VAT",
+            "percentage": 19.0,
+            "tax_id": env["account.tax"]
+            .search([("name", "=", "VAT 19% (bench)")], limit=1)
+            .id,
+        }
+    )
     currency = company.currency_id.name.lower()
     deliveries = []
     invoices = []
@@ -398,10 +411,10 @@ def process_queue(registry):
     return batches, sql_db.sql_counter - queries
 
 
-def receive_one_off(registry, fake, account_id, delay, found):
+def receive_one_off(registry, fake, account_id, invoice_id, delay, found):
     """``delay`` seconds into a storm, a customer pays a one-off Odoo invoice
-    through a payment link: an invoice of 120.00 is posted, its PaymentIntent
-    (metadata ``odoo_invoice_id``) succeeds on Stripe and its
+    (of 120.00, posted before the storm) through a payment link: its
+    PaymentIntent (metadata ``odoo_invoice_id``) succeeds on Stripe and its
     ``payment_intent.succeeded`` is stored as the webhook stores it. ``found``
     gets the event's id and the moment it was stored (a thread of its own, as
     the HTTP worker that takes the webhook is)."""
@@ -409,8 +422,6 @@ def receive_one_off(registry, fake, account_id, delay, found):
     with registry.cursor() as cr:
         env = api.Environment(cr, SUPERUSER_ID, {})
         account = env["stripe.account"].browse(account_id)
-        partner = env["res.partner"].create({"name": "One-off customer"})
-        [invoice_id] = create_invoices(env, partner, [12000])
         charge = fake.add_charge(
             12000,
             env.company.currency_id.name.lower(),
@@ -438,13 +449,22 @@ def run_renewals(registry, fake, size, workers=1, one_off_after=None):
         env = api.Environment(cr, SUPERUSER_ID, {})
         account, events, invoices = setup_renewals(env, fake, size)
         account_id, event_ids = account.id, events.ids
+        partner = env["res.partner"].create({"name": "One-off customer"})
+        [one_off_invoice_id] = create_invoices(env, partner, [12000])
     with registry.cursor() as cr:
         cr.execute("ANALYZE")
     one_off = {}
     if one_off_after is not None:
         threading.Thread(
             target=receive_one_off,
-            args=(registry, fake, account_id, one_off_after, one_off),
+            args=(
+                registry,
+                fake,
+                account_id,
+                one_off_invoice_id,
+                one_off_after,
+                one_off,
+            ),
             daemon=True,
         ).start()
     with PeakRss() as memory:

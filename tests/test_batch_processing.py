@@ -117,7 +117,9 @@ class TestBatchBooking(BillingCommon):
     def test_a_payment_registered_before_is_not_booked_again(self):
         """A renewal whose PaymentIntent an earlier batch registered (its event
         came alone) is left out of the next batch's booking: one payment."""
-        [(first_invoice, first_intent, _ev, first_pi_event)] = self.deliver_renewals(1)
+        first_invoice, first_intent, _event, first_pi_event = self.deliver_renewals(1)[
+            0
+        ]
         first_pi_event._process_events()
         self.assertEvent(first_pi_event, "done", "Stripe fee booked")
         more = self.deliver_renewals(2)

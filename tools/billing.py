@@ -97,3 +97,16 @@ def invoice_id_of_payment(obj):
     """The Stripe invoice a PaymentIntent or charge names (versions before
     ``2025-03-31.basil``), or None."""
     return object_id(obj.get("invoice"))
+
+
+def paid_in_full_by_stripe(invoice):
+    """Whether a Stripe invoice was paid, in full, through Stripe: no credit
+    balance or credit note took part, nothing paid outside Stripe."""
+    total = invoice.get("total") or 0
+    return (
+        invoice.get("status") == "paid"
+        and total > 0
+        and invoice.get("amount_paid") == total == invoice.get("amount_due")
+        and not invoice.get("amount_paid_off_stripe")
+        and not invoice.get("paid_out_of_band")
+    )

@@ -49,6 +49,17 @@ class PaymentFacts:
     stripe_invoice_named: str | None = None
     stripe_invoice_id: str | bool | None = None
 
+    def settled_as_paid(self):
+        """Whether Stripe's balance transaction (read) settled the payment as it
+        was paid: same currency, same amount (no conversion by Stripe)."""
+        transaction = self.balance_transaction
+        return (
+            isinstance(transaction, dict)
+            and not self.api_error
+            and (transaction.get("currency") or "").upper() == self.currency
+            and transaction.get("amount") == self.amount
+        )
+
     def add_balance_transaction(self, balance_transaction):
         """Take a balance transaction as Stripe gives it (an id, or expanded),
         without replacing one known already."""

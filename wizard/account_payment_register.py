@@ -38,7 +38,8 @@ class AccountPaymentRegister(models.TransientModel):
         one reconciliation plan (what ``reconcile()`` does for one), instead of
         one reconciliation each: the same matches, in one pass."""
         if not self.env.context.get("stripe_payment_values") or edit_mode:
-            return super()._reconcile_payments(to_process, edit_mode=edit_mode)
+            super()._reconcile_payments(to_process, edit_mode=edit_mode)
+            return
         valid_types = self.env["account.payment"]._get_valid_payment_account_types()
         plan = []
         for vals in to_process:

@@ -562,19 +562,12 @@ class StripeEvent(models.Model):
         candidates = {}
         for event in self:
             stripe_invoice = event._get_object()
-            total = stripe_invoice.get("total") or 0
+            code = stripe_invoice.get("currency")
             if (
                 stripe_invoice.get("id") not in candidates
-                and stripe_invoice.get("status") == "paid"
-                and total > 0
-                and stripe_invoice.get("amount_paid") == total
-                and stripe_invoice.get("amount_due") == total
-                and not stripe_invoice.get("amount_paid_off_stripe")
-                and not stripe_invoice.get("paid_out_of_band")
-                and (stripe_invoice.get("currency") or "").upper()
-                == account.currency_id.name
-                and account._stripe_billing_owner(stripe_invoice.get("currency"))
-                == account
+                and billing_tools.paid_in_full_by_stripe(stripe_invoice)
+                and (code or "").upper() == account.currency_id.name
+                and account._stripe_billing_owner(code) == account
             ):
                 candidates[stripe_invoice["id"]] = (event, stripe_invoice)
         mirrored = self.env["account.move"].search(
@@ -650,18 +643,14 @@ class StripeEvent(models.Model):
         facts = self._stripe_add_report_time(rules._stripe_payment_facts(intent))
         utils.add_intent_facts(facts, intent)
         facts.completed = True
-        transaction = facts.balance_transaction
         if (
             intent.get("status") != "succeeded"
             or facts.amount != stripe_invoice["total"]
-            or facts.currency != (stripe_invoice.get("currency") or "").upper()
-            or not isinstance(transaction, dict)
-            or (transaction.get("currency") or "").upper() != facts.currency
-            or transaction.get("amount") != facts.amount
+            or not facts.settled_as_paid()
         ):
             return None
         rules._stripe_check_not_provider_payment(facts)
-        rules._stripe_check_settlement(transaction)
+        rules._stripe_check_settlement(facts.balance_transaction)
         return {
             "event": self,
             "stripe_invoice": stripe_invoice,

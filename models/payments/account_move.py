@@ -1,6 +1,8 @@
 from odoo import _, api, models
 from odoo.osv import expression
 
+from ... import const
+
 
 class AccountMove(models.Model):
     _inherit = "account.move"
@@ -52,3 +54,27 @@ class AccountMove(models.Model):
             residual=self.currency_id.format(self.amount_residual),
         )
         return _("★ Suggested: %s", label) if suggested else label
+
+    # === BUSINESS METHODS === #
+
+    def _stripe_lines_to_pay(self):
+        """The invoices' receivable lines not reconciled yet: what Odoo's
+        payment registration pays."""
+        valid_types = self.env["account.payment"]._get_valid_payment_account_types()
+        return self.line_ids.filtered(
+            lambda line: line.account_type in valid_types and not line.reconciled
+        )
+
+    def _stripe_payable_at_once(self, amount, currency):
+        """Whether a payment of ``amount`` in ``currency`` pays this invoice
+        exactly through Odoo's registration of many invoices at once: posted,
+        open, in that currency, that amount due, in one installment (the
+        registration of many invoices pays each one's next installment)."""
+        self.ensure_one()
+        return (
+            self.state == "posted"
+            and self.payment_state in const.OPEN_PAYMENT_STATES
+            and self.currency_id == currency
+            and not currency.compare_amounts(self.amount_residual, amount)
+            and len(self._stripe_lines_to_pay()) == 1
+        )

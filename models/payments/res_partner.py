@@ -96,6 +96,19 @@ class ResPartner(models.Model):
         )
         return partner
 
+    def _stripe_learn_customer(self, customer_id):
+        """Learn once that this partner is a Stripe customer (a customer names
+        one partner): when it names none yet and no other partner is it."""
+        if (
+            customer_id
+            and len(self) == 1
+            and not self.stripe_customer_id
+            and not self.search_count(
+                [("stripe_customer_id", "=", customer_id)], limit=1
+            )
+        ):
+            self.stripe_customer_id = customer_id
+
     @api.model
     def _stripe_partner_from_invoice(self, account, stripe_invoice):
         """The partner of a Stripe invoice's customer: found by id or e-mail,

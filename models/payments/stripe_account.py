@@ -209,6 +209,26 @@ class StripeAccount(models.Model):
         }
         return vals
 
+    def _stripe_payment_register_vals(self, lines, date):
+        """Values of Odoo's payment registration (``account.payment.register``)
+        of customer invoice lines on the Stripe journal.
+
+        The lines to pay are given rather than taken from an ``active_ids``
+        context (what the wizard's default_get does): an environment of its own
+        per invoice, with all those derived from it, would pile up when a payout
+        registers thousands of payments in one transaction, and Odoo looks each
+        new environment up among them.
+        """
+        journal = self._stripe_get_journal()
+        return {
+            "line_ids": [fields.Command.set(lines.ids)],
+            "journal_id": journal.id,
+            "payment_method_line_id": journal._stripe_get_payment_method_line(
+                "inbound"
+            ).id,
+            "payment_date": date,
+        }
+
     def _stripe_payment_currency(self, currency, amount, balance_transaction, date):
         """The currency and amount a payment is registered in on the Stripe journal.
 

@@ -2,7 +2,7 @@ from collections import Counter
 
 from markupsafe import Markup
 
-from odoo import Command, _, fields, models
+from odoo import _, fields, models
 from odoo.exceptions import UserError
 from odoo.osv import expression
 
@@ -264,38 +264,15 @@ class StripeEvent(models.Model):
         if not facts.amount or facts.currency != account.currency_id.name:
             return None
         rules._stripe_check_not_provider_payment(facts)
-        transaction = rules._stripe_complete_facts(facts).balance_transaction
-        if (
-            facts.api_error
-            or not isinstance(transaction, dict)
-            or (transaction.get("currency") or "").upper() != facts.currency
-            or transaction.get("amount") != facts.amount
-        ):
+        if not rules._stripe_complete_facts(facts).settled_as_paid():
             return None
-        rules._stripe_check_settlement(transaction)
+        rules._stripe_check_settlement(facts.balance_transaction)
         currency = rules._stripe_get_currency(facts.currency)
         amount = float(utils.from_minor_units(facts.amount, facts.currency))
         target = rules._stripe_find_payment_target(facts, amount, currency)
-        if (
-            target._name != "account.move"
-            or target.state != "posted"
-            or target.payment_state not in const.OPEN_PAYMENT_STATES
-            or target.currency_id != currency
-            or currency.compare_amounts(target.amount_residual, amount)
-            # One installment: Odoo's registration of many invoices pays each
-            # one's next installment.
-            or len(
-                target.line_ids.filtered(
-                    lambda line: (
-                        line.account_type
-                        in self.env[
-                            "account.payment"
-                        ]._get_valid_payment_account_types()
-                        and not line.reconciled
-                    )
-                )
-            )
-            != 1
+        if not (
+            target._name == "account.move"
+            and target._stripe_payable_at_once(amount, currency)
         ):
             return None
         return {
@@ -358,41 +335,7 @@ class StripeEvent(models.Model):
         fees = move_model.create([vals for vals in fee_vals if vals])
         fees_left = iter(fees)
         fee_of = [next(fees_left) if vals else move_model for vals in fee_vals]
-        journal = account._stripe_get_journal()
-        valid_types = self.env["account.payment"]._get_valid_payment_account_types()
-        payment_values = {
-            plan["invoice"].id: {
-                "date": plan["date"],
-                "stripe_account_id": account.id,
-                "stripe_object_id": plan["facts"].key,
-                "stripe_charge_id": plan["facts"].charge_id,
-            }
-            for plan in plans
-        }
-        invoices = move_model.union(*(plan["invoice"] for plan in plans))
-        lines = invoices.line_ids.filtered(
-            lambda line: line.account_type in valid_types and not line.reconciled
-        )
-        wizard_vals = {
-            "line_ids": [Command.set(lines.ids)],
-            "journal_id": journal.id,
-            "payment_method_line_id": journal._stripe_get_payment_method_line(
-                "inbound"
-            ).id,
-            "payment_date": plans[0]["date"],
-            "group_payment": False,
-        }
-        if len(invoices) > 1:
-            # Each payment's memo is its invoice's reference: the wizard's own
-            # (a number of Odoo's gapless BATCH sequence, locked NOWAIT, which
-            # two workers would fight over) is not used.
-            wizard_vals["communication"] = _("Stripe payments")
-        payments = (
-            self.env["account.payment.register"]
-            .with_context(stripe_payment_values=payment_values)
-            .create(wizard_vals)
-            ._create_payments()
-        )
+        payments = self._stripe_prebook_register(account, plans)
         fees.action_post()
         payment_of = {payment.stripe_object_id: payment for payment in payments}
         notes = {}
@@ -415,18 +358,45 @@ class StripeEvent(models.Model):
             event._stripe_note_invoice_payment(
                 invoice, payment, facts, payment.amount, payment.currency_id
             )
-            partner = payment.partner_id.commercial_partner_id
-            if (
+            # Learnt once: a Stripe customer names one partner.
+            payment.partner_id.commercial_partner_id._stripe_learn_customer(
                 facts.customer_id
-                and partner
-                and not partner.stripe_customer_id
-                and not partner.search_count(
-                    [("stripe_customer_id", "=", facts.customer_id)], limit=1
-                )
-            ):
-                partner.stripe_customer_id = facts.customer_id
+            )
             notes[event.id] = messages
         return notes
+
+    def _stripe_prebook_register(self, account, plans):
+        """Register the payments of the planned invoices with one Odoo payment
+        registration: one payment per invoice, of its residual, with the Stripe
+        references of its plan.
+
+        :return: the payments.
+        """
+        payment_values = {
+            plan["invoice"].id: {
+                "date": plan["date"],
+                "stripe_account_id": account.id,
+                "stripe_object_id": plan["facts"].key,
+                "stripe_charge_id": plan["facts"].charge_id,
+            }
+            for plan in plans
+        }
+        invoices = self.env["account.move"].union(*(plan["invoice"] for plan in plans))
+        wizard_vals = account._stripe_payment_register_vals(
+            invoices._stripe_lines_to_pay(), plans[0]["date"]
+        )
+        wizard_vals["group_payment"] = False
+        if len(invoices) > 1:
+            # Each payment's memo is its invoice's reference: the wizard's own
+            # (a number of Odoo's gapless BATCH sequence, locked NOWAIT, which
+            # two workers would fight over) is not used.
+            wizard_vals["communication"] = _("Stripe payments")
+        return (
+            self.env["account.payment.register"]
+            .with_context(stripe_payment_values=payment_values)
+            .create(wizard_vals)
+            ._create_payments()
+        )
 
     def _stripe_payment_rules(self, document=None):
         """The payment rules (``stripe.payment.rules``) bound to the event's

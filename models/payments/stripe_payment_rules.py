@@ -1,4 +1,4 @@
-from odoo import Command, _, api, fields, models
+from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.osv import expression
 from odoo.tools import email_normalize, float_compare
@@ -174,17 +174,10 @@ class StripePaymentRules(models.AbstractModel):
                 )
             )
         self._stripe_book_settlement(payment, balance_transaction, result)
-        partner = payment.partner_id.commercial_partner_id
-        if (
+        # Learnt once: a Stripe customer names one partner.
+        payment.partner_id.commercial_partner_id._stripe_learn_customer(
             facts.customer_id
-            and partner
-            and not partner.stripe_customer_id
-            and not partner.search_count(
-                [("stripe_customer_id", "=", facts.customer_id)], limit=1
-            )
-        ):
-            # Learnt once: a Stripe customer names one partner.
-            partner.stripe_customer_id = facts.customer_id
+        )
         return result
 
     def _stripe_check_not_provider_payment(self, facts):
@@ -441,26 +434,13 @@ class StripePaymentRules(models.AbstractModel):
                     state=invoice.payment_state,
                 )
             )
-        journal = account._stripe_get_journal()
-        # The lines to pay are given rather than taken from an ``active_ids``
-        # context (what the wizard's default_get does): an environment of its own
-        # per invoice, with all those derived from it, would pile up when a payout
-        # registers thousands of payments in one transaction, and Odoo looks each
-        # new environment up among them.
-        valid_types = self.env["account.payment"]._get_valid_payment_account_types()
-        lines = invoice.line_ids.filtered(
-            lambda line: line.account_type in valid_types and not line.reconciled
-        )
         wizard = self.env["account.payment.register"].create(
             {
-                "line_ids": [Command.set(lines.ids)],
-                "journal_id": journal.id,
-                "payment_method_line_id": journal._stripe_get_payment_method_line(
-                    "inbound"
-                ).id,
+                **account._stripe_payment_register_vals(
+                    invoice._stripe_lines_to_pay(), self._stripe_payment_date(facts)
+                ),
                 "amount": amount,
                 "currency_id": currency.id,
-                "payment_date": self._stripe_payment_date(facts),
                 "group_payment": True,
                 "payment_difference_handling": "open",
                 "stripe_account_id": account.id,
