@@ -337,7 +337,28 @@ class StripeAccount(models.Model):
             self._stripe_alert_missed_events(missed)
         else:
             self._stripe_resolve_missed_events()
+        self._stripe_alert_resolve(
+            "catch_up_failed", _("The catch-up of missed events worked again.")
+        )
         return stored
+
+    def _stripe_catch_up_failed(self, message):
+        """Alert: the daily catch-up of this account failed (the other accounts'
+        went on); resolved by the next catch-up that works."""
+        res = super()._stripe_catch_up_failed(message)
+        self._stripe_alert(
+            "catch_up_failed",
+            _("The daily catch-up of missed Stripe events failed"),
+            _(
+                "Odoo could not fetch the events the webhook of %(account)s may "
+                "have missed: %(message)s\nNothing of this catch-up was kept; it "
+                "runs again tomorrow (or click Fetch Missed Events on the "
+                "account).",
+                account=self.display_name,
+                message=message,
+            ),
+        )
+        return res
 
     def _stripe_resolve_missed_events(self):
         """Resolve the missed-events alert once the endpoint shows it works: the
