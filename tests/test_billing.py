@@ -476,6 +476,40 @@ class TestBillingCreditNotes(BillingCommon):
         self.assertOneCreditNote(move, credit_note, refund)
         self.assertBalanceMatches()
 
+    def test_credit_note_lines_of_all_pages(self):
+        """A credit note of 105 lines carries 10: the others are read page by
+        page from ``GET /v1/credit_notes/<id>/lines``; the Odoo credit note has
+        every line and Stripe's total, and less is due on the invoice."""
+        stripe_invoice = self.renewal(
+            [
+                {"amount": 100 + i, "tax_rate": self.rate19, "description": f"Seat {i}"}
+                for i in range(105)
+            ]
+        )
+        self.deliver("invoice.finalized", stripe_invoice)
+        move = self.mirror_of(stripe_invoice)
+        line_ids = [  # all 105, not the 10 the invoice carries
+            line["id"]
+            for line in self.fake.objects("line_item")
+            if line["invoice"] == stripe_invoice["id"]
+        ]
+        credit_note, _refund = self.fake.add_credit_note(
+            stripe_invoice["id"], [(line_id, 50) for line_id in line_ids]
+        )
+        self.assertTrue(credit_note["lines"]["has_more"])
+        event = self.deliver("credit_note.created", credit_note)
+        self.assertEvent(event, "done", "mirrors Stripe credit note")
+        odoo_credit_note = self.credit_notes_of(move)
+        self.assertEqual(len(odoo_credit_note.invoice_line_ids), 105)
+        self.assertEqual(
+            round(odoo_credit_note.amount_total * 100), credit_note["total"]
+        )
+        pages = self.fake.requests_for(f"/v1/credit_notes/{credit_note['id']}/lines")
+        self.assertEqual(len(pages), 2)
+        self.assertInvoice(
+            move, (stripe_invoice["total"] - credit_note["total"]) / 100, "partial"
+        )
+
     def test_credit_note_before_payment_and_its_void(self):
         """A credit note on an open invoice lowers what is due; voided, the
         invoice is due again."""

@@ -226,8 +226,7 @@ class AccountMove(models.Model):
         if utils.get_path(credit_note, "lines", "has_more"):
             lines = account._stripe_list_all(
                 _("the lines of credit note %s", credit_note["id"]),
-                "credit_notes",
-                "line_items",
+                "credit_notes.line_items",
                 credit_note["id"],
             )
         embedded = {
