@@ -2,8 +2,11 @@
 credited and voided in step with Stripe, whatever the order of the events."""
 
 import random
+from datetime import timedelta
 
-from odoo import Command
+from freezegun import freeze_time
+
+from odoo import Command, fields
 from odoo.tests import tagged
 
 from .common import PayoutCommon, StripeCommon
@@ -168,6 +171,31 @@ class TestBillingInvoices(BillingCommon):
         move = self.mirror_of(stripe_invoice)
         self.assertMirrors(move, stripe_invoice)
         self.assertInvoice(move, 0.0, "paid")
+
+    def test_renewal_payment_intent_waits_an_hour_for_its_link(self):
+        """No key, the renewal's PaymentIntent names no invoice and its
+        invoice_payment.paid does not come: after an hour its event fails with
+        the message a person acts on; the link arriving later wakes it, and it
+        pays the mirrored invoice."""
+        self.stripe_account.api_key = False
+        stripe_invoice = self.renewal()
+        stripe_invoice, intent, invoice_payment = self.fake.pay_invoice(
+            stripe_invoice["id"]
+        )
+        start = fields.Datetime.now()
+        with freeze_time(start):
+            pi_event = self.deliver("payment_intent.succeeded", intent)
+        self.assertEvent(pi_event, "waiting", "up to an hour")
+        self.assertTrue(pi_event.to_check)
+        with freeze_time(start + timedelta(minutes=61)):
+            self.process_events()
+        self.assertEvent(pi_event, "failed", "within an hour")
+        self.assertTrue(pi_event.activity_ids, "someone is told at once")
+        with freeze_time(start + timedelta(minutes=62)):
+            self.deliver("invoice_payment.paid", invoice_payment)
+            self.deliver("invoice.finalized", stripe_invoice)
+        self.assertEvent(pi_event, "done")
+        self.assertInvoice(self.mirror_of(stripe_invoice), 0.0, "paid")
 
     def test_legacy_version_links_on_both_objects(self):
         """Before basil the invoice names its PaymentIntent and the PaymentIntent

@@ -289,6 +289,50 @@ class TestMonitoring(StripeCommon):
         self.assertEqual(self.alerts("event_failed").state, "resolved")
 
     @mute_logger(EVENT_LOGGER)
+    def test_unnamed_payment_without_key_waits_an_hour_then_alerts(self):
+        """Without a key, a payment with no metadata and an unknown customer
+        waits for the Checkout Session's event that may name it, shown *to
+        check* on the overview, for an hour at most: then it fails and the
+        responsible user is told at once; picking the invoice books it."""
+        self.stripe_account.api_key = False
+        start = fields.Datetime.now()
+        with freeze_time(start):
+            _charge, event = self.unmatched_payment()
+        self.assertEvent(event, "waiting", "checkout.session.completed")
+        self.assertIn("an hour", event.state_message)
+        self.assertFalse(event.activity_ids)
+        account = self.stripe_account
+        account.invalidate_recordset()
+        self.assertEqual(account.to_check_event_count, 1)
+        listed = self.env["stripe.event"].search(
+            account.action_view_to_check_events()["domain"]
+            + [("state", "=", "waiting"), ("to_check", "=", True)]
+        )
+        self.assertEqual(listed, event)
+
+        with freeze_time(start + timedelta(minutes=50)):
+            self.process_events()
+        self.assertEvent(event, "waiting")
+        self.assertFalse(event.activity_ids)
+        with freeze_time(start + timedelta(minutes=61)):
+            self.process_events()
+        self.assertEvent(event, "failed", "within an hour")
+        self.assertIn("No invoice or order matches", event.state_message)
+        self.assertEqual(
+            event.activity_ids.summary, self.alerts("event_failed").summary
+        )
+        self.assertEqual(len(self.channel_bodies()), 1)
+        account.invalidate_recordset()
+        self.assertEqual(account.to_check_event_count, 0)
+
+        invoice = self.create_invoice(43.21)
+        event.invoice_id = invoice
+        event.action_retry()
+        self.assertEvent(event, "done")
+        self.assertInvoice(invoice, 0.0, "paid")
+        self.assertEqual(self.alerts("event_failed").state, "resolved")
+
+    @mute_logger(EVENT_LOGGER)
     def test_marking_ignored_closes_the_alert(self):
         """A user who decides the unmatched payment needs nothing in Odoo marks
         its event ignored: the activity is done, the alert resolved."""

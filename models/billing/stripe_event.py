@@ -54,6 +54,8 @@ class StripeEvent(models.Model):
         self.account_id._stripe_billing_wake(
             [intent_id, stripe_invoice_id], exclude=self
         )
+        # Also the payment's event that gave up waiting for this link.
+        self._stripe_wake_intent_events(intent_id)
         move = self.account_id._stripe_billing_find_mirror(stripe_invoice_id)
         stripe_invoice = (
             None
