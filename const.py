@@ -345,6 +345,19 @@ API_RATE_LIMIT_MAX_DELAY = 4  # seconds
 
 # Descriptions Stripe gives the PaymentIntents of invoices: without a key, such a
 # PaymentIntent that matches nothing waits for ``invoice_payment.paid``.
+# How far a Stripe invoice's status is along its life: it only moves forward
+# (draft -> open -> uncollectible -> paid or void; paid and void are final), so
+# of two snapshots of one invoice the further status is the newer. Without a key,
+# that is how the newest known state of an invoice is told (ties: the latest
+# event).
+BILLING_INVOICE_STATUS_RANK = {
+    "draft": 0,
+    "open": 1,
+    "uncollectible": 2,
+    "paid": 3,
+    "void": 3,
+}
+
 BILLING_INTENT_DESCRIPTIONS = frozenset(
     {"Subscription creation", "Subscription update", "Payment for Invoice"}
 )

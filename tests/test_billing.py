@@ -569,6 +569,121 @@ class TestBillingLifecycle(BillingCommon, PayoutCommon):
         self.assertEqual(move.payment_state, "reversed")
         self.assertEqual(move.amount_residual, 0.0)
 
+    def post_events(self, *events):
+        """Deliver built events in this order, each processed before the next."""
+        for event in events:
+            response = self.post_webhook(event)
+            self.assertEqual(response.status_code, 200, response.text)
+            self.process_events()
+        return [self.get_event(event["id"]) for event in events]
+
+    def test_voided_before_finalized_without_key(self):
+        """invoice.voided delivered before invoice.finalized, no key: the Odoo
+        invoice ends reversed, nothing to collect."""
+        self.stripe_account.api_key = False
+        stripe_invoice = self.renewal()
+        finalized = self.make_event("invoice.finalized", stripe_invoice)
+        voided = self.make_event(
+            "invoice.voided", self.fake.set_invoice_status(stripe_invoice["id"], "void")
+        )
+        void_event, finalized_event = self.post_events(voided, finalized)
+        self.assertEvent(void_event, "done", "reversed by")
+        self.assertEvent(finalized_event, "done", "Already mirrored")
+        move = self.mirror_of(stripe_invoice)
+        self.assertEqual(move.payment_state, "reversed")
+        self.assertInvoice(move, 0.0, "reversed")
+        self.assertEqual(self.customer_due(move), 0.0)
+
+    def test_later_states_win_over_finalized_without_key(self):
+        """Paid, marked uncollectible (written off) or credited before
+        invoice.finalized arrives, no key: finalized changes nothing; Stripe's
+        later state stays."""
+        bad_debt = self.env["account.account"].create(
+            {"name": "Bad debts", "code": "BADDEBT", "account_type": "expense"}
+        )
+        self.stripe_account.write(
+            {
+                "api_key": False,
+                "uncollectible_policy": "write_off",
+                "uncollectible_account_id": bad_debt.id,
+            }
+        )
+        # Paid, then finalized: the payment's events pay it.
+        paid_invoice = self.renewal()
+        finalized = self.make_event("invoice.finalized", paid_invoice)
+        paid_invoice, intent, invoice_payment = self.fake.pay_invoice(
+            paid_invoice["id"]
+        )
+        self.post_events(
+            self.make_event("invoice.paid", paid_invoice),
+            finalized,
+            self.make_event("payment_intent.succeeded", intent),
+            self.make_event("invoice_payment.paid", invoice_payment),
+        )
+        self.process_events()
+        self.assertInvoice(self.mirror_of(paid_invoice), 0.0, "paid")
+        # Uncollectible, then finalized: written off, nothing to collect.
+        bad_invoice = self.renewal()
+        finalized = self.make_event("invoice.finalized", bad_invoice)
+        marked = self.make_event(
+            "invoice.marked_uncollectible",
+            self.fake.set_invoice_status(bad_invoice["id"], "uncollectible"),
+        )
+        self.post_events(marked, finalized)
+        self.assertInvoice(self.mirror_of(bad_invoice), 0.0, "paid")
+        self.assertEqual(self.account_balance(bad_debt), 58.31)
+        # Credited, then finalized: less is due.
+        credited = self.renewal()
+        finalized = self.make_event("invoice.finalized", credited)
+        credit_note, _refund = self.fake.add_credit_note(
+            credited["id"], [(credited["lines"]["data"][0]["id"], 1000)]
+        )
+        self.post_events(self.make_event("credit_note.created", credit_note), finalized)
+        self.process_events()
+        self.assertInvoice(self.mirror_of(credited), 58.31 - 11.90, "partial")
+
+    def test_paid_invoice_not_written_off_by_older_uncollectible_mark(self):
+        """Stripe collected an invoice after marking it uncollectible, and the
+        events come the other way round, no key: the older mark writes nothing
+        off; the payment pays the invoice."""
+        bad_debt = self.env["account.account"].create(
+            {"name": "Bad debts", "code": "BADDEBT", "account_type": "expense"}
+        )
+        self.stripe_account.write(
+            {
+                "api_key": False,
+                "uncollectible_policy": "write_off",
+                "uncollectible_account_id": bad_debt.id,
+            }
+        )
+        stripe_invoice = self.renewal()
+        finalized = self.make_event("invoice.finalized", stripe_invoice)
+        marked = self.make_event(
+            "invoice.marked_uncollectible",
+            self.fake.set_invoice_status(stripe_invoice["id"], "uncollectible"),
+        )
+        stripe_invoice, intent, invoice_payment = self.fake.pay_invoice(
+            stripe_invoice["id"]
+        )
+        paid = self.make_event("invoice.paid", stripe_invoice)
+        _finalized, _paid, marked_event = self.post_events(finalized, paid, marked)
+        self.assertEvent(marked_event, "ignored", "paid")
+        self.post_events(
+            self.make_event("payment_intent.succeeded", intent),
+            self.make_event("invoice_payment.paid", invoice_payment),
+        )
+        self.process_events()
+        self.assertInvoice(self.mirror_of(stripe_invoice), 0.0, "paid")
+        self.assertEqual(self.account_balance(bad_debt), 0.0)
+
+    def customer_due(self, move):
+        """What the customer still owes on the invoice's receivable."""
+        return sum(
+            move.line_ids.filtered(
+                lambda line: line.display_type == "payment_term"
+            ).mapped("amount_residual")
+        )
+
     def test_uncollectible_left_open_with_activity(self):
         stripe_invoice = self.renewal()
         self.deliver("invoice.finalized", stripe_invoice)

@@ -372,8 +372,15 @@ class StripeAccount(models.Model):
         )
 
     def _stripe_billing_read_invoice(self, stripe_invoice_id):
-        """The Stripe invoice: read through the API with a key, else the latest
-        snapshot an event Odoo received carries, else None."""
+        """The Stripe invoice in its newest known state: read through the API
+        with a key, else the newest snapshot the events Odoo received carry,
+        else None.
+
+        Without a key, the newest snapshot is the one of the furthest status
+        (``const.BILLING_INVOICE_STATUS_RANK``: an invoice only moves forward,
+        from draft to open, to uncollectible, to paid or void), then of the
+        latest event (Stripe's ``created``): an older event delivered late never
+        wins over a later state."""
         self.ensure_one()
         if self.has_api_key:
             return self._stripe_call(
@@ -382,16 +389,20 @@ class StripeAccount(models.Model):
                 "retrieve",
                 stripe_invoice_id,
             ).to_dict()
-        event = self.env["stripe.event"].search(
+        events = self.env["stripe.event"].search(
             [
                 ("account_id", "=", self.id),
                 ("stripe_object_id", "=", stripe_invoice_id),
                 ("object_type", "=", "invoice"),
             ],
             order="stripe_created desc, id desc",
-            limit=1,
         )
-        return event._get_object() if event else None
+        snapshots = [event._get_object() for event in events]
+        if not snapshots:
+            return None
+        ranks = const.BILLING_INVOICE_STATUS_RANK
+        # max() keeps the first of equal ranks: the latest event's.
+        return max(snapshots, key=lambda snapshot: ranks.get(snapshot.get("status"), 0))
 
     def _stripe_billing_wake(self, object_ids, exclude=None):
         """Look again now at the events waiting for these Stripe objects.
@@ -514,7 +525,28 @@ class StripeAccount(models.Model):
                     stripe_invoice["id"],
                     *intents,
                     *links._stripe_intents_of(self, stripe_invoice["id"]),
+                    *self._stripe_billing_waiting_credit_notes(stripe_invoice["id"]),
                 ],
                 exclude=event,
             )
         return move, messages
+
+    def _stripe_billing_waiting_credit_notes(self, stripe_invoice_id):
+        """The credit notes whose events wait for this Stripe invoice's mirror
+        (``credit_note.created`` delivered before the invoice's events).
+
+        :return: ``cn_`` ids.
+        """
+        self.ensure_one()
+        events = self.env["stripe.event"].search(
+            [
+                ("account_id", "=", self.id),
+                ("state", "=", "waiting"),
+                ("object_type", "=", "credit_note"),
+            ]
+        )
+        return [
+            event.stripe_object_id
+            for event in events
+            if utils.object_id(event._get_object().get("invoice")) == stripe_invoice_id
+        ]
