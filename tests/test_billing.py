@@ -37,6 +37,8 @@ class BillingCommon(StripeCommon):
         cls.vat19 = tax("VAT 19%", 19.0)
         cls.vat19_incl = tax("VAT 19% incl.", 19.0, included=True)
         cls.vat7 = tax("VAT 7%", 7.0)
+        cls.vat21 = tax("VAT 21%", 21.0)
+        cls.vat21_incl = tax("VAT 21% incl.", 21.0, included=True)
         cls.plan = cls.env["product.product"].create({"name": "Pro plan"})
         cls.plan.product_tmpl_id.stripe_product_id = "prod_pro"
 
@@ -259,21 +261,126 @@ class TestBillingInvoices(BillingCommon):
 class TestBillingAmounts(BillingCommon):
     def test_tax_included_in_price(self):
         """A tax rate included in the price maps to the Odoo tax included in the
-        price; the total is the line's amount."""
+        price; the line is booked at Stripe's untaxed amount with the same tax
+        excluded from the price; the total is the line's amount."""
         rate = self.fake.add_tax_rate(19, inclusive=True)
         stripe_invoice = self.renewal(
             [{"amount": 5900, "tax_rate": rate}], default_tax_rates=[rate]
         )
-        self.deliver("invoice.finalized", stripe_invoice)
+        event = self.deliver("invoice.finalized", stripe_invoice)
+        self.assertEvent(event, "done", "Prices include VAT 19% incl.")
         move = self.mirror_of(stripe_invoice)
         self.assertMirrors(move, stripe_invoice)
         self.assertEqual(move.amount_total, 59.0)
         self.assertEqual(move.amount_tax, 9.42)
-        self.assertEqual(move.invoice_line_ids.tax_ids, self.vat19_incl)
+        self.assertEqual(move.amount_untaxed, 49.58)
+        self.assertEqual(move.invoice_line_ids.tax_ids, self.vat19)
         mapping = self.stripe_account.tax_rate_ids.filtered(
             lambda r: r.stripe_id == rate["id"]
         )
         self.assertEqual(mapping.tax_id, self.vat19_incl)
+
+    def test_tax_included_without_excluded_twin_fails_naming_it(self):
+        """A tax included in the price whose percentage has no Odoo tax excluded
+        from the price fails the event, naming the tax to create."""
+        rate = self.fake.add_tax_rate(19, inclusive=True)
+        self.vat19.active = False
+        stripe_invoice = self.renewal(
+            [{"amount": 5900, "tax_rate": rate}], default_tax_rates=[rate]
+        )
+        event = self.deliver("invoice.finalized", stripe_invoice)
+        self.assertEvent(event, "failed", "Create a sales tax of 19.0% excluded")
+        self.assertFalse(self.mirror_of(stripe_invoice))
+        self.vat19.active = True
+        event.action_retry()
+        self.assertEvent(event, "done")
+        self.assertMirrors(self.mirror_of(stripe_invoice), stripe_invoice)
+
+    def test_tax_included_with_coupon_and_credit_note(self):
+        """Lines including 19 % VAT with a coupon, then a credit note of one
+        line: invoice and credit note carry Stripe's untaxed amount and tax."""
+        rate = self.fake.add_tax_rate(19, inclusive=True)
+        stripe_invoice = self.renewal(
+            [
+                {"amount": 999, "discount": 333, "tax_rate": rate},
+                {"amount": 1999, "tax_rate": rate},
+            ],
+            default_tax_rates=[rate],
+        )
+        self.company.tax_calculation_rounding_method = "round_globally"
+        self.deliver("invoice.finalized", stripe_invoice)
+        move = self.mirror_of(stripe_invoice)
+        self.assertMirrors(move, stripe_invoice)
+        stripe_taxes = sum(tax["amount"] for tax in stripe_invoice["total_taxes"])
+        self.assertEqual(round(move.amount_tax * 100), stripe_taxes)
+        self.assertEqual(
+            round(move.amount_untaxed * 100), stripe_invoice["total_excluding_tax"]
+        )
+        self.assertEqual(
+            round(move.tax_totals["base_amount_currency"] * 100),
+            stripe_invoice["total_excluding_tax"],
+        )
+        line = stripe_invoice["lines"]["data"][1]
+        credit_note, _refund = self.fake.add_credit_note(
+            stripe_invoice["id"], [(line["id"], 1999)]
+        )
+        self.deliver("credit_note.created", credit_note)
+        refund = self.env["account.move"].search(
+            [("stripe_credit_note_id", "=", credit_note["id"])]
+        )
+        self.assertEqual(round(refund.amount_total * 100), credit_note["total"])
+        credited_tax = sum(
+            tax["amount"]
+            for line in credit_note["lines"]["data"]
+            for tax in line["taxes"]
+        )
+        self.assertEqual(round(refund.amount_tax * 100), credited_tax)
+        self.assertEqual(refund.invoice_line_ids.tax_ids, self.vat19)
+
+    def test_tax_included_carries_stripe_tax_and_untaxed_amounts(self):
+        """Three lines of 9.99 including 21 % VAT: Stripe taxes each line (1.73 x 3
+        = 5.19, untaxed 24.78) where Odoo would take 21/121 of 29.97 (5.20). The
+        mirror carries Stripe's tax and untaxed amounts, in its journal items and
+        in its totals block (the printed invoice), with either tax rounding of the
+        company, and the event says so."""
+        rate = self.fake.add_tax_rate(21, inclusive=True)
+        for method in ("round_per_line", "round_globally"):
+            with self.subTest(method=method):
+                self.company.tax_calculation_rounding_method = method
+                stripe_invoice = self.renewal(
+                    [
+                        {"amount": 999, "tax_rate": rate, "description": f"Seat {i}"}
+                        for i in range(3)
+                    ],
+                    default_tax_rates=[rate],
+                )
+                self.assertEqual(stripe_invoice["total"], 2997)
+                self.assertEqual(stripe_invoice["total_excluding_tax"], 2478)
+                event = self.deliver("invoice.finalized", stripe_invoice)
+                move = self.mirror_of(stripe_invoice)
+                self.assertMirrors(move, stripe_invoice)
+                self.assertEqual(move.amount_untaxed, 24.78)
+                self.assertEqual(move.amount_tax, 5.19)
+                self.assertEqual(move.amount_total, 29.97)
+                tax_lines = move.line_ids.filtered("tax_line_id")
+                base_lines = move.invoice_line_ids
+                totals = move.tax_totals
+                groups = [
+                    group["tax_amount_currency"]
+                    for subtotal in totals["subtotals"]
+                    for group in subtotal["tax_groups"]
+                ]
+                self.assertEqual(len(groups), 1)
+                for shown, expected in (
+                    (-sum(tax_lines.mapped("balance")), 5.19),
+                    (-sum(base_lines.mapped("balance")), 24.78),
+                    (totals["base_amount_currency"], 24.78),
+                    (totals["tax_amount_currency"], 5.19),
+                    (totals["total_amount_currency"], 29.97),
+                    (groups[0], 5.19),
+                ):
+                    self.assertAlmostEqual(shown, expected, places=2)
+                self.assertEvent(event, "done", "untaxed amounts ($\xa024.78")
 
     def test_coupon_and_prorations(self):
         """A coupon is a discount line of its own; prorations are their own

@@ -247,6 +247,72 @@ class StripeAccount(models.Model):
             lambda tax: tax.price_include == bool(rate.get("inclusive"))
         )[:1]
 
+    def _stripe_excluded_tax(self, tax):
+        """The sales tax to book a Stripe tax included in the price with: the
+        company's tax of the same kind and percentage, excluded from the price
+        (of the same tax group first).
+
+        Stripe computes an included tax on each line; Odoo may compute it on
+        the invoice's total, and derives the untaxed amount of an included tax
+        from the price. A line booked at Stripe's untaxed amount with the
+        excluded tax carries Stripe's untaxed amount exactly, and its tax line
+        Stripe's tax.
+
+        :param tax: an ``account.tax`` included in the price.
+        :raise UserError: the company has no such tax: the message names it.
+        """
+        if not tax.price_include:
+            return tax
+        candidates = (
+            self.env["account.tax"]
+            .search(
+                [
+                    ("company_id", "=", tax.company_id.id),
+                    ("type_tax_use", "=", tax.type_tax_use),
+                    ("amount_type", "=", tax.amount_type),
+                    ("amount", "=", tax.amount),
+                    ("id", "!=", tax.id),
+                ],
+                order="sequence, id",
+            )
+            .filtered(lambda t: not t.price_include)
+        )
+        excluded = (
+            candidates.filtered(lambda t: t.tax_group_id == tax.tax_group_id)
+            or candidates
+        )[:1]
+        if not excluded:
+            raise UserError(
+                _(
+                    "Stripe computes the tax included in a price on each line: "
+                    "Odoo books these lines at Stripe's untaxed amount with the "
+                    "same tax excluded from the price. Create a sales tax of "
+                    "%(percentage)s%% excluded from price in %(company)s (like "
+                    "%(tax)s, with the same accounts), then retry.",
+                    percentage=tax.amount,
+                    company=tax.company_id.name,
+                    tax=tax.name,
+                )
+            )
+        return excluded
+
+    def _stripe_line_taxes(self, line, taxes):
+        """The Odoo taxes of a Stripe line, and Stripe's tax included in its
+        amount: a tax included in the price is replaced by its excluded twin
+        (``_stripe_excluded_tax``).
+
+        :return: ``(account.tax, included tax in minor units)``.
+        """
+        amounts = dict(billing_tools.line_tax_amounts(line))
+        odoo_taxes = self.env["account.tax"]
+        included = 0
+        for rate in billing_tools.line_tax_rate_ids(line):
+            tax = taxes[rate]
+            if tax.price_include:
+                included += amounts.get(rate, 0)
+            odoo_taxes |= self._stripe_excluded_tax(tax)
+        return odoo_taxes, included
+
     def _stripe_invoice_line_vals(self, line, taxes, currency):
         """Odoo invoice lines of a Stripe invoice line: the line itself and one
         line per discount it got, with its taxes.
@@ -254,14 +320,32 @@ class StripeAccount(models.Model):
         The quantity is Stripe's when the unit amount times the quantity gives
         the line's amount exactly; otherwise the line is one unit of its amount
         (its label says the quantity), so that the line is Stripe's to the
-        minor unit.
+        minor unit. A line whose taxes are included in its price is booked at
+        Stripe's untaxed amount (its amount less Stripe's tax of the line) with
+        the excluded twin of its taxes, its discounts at their untaxed share:
+        the untaxed amount and the tax are then Stripe's, whatever the
+        company's tax rounding.
         """
         code = currency.name
-        amount = utils.from_minor_units(line.get("amount") or 0, code)
+        line_taxes, included = self._stripe_line_taxes(line, taxes)
+        discounts = billing_tools.line_discounts(line)
+        minor = line.get("amount") or 0
+        unit = billing_tools.line_unit_amount(line)
+        if included:
+            minor, shares = billing_tools.untaxed_shares(
+                minor, [discount for _id, discount in discounts], included
+            )
+            discounts = [
+                (discount_id, share)
+                for (discount_id, _discount), share in zip(
+                    discounts, shares, strict=True
+                )
+            ]
+            unit = None
+        amount = utils.from_minor_units(minor, code)
         quantity = Decimal(
             str(line.get("quantity_decimal") or line.get("quantity") or 1)
         )
-        unit = billing_tools.line_unit_amount(line)
         price_unit = amount
         label = utils.clean_text(line.get("description")) or _("Stripe invoice line")
         if quantity and quantity != 1:
@@ -306,8 +390,7 @@ class StripeAccount(models.Model):
         product = self.env["product.product"]._stripe_find_product(
             self, billing_tools.line_product_id(line)
         )
-        tax_ids = [taxes[rate].id for rate in billing_tools.line_tax_rate_ids(line)]
-        common = {"tax_ids": [fields.Command.set(tax_ids)]}
+        common = {"tax_ids": [fields.Command.set(line_taxes.ids)]}
         if product:
             common["product_id"] = product.id
         else:
@@ -321,7 +404,7 @@ class StripeAccount(models.Model):
                 "stripe_line_id": line.get("id"),
             }
         ]
-        for discount_id, discount in billing_tools.line_discounts(line):
+        for discount_id, discount in discounts:
             vals.append(
                 {
                     **common,
