@@ -139,6 +139,14 @@ WAIT_BASE_DELAY = 30  # seconds
 WAIT_MAX_DELAY = 3600  # seconds
 WAIT_GIVE_UP_AFTER = 3 * 24 * 3600  # seconds (three days)
 
+# A payment that names no document (no metadata, an unknown customer) may be
+# named by a related event: its Checkout Session's checkout.session.completed, or
+# the invoice_payment.paid of the Stripe invoice it pays. Stripe sends those
+# within seconds to minutes of the payment; an hour covers delivery delays and a
+# first round of Stripe's retries. Then the payment's event fails and a person
+# is told (pick the document, Retry), rather than after three days of silence.
+PAYMENT_LINK_WAIT = 3600  # seconds
+
 # Days the daily cron looks back for events the webhook never delivered (Stripe
 # keeps events for 30 days).
 MISSED_EVENTS_DAYS = 3
@@ -362,6 +370,19 @@ API_RATE_LIMIT_MAX_DELAY = 4  # seconds
 
 # Descriptions Stripe gives the PaymentIntents of invoices: without a key, such a
 # PaymentIntent that matches nothing waits for ``invoice_payment.paid``.
+# How far a Stripe invoice's status is along its life: it only moves forward
+# (draft -> open -> uncollectible -> paid or void; paid and void are final), so
+# of two snapshots of one invoice the further status is the newer. Without a key,
+# that is how the newest known state of an invoice is told (ties: the latest
+# event).
+BILLING_INVOICE_STATUS_RANK = {
+    "draft": 0,
+    "open": 1,
+    "uncollectible": 2,
+    "paid": 3,
+    "void": 3,
+}
+
 BILLING_INTENT_DESCRIPTIONS = frozenset(
     {"Subscription creation", "Subscription update", "Payment for Invoice"}
 )

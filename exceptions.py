@@ -30,12 +30,16 @@ class StripeNotYet(Exception):
     :param str message: what it waits for.
     :param int seconds: when to look again.
     :param int give_up_after: how long to wait at most.
+    :param bool to_check: what it waits for is the link to the document a
+        payment pays (an event Stripe sends within minutes): the event shows as
+        *to check* on the overview while it waits.
     """
 
-    def __init__(self, message, seconds=None, give_up_after=None):
+    def __init__(self, message, seconds=None, give_up_after=None, to_check=False):
         super().__init__(message)
         self.seconds = seconds
         self.give_up_after = give_up_after
+        self.to_check = to_check
 
 
 class StripeActionRequired(UserError):

@@ -18,6 +18,7 @@ from . import (
     test_refunds_disputes,
     test_screens,
     test_security,
+    test_stripe_requests,
     test_test_runners,
     test_tours,
     test_subscriptions,

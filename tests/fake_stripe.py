@@ -42,6 +42,7 @@ parameters 400 ``parameter_unknown``, ``limit`` is 1..100, default 10)::
     /v1/payouts                status, destination, created[...], arrival_date[...]
     /v1/refunds                charge, payment_intent, created[...]
     /v1/<one of the above>/<id>
+    /v1/invoices/<id>/lines, /v1/credit_notes/<id>/lines
 
 Webhook endpoints (what Odoo's *Create Webhook* button does)::
 
@@ -393,6 +394,7 @@ class FakeStripe:
             self._paid_out = {}  # balance transaction id -> payout id
             self._payout_txns = {}  # payout id -> [balance transaction ids]
             self._price_tiers = {}  # price id -> tiers (shown when expanded)
+            self._credit_note_lines = {}  # credit note id -> all its lines
             self._undelivered = set()  # ids of events with failed webhooks
             self.webhook_secrets = {}  # webhook endpoint id -> its signing secret
             self._list_cache = {}
@@ -1383,13 +1385,22 @@ class FakeStripe:
             self._touch()
             return invoice
 
-    def add_credit_note(  # pylint: disable=too-many-locals
-        self, invoice_id, lines, *, refund=False, created=None, reason=None
+    def add_credit_note(  # pylint: disable=too-many-locals,too-many-arguments
+        self,
+        invoice_id,
+        lines,
+        *,
+        refund=False,
+        created=None,
+        reason=None,
+        embedded_lines=10,
     ):
         """Credit (part of) an invoice's lines, as Stripe's credit notes do.
 
         :param lines: ``(line_item_id, amount)`` pairs (amount before tax, as
             the line's ``amount``); the line's tax rate is credited in proportion
+        :param embedded_lines: how many lines the credit note carries (Stripe:
+            10); all of them are listed by ``GET /v1/credit_notes/<id>/lines``
         :param refund: True refunds the credited total on the invoice's charge
             (the credit note lists the refund in ``refunds``); otherwise a paid
             invoice's credit goes to the customer balance, an open one's lowers
@@ -1478,8 +1489,8 @@ class FakeStripe:
                 "invoice": invoice_id,
                 "lines": {
                     "object": "list",
-                    "data": cn_lines,
-                    "has_more": False,
+                    "data": cn_lines[:embedded_lines],
+                    "has_more": len(cn_lines) > embedded_lines,
                     "url": "/v1/credit_notes/%s/lines" % credit_note_id,
                 },
                 "livemode": self.livemode,
@@ -1529,6 +1540,7 @@ class FakeStripe:
                 invoice["amount_due"] -= total
                 invoice["amount_remaining"] -= total
             self._store(credit_note)
+            self._credit_note_lines[credit_note_id] = cn_lines
             return credit_note, refund_obj
 
     def void_credit_note(self, credit_note_id, created=None):
@@ -2612,6 +2624,8 @@ class FakeStripe:
                 return self._list(parts[1], params)
             if len(parts) == 4 and parts[1] == "invoices" and parts[3] == "lines":
                 return self._invoice_lines(parts[2], params)
+            if len(parts) == 4 and parts[1] == "credit_notes" and parts[3] == "lines":
+                return self._credit_note_lines_page(parts[2], params)
             if len(parts) == 3 and parts[1] in self._LISTS:
                 self._check_params(params, {"expand"})
                 kind = self._LISTS[parts[1]]
@@ -2851,6 +2865,30 @@ class FakeStripe:
             "data": lines[start : start + limit],
             "has_more": start + limit < len(lines),
             "url": "/v1/invoices/%s/lines" % invoice_id,
+        }
+
+    def _credit_note_lines_page(self, credit_note_id, params):
+        """``GET /v1/credit_notes/<id>/lines``: the credit note's lines in their
+        order."""
+        self._check_params(params, {"limit", "starting_after", "expand"})
+        if credit_note_id not in self._credit_note_lines:
+            raise StripeApiError(
+                404,
+                "No such credit note: '%s'" % credit_note_id,
+                code="resource_missing",
+                param="credit_note",
+            )
+        lines = self._credit_note_lines[credit_note_id]
+        limit = self._limit(params.get("limit"))
+        start = 0
+        if params.get("starting_after"):
+            ids = [line["id"] for line in lines]
+            start = ids.index(params["starting_after"]) + 1
+        return {
+            "object": "list",
+            "data": lines[start : start + limit],
+            "has_more": start + limit < len(lines),
+            "url": "/v1/credit_notes/%s/lines" % credit_note_id,
         }
 
     def _payout_candidates_for_list(self, payout_id):

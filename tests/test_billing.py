@@ -2,8 +2,11 @@
 credited and voided in step with Stripe, whatever the order of the events."""
 
 import random
+from datetime import timedelta
 
-from odoo import Command
+from freezegun import freeze_time
+
+from odoo import Command, fields
 from odoo.tests import tagged
 
 from .common import PayoutCommon, StripeCommon
@@ -34,6 +37,8 @@ class BillingCommon(StripeCommon):
         cls.vat19 = tax("VAT 19%", 19.0)
         cls.vat19_incl = tax("VAT 19% incl.", 19.0, included=True)
         cls.vat7 = tax("VAT 7%", 7.0)
+        cls.vat21 = tax("VAT 21%", 21.0)
+        cls.vat21_incl = tax("VAT 21% incl.", 21.0, included=True)
         cls.plan = cls.env["product.product"].create({"name": "Pro plan"})
         cls.plan.product_tmpl_id.stripe_product_id = "prod_pro"
 
@@ -169,6 +174,31 @@ class TestBillingInvoices(BillingCommon):
         self.assertMirrors(move, stripe_invoice)
         self.assertInvoice(move, 0.0, "paid")
 
+    def test_renewal_payment_intent_waits_an_hour_for_its_link(self):
+        """No key, the renewal's PaymentIntent names no invoice and its
+        invoice_payment.paid does not come: after an hour its event fails with
+        the message a person acts on; the link arriving later wakes it, and it
+        pays the mirrored invoice."""
+        self.stripe_account.api_key = False
+        stripe_invoice = self.renewal()
+        stripe_invoice, intent, invoice_payment = self.fake.pay_invoice(
+            stripe_invoice["id"]
+        )
+        start = fields.Datetime.now()
+        with freeze_time(start):
+            pi_event = self.deliver("payment_intent.succeeded", intent)
+        self.assertEvent(pi_event, "waiting", "up to an hour")
+        self.assertTrue(pi_event.to_check)
+        with freeze_time(start + timedelta(minutes=61)):
+            self.process_events()
+        self.assertEvent(pi_event, "failed", "within an hour")
+        self.assertTrue(pi_event.activity_ids, "someone is told at once")
+        with freeze_time(start + timedelta(minutes=62)):
+            self.deliver("invoice_payment.paid", invoice_payment)
+            self.deliver("invoice.finalized", stripe_invoice)
+        self.assertEvent(pi_event, "done")
+        self.assertInvoice(self.mirror_of(stripe_invoice), 0.0, "paid")
+
     def test_legacy_version_links_on_both_objects(self):
         """Before basil the invoice names its PaymentIntent and the PaymentIntent
         its invoice: the PaymentIntent first waits for the invoice (no key), then
@@ -231,21 +261,126 @@ class TestBillingInvoices(BillingCommon):
 class TestBillingAmounts(BillingCommon):
     def test_tax_included_in_price(self):
         """A tax rate included in the price maps to the Odoo tax included in the
-        price; the total is the line's amount."""
+        price; the line is booked at Stripe's untaxed amount with the same tax
+        excluded from the price; the total is the line's amount."""
         rate = self.fake.add_tax_rate(19, inclusive=True)
         stripe_invoice = self.renewal(
             [{"amount": 5900, "tax_rate": rate}], default_tax_rates=[rate]
         )
-        self.deliver("invoice.finalized", stripe_invoice)
+        event = self.deliver("invoice.finalized", stripe_invoice)
+        self.assertEvent(event, "done", "Prices include VAT 19% incl.")
         move = self.mirror_of(stripe_invoice)
         self.assertMirrors(move, stripe_invoice)
         self.assertEqual(move.amount_total, 59.0)
         self.assertEqual(move.amount_tax, 9.42)
-        self.assertEqual(move.invoice_line_ids.tax_ids, self.vat19_incl)
+        self.assertEqual(move.amount_untaxed, 49.58)
+        self.assertEqual(move.invoice_line_ids.tax_ids, self.vat19)
         mapping = self.stripe_account.tax_rate_ids.filtered(
             lambda r: r.stripe_id == rate["id"]
         )
         self.assertEqual(mapping.tax_id, self.vat19_incl)
+
+    def test_tax_included_without_excluded_twin_fails_naming_it(self):
+        """A tax included in the price whose percentage has no Odoo tax excluded
+        from the price fails the event, naming the tax to create."""
+        rate = self.fake.add_tax_rate(19, inclusive=True)
+        self.vat19.active = False
+        stripe_invoice = self.renewal(
+            [{"amount": 5900, "tax_rate": rate}], default_tax_rates=[rate]
+        )
+        event = self.deliver("invoice.finalized", stripe_invoice)
+        self.assertEvent(event, "failed", "Create a sales tax of 19.0% excluded")
+        self.assertFalse(self.mirror_of(stripe_invoice))
+        self.vat19.active = True
+        event.action_retry()
+        self.assertEvent(event, "done")
+        self.assertMirrors(self.mirror_of(stripe_invoice), stripe_invoice)
+
+    def test_tax_included_with_coupon_and_credit_note(self):
+        """Lines including 19 % VAT with a coupon, then a credit note of one
+        line: invoice and credit note carry Stripe's untaxed amount and tax."""
+        rate = self.fake.add_tax_rate(19, inclusive=True)
+        stripe_invoice = self.renewal(
+            [
+                {"amount": 999, "discount": 333, "tax_rate": rate},
+                {"amount": 1999, "tax_rate": rate},
+            ],
+            default_tax_rates=[rate],
+        )
+        self.company.tax_calculation_rounding_method = "round_globally"
+        self.deliver("invoice.finalized", stripe_invoice)
+        move = self.mirror_of(stripe_invoice)
+        self.assertMirrors(move, stripe_invoice)
+        stripe_taxes = sum(tax["amount"] for tax in stripe_invoice["total_taxes"])
+        self.assertEqual(round(move.amount_tax * 100), stripe_taxes)
+        self.assertEqual(
+            round(move.amount_untaxed * 100), stripe_invoice["total_excluding_tax"]
+        )
+        self.assertEqual(
+            round(move.tax_totals["base_amount_currency"] * 100),
+            stripe_invoice["total_excluding_tax"],
+        )
+        line = stripe_invoice["lines"]["data"][1]
+        credit_note, _refund = self.fake.add_credit_note(
+            stripe_invoice["id"], [(line["id"], 1999)]
+        )
+        self.deliver("credit_note.created", credit_note)
+        refund = self.env["account.move"].search(
+            [("stripe_credit_note_id", "=", credit_note["id"])]
+        )
+        self.assertEqual(round(refund.amount_total * 100), credit_note["total"])
+        credited_tax = sum(
+            tax["amount"]
+            for line in credit_note["lines"]["data"]
+            for tax in line["taxes"]
+        )
+        self.assertEqual(round(refund.amount_tax * 100), credited_tax)
+        self.assertEqual(refund.invoice_line_ids.tax_ids, self.vat19)
+
+    def test_tax_included_carries_stripe_tax_and_untaxed_amounts(self):
+        """Three lines of 9.99 including 21 % VAT: Stripe taxes each line (1.73 x 3
+        = 5.19, untaxed 24.78) where Odoo would take 21/121 of 29.97 (5.20). The
+        mirror carries Stripe's tax and untaxed amounts, in its journal items and
+        in its totals block (the printed invoice), with either tax rounding of the
+        company, and the event says so."""
+        rate = self.fake.add_tax_rate(21, inclusive=True)
+        for method in ("round_per_line", "round_globally"):
+            with self.subTest(method=method):
+                self.company.tax_calculation_rounding_method = method
+                stripe_invoice = self.renewal(
+                    [
+                        {"amount": 999, "tax_rate": rate, "description": f"Seat {i}"}
+                        for i in range(3)
+                    ],
+                    default_tax_rates=[rate],
+                )
+                self.assertEqual(stripe_invoice["total"], 2997)
+                self.assertEqual(stripe_invoice["total_excluding_tax"], 2478)
+                event = self.deliver("invoice.finalized", stripe_invoice)
+                move = self.mirror_of(stripe_invoice)
+                self.assertMirrors(move, stripe_invoice)
+                self.assertEqual(move.amount_untaxed, 24.78)
+                self.assertEqual(move.amount_tax, 5.19)
+                self.assertEqual(move.amount_total, 29.97)
+                tax_lines = move.line_ids.filtered("tax_line_id")
+                base_lines = move.invoice_line_ids
+                totals = move.tax_totals
+                groups = [
+                    group["tax_amount_currency"]
+                    for subtotal in totals["subtotals"]
+                    for group in subtotal["tax_groups"]
+                ]
+                self.assertEqual(len(groups), 1)
+                for shown, expected in (
+                    (-sum(tax_lines.mapped("balance")), 5.19),
+                    (-sum(base_lines.mapped("balance")), 24.78),
+                    (totals["base_amount_currency"], 24.78),
+                    (totals["tax_amount_currency"], 5.19),
+                    (totals["total_amount_currency"], 29.97),
+                    (groups[0], 5.19),
+                ):
+                    self.assertAlmostEqual(shown, expected, places=2)
+                self.assertEvent(event, "done", "untaxed amounts ($\xa024.78")
 
     def test_coupon_and_prorations(self):
         """A coupon is a discount line of its own; prorations are their own
@@ -476,6 +611,40 @@ class TestBillingCreditNotes(BillingCommon):
         self.assertOneCreditNote(move, credit_note, refund)
         self.assertBalanceMatches()
 
+    def test_credit_note_lines_of_all_pages(self):
+        """A credit note of 105 lines carries 10: the others are read page by
+        page from ``GET /v1/credit_notes/<id>/lines``; the Odoo credit note has
+        every line and Stripe's total, and less is due on the invoice."""
+        stripe_invoice = self.renewal(
+            [
+                {"amount": 100 + i, "tax_rate": self.rate19, "description": f"Seat {i}"}
+                for i in range(105)
+            ]
+        )
+        self.deliver("invoice.finalized", stripe_invoice)
+        move = self.mirror_of(stripe_invoice)
+        line_ids = [  # all 105, not the 10 the invoice carries
+            line["id"]
+            for line in self.fake.objects("line_item")
+            if line["invoice"] == stripe_invoice["id"]
+        ]
+        credit_note, _refund = self.fake.add_credit_note(
+            stripe_invoice["id"], [(line_id, 50) for line_id in line_ids]
+        )
+        self.assertTrue(credit_note["lines"]["has_more"])
+        event = self.deliver("credit_note.created", credit_note)
+        self.assertEvent(event, "done", "mirrors Stripe credit note")
+        odoo_credit_note = self.credit_notes_of(move)
+        self.assertEqual(len(odoo_credit_note.invoice_line_ids), 105)
+        self.assertEqual(
+            round(odoo_credit_note.amount_total * 100), credit_note["total"]
+        )
+        pages = self.fake.requests_for(f"/v1/credit_notes/{credit_note['id']}/lines")
+        self.assertEqual(len(pages), 2)
+        self.assertInvoice(
+            move, (stripe_invoice["total"] - credit_note["total"]) / 100, "partial"
+        )
+
     def test_credit_note_before_payment_and_its_void(self):
         """A credit note on an open invoice lowers what is due; voided, the
         invoice is due again."""
@@ -506,6 +675,121 @@ class TestBillingLifecycle(BillingCommon, PayoutCommon):
         move = self.mirror_of(stripe_invoice)
         self.assertEqual(move.payment_state, "reversed")
         self.assertEqual(move.amount_residual, 0.0)
+
+    def post_events(self, *events):
+        """Deliver built events in this order, each processed before the next."""
+        for event in events:
+            response = self.post_webhook(event)
+            self.assertEqual(response.status_code, 200, response.text)
+            self.process_events()
+        return [self.get_event(event["id"]) for event in events]
+
+    def test_voided_before_finalized_without_key(self):
+        """invoice.voided delivered before invoice.finalized, no key: the Odoo
+        invoice ends reversed, nothing to collect."""
+        self.stripe_account.api_key = False
+        stripe_invoice = self.renewal()
+        finalized = self.make_event("invoice.finalized", stripe_invoice)
+        voided = self.make_event(
+            "invoice.voided", self.fake.set_invoice_status(stripe_invoice["id"], "void")
+        )
+        void_event, finalized_event = self.post_events(voided, finalized)
+        self.assertEvent(void_event, "done", "reversed by")
+        self.assertEvent(finalized_event, "done", "Already mirrored")
+        move = self.mirror_of(stripe_invoice)
+        self.assertEqual(move.payment_state, "reversed")
+        self.assertInvoice(move, 0.0, "reversed")
+        self.assertEqual(self.customer_due(move), 0.0)
+
+    def test_later_states_win_over_finalized_without_key(self):
+        """Paid, marked uncollectible (written off) or credited before
+        invoice.finalized arrives, no key: finalized changes nothing; Stripe's
+        later state stays."""
+        bad_debt = self.env["account.account"].create(
+            {"name": "Bad debts", "code": "BADDEBT", "account_type": "expense"}
+        )
+        self.stripe_account.write(
+            {
+                "api_key": False,
+                "uncollectible_policy": "write_off",
+                "uncollectible_account_id": bad_debt.id,
+            }
+        )
+        # Paid, then finalized: the payment's events pay it.
+        paid_invoice = self.renewal()
+        finalized = self.make_event("invoice.finalized", paid_invoice)
+        paid_invoice, intent, invoice_payment = self.fake.pay_invoice(
+            paid_invoice["id"]
+        )
+        self.post_events(
+            self.make_event("invoice.paid", paid_invoice),
+            finalized,
+            self.make_event("payment_intent.succeeded", intent),
+            self.make_event("invoice_payment.paid", invoice_payment),
+        )
+        self.process_events()
+        self.assertInvoice(self.mirror_of(paid_invoice), 0.0, "paid")
+        # Uncollectible, then finalized: written off, nothing to collect.
+        bad_invoice = self.renewal()
+        finalized = self.make_event("invoice.finalized", bad_invoice)
+        marked = self.make_event(
+            "invoice.marked_uncollectible",
+            self.fake.set_invoice_status(bad_invoice["id"], "uncollectible"),
+        )
+        self.post_events(marked, finalized)
+        self.assertInvoice(self.mirror_of(bad_invoice), 0.0, "paid")
+        self.assertEqual(self.account_balance(bad_debt), 58.31)
+        # Credited, then finalized: less is due.
+        credited = self.renewal()
+        finalized = self.make_event("invoice.finalized", credited)
+        credit_note, _refund = self.fake.add_credit_note(
+            credited["id"], [(credited["lines"]["data"][0]["id"], 1000)]
+        )
+        self.post_events(self.make_event("credit_note.created", credit_note), finalized)
+        self.process_events()
+        self.assertInvoice(self.mirror_of(credited), 58.31 - 11.90, "partial")
+
+    def test_paid_invoice_not_written_off_by_older_uncollectible_mark(self):
+        """Stripe collected an invoice after marking it uncollectible, and the
+        events come the other way round, no key: the older mark writes nothing
+        off; the payment pays the invoice."""
+        bad_debt = self.env["account.account"].create(
+            {"name": "Bad debts", "code": "BADDEBT", "account_type": "expense"}
+        )
+        self.stripe_account.write(
+            {
+                "api_key": False,
+                "uncollectible_policy": "write_off",
+                "uncollectible_account_id": bad_debt.id,
+            }
+        )
+        stripe_invoice = self.renewal()
+        finalized = self.make_event("invoice.finalized", stripe_invoice)
+        marked = self.make_event(
+            "invoice.marked_uncollectible",
+            self.fake.set_invoice_status(stripe_invoice["id"], "uncollectible"),
+        )
+        stripe_invoice, intent, invoice_payment = self.fake.pay_invoice(
+            stripe_invoice["id"]
+        )
+        paid = self.make_event("invoice.paid", stripe_invoice)
+        _finalized, _paid, marked_event = self.post_events(finalized, paid, marked)
+        self.assertEvent(marked_event, "ignored", "paid")
+        self.post_events(
+            self.make_event("payment_intent.succeeded", intent),
+            self.make_event("invoice_payment.paid", invoice_payment),
+        )
+        self.process_events()
+        self.assertInvoice(self.mirror_of(stripe_invoice), 0.0, "paid")
+        self.assertEqual(self.account_balance(bad_debt), 0.0)
+
+    def customer_due(self, move):
+        """What the customer still owes on the invoice's receivable."""
+        return sum(
+            move.line_ids.filtered(
+                lambda line: line.display_type == "payment_term"
+            ).mapped("amount_residual")
+        )
 
     def test_uncollectible_left_open_with_activity(self):
         stripe_invoice = self.renewal()

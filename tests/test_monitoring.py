@@ -1,3 +1,4 @@
+import json
 from datetime import timedelta
 
 import stripe
@@ -10,7 +11,7 @@ from odoo.tools import mute_logger
 
 from ..exceptions import StripeMatchError
 from .common import StripeCommon
-from .fake_stripe import fast_sdk_retries
+from .fake_stripe import FakeStripe, fast_sdk_retries
 
 EVENT_LOGGER = "odoo.addons.stripe_connector.models.core.stripe_event"
 PAYOUT_LOGGER = "odoo.addons.stripe_connector.models.payouts.stripe_payout"
@@ -288,6 +289,50 @@ class TestMonitoring(StripeCommon):
         self.assertEqual(self.alerts("event_failed").state, "resolved")
 
     @mute_logger(EVENT_LOGGER)
+    def test_unnamed_payment_without_key_waits_an_hour_then_alerts(self):
+        """Without a key, a payment with no metadata and an unknown customer
+        waits for the Checkout Session's event that may name it, shown *to
+        check* on the overview, for an hour at most: then it fails and the
+        responsible user is told at once; picking the invoice books it."""
+        self.stripe_account.api_key = False
+        start = fields.Datetime.now()
+        with freeze_time(start):
+            _charge, event = self.unmatched_payment()
+        self.assertEvent(event, "waiting", "checkout.session.completed")
+        self.assertIn("an hour", event.state_message)
+        self.assertFalse(event.activity_ids)
+        account = self.stripe_account
+        account.invalidate_recordset()
+        self.assertEqual(account.to_check_event_count, 1)
+        listed = self.env["stripe.event"].search(
+            account.action_view_to_check_events()["domain"]
+            + [("state", "=", "waiting"), ("to_check", "=", True)]
+        )
+        self.assertEqual(listed, event)
+
+        with freeze_time(start + timedelta(minutes=50)):
+            self.process_events()
+        self.assertEvent(event, "waiting")
+        self.assertFalse(event.activity_ids)
+        with freeze_time(start + timedelta(minutes=61)):
+            self.process_events()
+        self.assertEvent(event, "failed", "within an hour")
+        self.assertIn("No invoice or order matches", event.state_message)
+        self.assertEqual(
+            event.activity_ids.summary, self.alerts("event_failed").summary
+        )
+        self.assertEqual(len(self.channel_bodies()), 1)
+        account.invalidate_recordset()
+        self.assertEqual(account.to_check_event_count, 0)
+
+        invoice = self.create_invoice(43.21)
+        event.invoice_id = invoice
+        event.action_retry()
+        self.assertEvent(event, "done")
+        self.assertInvoice(invoice, 0.0, "paid")
+        self.assertEqual(self.alerts("event_failed").state, "resolved")
+
+    @mute_logger(EVENT_LOGGER)
     def test_marking_ignored_closes_the_alert(self):
         """A user who decides the unmatched payment needs nothing in Odoo marks
         its event ignored: the activity is done, the alert resolved."""
@@ -397,6 +442,82 @@ class TestMonitoring(StripeCommon):
         self.assertEqual(alert.state, "resolved")
         self.assertFalse(self.account_activities())
         self.assertEqual(len(self.alerts("missed_events")), 1)
+
+    def test_catch_up_stores_events_as_stripe_sent_them(self):
+        """*Fetch Missed Events* on a subscription event, whose price carries
+        decimal strings (``unit_amount_decimal``) that the SDK turns into
+        ``Decimal``: the event is stored as Stripe sent it and processed."""
+        customer = self.fake.add_customer(email="subscriber@example.com")
+        price = self.fake.add_price(self.fake.add_product("Pro plan"), 4900)
+        subscription = self.fake.add_subscription(customer["id"], [(price, 2)])
+        missed = self.make_event(
+            "customer.subscription.created",
+            subscription,
+            delivered=False,
+            created=int(fields.Datetime.now().timestamp()) - 7200,
+        )
+        action = self.stripe_account.action_fetch_missed_events()
+        self.assertEqual(action["params"]["message"], "1 event(s) fetched from Stripe.")
+        event = self.get_event(missed["id"])
+        self.assertEqual(event.received_via, "catch_up")
+        stored = json.loads(event.payload)
+        self.assertEqual(stored, missed, "the event as Stripe sent it")
+        self.assertEqual(
+            stored["data"]["object"]["items"]["data"][0]["price"][
+                "unit_amount_decimal"
+            ],
+            "4900",
+        )
+        self.process_events()
+        self.assertEvent(event, "done")
+
+    @mute_logger("odoo.addons.stripe_connector.models.core.stripe_account")
+    def test_catch_up_of_one_account_fails_alone(self):
+        """The daily catch-up meets an event Odoo cannot read on the first
+        account: that account's catch-up fails alone, with an alert; the next
+        account is caught up; a later catch-up that works resolves the alert."""
+        other_fake = FakeStripe(api_keys={"sk_test_other"}).start()
+        self.addCleanup(other_fake.stop)
+        other = self.env["stripe.account"].create(
+            {
+                "name": "Stripe Z",
+                "api_key": "sk_test_other",
+                "webhook_secret": "whsec_other",
+                "api_base": other_fake.api_base,
+            }
+        )
+        two_hours_ago = int(fields.Datetime.now().timestamp()) - 7200
+        broken = self.make_event(
+            "payment_intent.succeeded",
+            self.fake.get(self.fake.add_charge(1000, "usd")["payment_intent"]),
+            delivered=False,
+            created=two_hours_ago,
+        )
+        intent = broken["data"]["object"]
+        broken["data"]["object"] = "not an object"  # what Odoo cannot read
+        charge = other_fake.add_charge(2000, "usd")
+        missed = other_fake.event(
+            "payment_intent.succeeded",
+            other_fake.get(charge["payment_intent"]),
+            delivered=False,
+            created=two_hours_ago,
+        )
+        cron = self.env.ref("stripe_connector.ir_cron_stripe_fetch_missed_events")
+        cron.method_direct_trigger()
+        self.env.invalidate_all()
+        self.assertFalse(self.get_event(broken["id"]))
+        self.assertEqual(self.get_event(missed["id"]).account_id, other)
+        alert = self.alerts("catch_up_failed")
+        self.assertEqual(alert.state, "open")
+        activity = self.account_activities()
+        self.assertEqual(activity.summary, alert.summary)
+        self.assertIn("AttributeError", str(activity.note))
+        self.assertIn(alert.summary, self.channel_bodies()[0])
+
+        broken["data"]["object"] = intent
+        cron.method_direct_trigger()
+        self.assertEqual(alert.state, "resolved")
+        self.assertTrue(self.get_event(broken["id"]))
 
     def set_received(self, events, moments):
         self.env.flush_all()

@@ -5,6 +5,7 @@ from decimal import Decimal
 from odoo.tests import BaseCase, tagged
 
 from .. import utils
+from ..tools.billing import untaxed_shares
 from ..tools.subscription import (
     item_monthly,
     item_terms,
@@ -265,3 +266,21 @@ class TestPackagePrices(BaseCase):
             item_monthly({"id": "si_1", "price": price, "quantity": 25}, 0),
             Decimal(6000),
         )
+
+
+@tagged("post_install", "-at_install")
+class TestUntaxedShares(BaseCase):
+    """A line whose tax Stripe includes in its price, split into its untaxed
+    amount and its discounts' untaxed shares."""
+
+    def test_line_and_discounts_add_up_to_stripe_untaxed_amount(self):
+        # 9.99 less 3.33 of coupon, 21 % included: Stripe's tax 1.16 of 6.66.
+        line, shares = untaxed_shares(999, [333], 116)
+        self.assertEqual(line - sum(shares), 999 - 333 - 116)
+        self.assertEqual(shares, [275])  # 3.33 x 5.50 / 6.66
+        line, shares = untaxed_shares(999, [], 173)
+        self.assertEqual((line, shares), (826, []))
+        line, shares = untaxed_shares(10000, [1, 2, 3], 1595)
+        self.assertEqual(line - sum(shares), 10000 - 6 - 1595)
+        line, shares = untaxed_shares(-1633, [], -261)  # a proration credit
+        self.assertEqual(line, -1372)

@@ -1,6 +1,8 @@
 """Small pure helpers of Stripe Billing: read invoices, lines and credit notes
 across API versions. No Odoo environment, no I/O."""
 
+from fractions import Fraction
+
 from ..utils import get_path, object_id
 
 
@@ -25,6 +27,29 @@ def line_tax_amounts(line):
         for tax in line.get("tax_amounts") or []
         if object_id(tax.get("tax_rate"))
     ]
+
+
+def untaxed_shares(amount, discounts, included_tax):
+    """Split the untaxed amount of a line whose taxes are included in its price.
+
+    Stripe taxes a line's discounted amount and includes the tax in it: the
+    untaxed amount is ``amount - sum(discounts) - included_tax``, exactly. Each
+    discount takes its share of it, rounded to the minor unit; the line takes
+    the rest, so that line and discounts add up to Stripe's untaxed amount.
+
+    :param int amount: the line's amount, tax included, in minor units.
+    :param list[int] discounts: the discounts' amounts (> 0), tax included.
+    :param int included_tax: Stripe's tax included in the line, in minor units.
+    :return: ``(the line's untaxed amount, [each discount's untaxed amount])``.
+    :rtype: tuple[int, list[int]]
+    """
+    discounted = amount - sum(discounts)
+    untaxed = discounted - included_tax
+    shares = [
+        round(Fraction(discount) * untaxed / discounted) if discounted else 0
+        for discount in discounts
+    ]
+    return untaxed + sum(shares), shares
 
 
 def line_tax_rate_ids(line):

@@ -173,25 +173,35 @@ class AccountMove(models.Model):
         return result
 
     def _stripe_match_stripe_amounts(self, lines, taxes, total, currency_code):
-        """Give each tax line Stripe's amount for that tax, then check the total.
+        """Give each tax line Stripe's amount for that tax, then check the
+        untaxed amount and the total.
 
         Odoo computes a tax on each line (or on the total, as the company rounds)
         and a discount is a line of its own: its tax is rounded apart, where
         Stripe rounds the tax of the discounted amount. The difference, a minor
-        unit or two, goes onto the tax line, as a user would correct it.
+        unit or two, goes onto the tax line, as a user would correct it. A tax
+        included in Stripe's prices is booked with its excluded twin on lines
+        of Stripe's untaxed amounts (``stripe.account._stripe_line_taxes``), so
+        that the untaxed amount is Stripe's too (Stripe's total less its taxes).
 
         :param list lines: Stripe's lines (invoice or credit note lines).
         :param dict taxes: Stripe tax rate id -> ``account.tax``.
         :param int total: Stripe's total, in minor units.
         :return: messages saying what was corrected.
-        :raise UserError: the total still differs (it is never posted wrong).
+        :raise UserError: the untaxed amount or the total still differs (it is
+            never posted wrong).
         """
         self.ensure_one()
         currency = self.currency_id
+        account = self.stripe_account_id
         expected = defaultdict(int)
+        included = self.env["account.tax"]
         for line in lines:
             for rate_id, amount in billing_tools.line_tax_amounts(line):
-                expected[taxes[rate_id]] += amount
+                tax = taxes[rate_id]
+                if tax.price_include:
+                    included |= tax
+                expected[account._stripe_excluded_tax(tax)] += amount
         sign = -1 if self.is_inbound() else 1
         # What to correct, read before anything is written: most invoices need
         # nothing, and opening the dynamic-lines sync costs as much as the
@@ -200,7 +210,7 @@ class AccountMove(models.Model):
         corrections = []
         for tax, minor in expected.items():
             tax_lines = self.line_ids.filtered(lambda ln, t=tax: ln.tax_line_id == t)
-            if not tax_lines or tax.price_include:
+            if not tax_lines:
                 continue
             stripe_amount = float(utils.from_minor_units(minor, currency_code))
             odoo_amount = sign * sum(tax_lines.mapped("amount_currency"))
@@ -227,6 +237,19 @@ class AccountMove(models.Model):
                 for tax_line, delta in deltas:
                     tax_line.amount_currency += sign * delta
             self._compute_amount()
+        untaxed = total - sum(expected.values())
+        if utils.to_minor_units(self.amount_untaxed, currency_code) != untaxed:
+            raise UserError(
+                _(
+                    "The Odoo untaxed amount %(odoo)s differs from Stripe's "
+                    "%(stripe)s: not posted. Check the tax mapping of the Stripe "
+                    "account.",
+                    odoo=currency.format(self.amount_untaxed),
+                    stripe=currency.format(
+                        float(utils.from_minor_units(untaxed, currency_code))
+                    ),
+                )
+            )
         if utils.to_minor_units(self.amount_total, currency_code) != total:
             raise UserError(
                 _(
@@ -238,9 +261,21 @@ class AccountMove(models.Model):
                     ),
                 )
             )
+        messages = []
+        if included:
+            messages.append(
+                _(
+                    "Prices include %(taxes)s: lines booked at Stripe's untaxed "
+                    "amounts (%(untaxed)s in all) with the tax excluded from the "
+                    "price, so that the untaxed amount and the tax are Stripe's "
+                    "(Stripe computes the tax of each line).",
+                    taxes=", ".join(included.mapped("name")),
+                    untaxed=currency.format(self.amount_untaxed),
+                )
+            )
         if corrections:
-            return [_("Tax rounded as Stripe does: %s", " ".join(corrections))]
-        return []
+            messages.append(_("Tax rounded as Stripe does: %s", " ".join(corrections)))
+        return messages
 
     @api.model
     def _stripe_mirror_credit_note(self, account, credit_note, invoice):
@@ -256,8 +291,7 @@ class AccountMove(models.Model):
         if utils.get_path(credit_note, "lines", "has_more"):
             lines = account._stripe_list_all(
                 _("the lines of credit note %s", credit_note["id"]),
-                "credit_notes",
-                "line_items",
+                "credit_notes.line_items",
                 credit_note["id"],
             )
         embedded = {
@@ -276,19 +310,16 @@ class AccountMove(models.Model):
             source = invoice_lines.get(line.get("invoice_line_item"))
             amount = line.get("amount") or 0
             discount = line.get("discount_amount") or 0
+            # A tax included in the price: Stripe's untaxed amount, excluded tax.
+            line_taxes, included = account._stripe_line_taxes(line, taxes)
             vals = {
                 "name": utils.clean_text(line.get("description"))
                 or (source.name if source else _("Credit")),
                 "quantity": 1,
-                "price_unit": float(utils.from_minor_units(amount - discount, code)),
-                "tax_ids": [
-                    Command.set(
-                        [
-                            taxes[rate].id
-                            for rate in billing_tools.line_tax_rate_ids(line)
-                        ]
-                    )
-                ],
+                "price_unit": float(
+                    utils.from_minor_units(amount - discount - included, code)
+                ),
+                "tax_ids": [Command.set(line_taxes.ids)],
             }
             if source:
                 vals.update(

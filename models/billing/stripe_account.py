@@ -247,6 +247,72 @@ class StripeAccount(models.Model):
             lambda tax: tax.price_include == bool(rate.get("inclusive"))
         )[:1]
 
+    def _stripe_excluded_tax(self, tax):
+        """The sales tax to book a Stripe tax included in the price with: the
+        company's tax of the same kind and percentage, excluded from the price
+        (of the same tax group first).
+
+        Stripe computes an included tax on each line; Odoo may compute it on
+        the invoice's total, and derives the untaxed amount of an included tax
+        from the price. A line booked at Stripe's untaxed amount with the
+        excluded tax carries Stripe's untaxed amount exactly, and its tax line
+        Stripe's tax.
+
+        :param tax: an ``account.tax`` included in the price.
+        :raise UserError: the company has no such tax: the message names it.
+        """
+        if not tax.price_include:
+            return tax
+        candidates = (
+            self.env["account.tax"]
+            .search(
+                [
+                    ("company_id", "=", tax.company_id.id),
+                    ("type_tax_use", "=", tax.type_tax_use),
+                    ("amount_type", "=", tax.amount_type),
+                    ("amount", "=", tax.amount),
+                    ("id", "!=", tax.id),
+                ],
+                order="sequence, id",
+            )
+            .filtered(lambda t: not t.price_include)
+        )
+        excluded = (
+            candidates.filtered(lambda t: t.tax_group_id == tax.tax_group_id)
+            or candidates
+        )[:1]
+        if not excluded:
+            raise UserError(
+                _(
+                    "Stripe computes the tax included in a price on each line: "
+                    "Odoo books these lines at Stripe's untaxed amount with the "
+                    "same tax excluded from the price. Create a sales tax of "
+                    "%(percentage)s%% excluded from price in %(company)s (like "
+                    "%(tax)s, with the same accounts), then retry.",
+                    percentage=tax.amount,
+                    company=tax.company_id.name,
+                    tax=tax.name,
+                )
+            )
+        return excluded
+
+    def _stripe_line_taxes(self, line, taxes):
+        """The Odoo taxes of a Stripe line, and Stripe's tax included in its
+        amount: a tax included in the price is replaced by its excluded twin
+        (``_stripe_excluded_tax``).
+
+        :return: ``(account.tax, included tax in minor units)``.
+        """
+        amounts = dict(billing_tools.line_tax_amounts(line))
+        odoo_taxes = self.env["account.tax"]
+        included = 0
+        for rate in billing_tools.line_tax_rate_ids(line):
+            tax = taxes[rate]
+            if tax.price_include:
+                included += amounts.get(rate, 0)
+            odoo_taxes |= self._stripe_excluded_tax(tax)
+        return odoo_taxes, included
+
     def _stripe_invoice_line_vals(self, line, taxes, currency):
         """Odoo invoice lines of a Stripe invoice line: the line itself and one
         line per discount it got, with its taxes.
@@ -254,14 +320,32 @@ class StripeAccount(models.Model):
         The quantity is Stripe's when the unit amount times the quantity gives
         the line's amount exactly; otherwise the line is one unit of its amount
         (its label says the quantity), so that the line is Stripe's to the
-        minor unit.
+        minor unit. A line whose taxes are included in its price is booked at
+        Stripe's untaxed amount (its amount less Stripe's tax of the line) with
+        the excluded twin of its taxes, its discounts at their untaxed share:
+        the untaxed amount and the tax are then Stripe's, whatever the
+        company's tax rounding.
         """
         code = currency.name
-        amount = utils.from_minor_units(line.get("amount") or 0, code)
+        line_taxes, included = self._stripe_line_taxes(line, taxes)
+        discounts = billing_tools.line_discounts(line)
+        minor = line.get("amount") or 0
+        unit = billing_tools.line_unit_amount(line)
+        if included:
+            minor, shares = billing_tools.untaxed_shares(
+                minor, [discount for _id, discount in discounts], included
+            )
+            discounts = [
+                (discount_id, share)
+                for (discount_id, _discount), share in zip(
+                    discounts, shares, strict=True
+                )
+            ]
+            unit = None
+        amount = utils.from_minor_units(minor, code)
         quantity = Decimal(
             str(line.get("quantity_decimal") or line.get("quantity") or 1)
         )
-        unit = billing_tools.line_unit_amount(line)
         price_unit = amount
         label = utils.clean_text(line.get("description")) or _("Stripe invoice line")
         if quantity and quantity != 1:
@@ -306,8 +390,7 @@ class StripeAccount(models.Model):
         product = self.env["product.product"]._stripe_find_product(
             self, billing_tools.line_product_id(line)
         )
-        tax_ids = [taxes[rate].id for rate in billing_tools.line_tax_rate_ids(line)]
-        common = {"tax_ids": [fields.Command.set(tax_ids)]}
+        common = {"tax_ids": [fields.Command.set(line_taxes.ids)]}
         if product:
             common["product_id"] = product.id
         else:
@@ -321,7 +404,7 @@ class StripeAccount(models.Model):
                 "stripe_line_id": line.get("id"),
             }
         ]
-        for discount_id, discount in billing_tools.line_discounts(line):
+        for discount_id, discount in discounts:
             vals.append(
                 {
                     **common,
@@ -372,8 +455,15 @@ class StripeAccount(models.Model):
         )
 
     def _stripe_billing_read_invoice(self, stripe_invoice_id):
-        """The Stripe invoice: read through the API with a key, else the latest
-        snapshot an event Odoo received carries, else None."""
+        """The Stripe invoice in its newest known state: read through the API
+        with a key, else the newest snapshot the events Odoo received carry,
+        else None.
+
+        Without a key, the newest snapshot is the one of the furthest status
+        (``const.BILLING_INVOICE_STATUS_RANK``: an invoice only moves forward,
+        from draft to open, to uncollectible, to paid or void), then of the
+        latest event (Stripe's ``created``): an older event delivered late never
+        wins over a later state."""
         self.ensure_one()
         if self.has_api_key:
             return self._stripe_call(
@@ -382,16 +472,20 @@ class StripeAccount(models.Model):
                 "retrieve",
                 stripe_invoice_id,
             ).to_dict()
-        event = self.env["stripe.event"].search(
+        events = self.env["stripe.event"].search(
             [
                 ("account_id", "=", self.id),
                 ("stripe_object_id", "=", stripe_invoice_id),
                 ("object_type", "=", "invoice"),
             ],
             order="stripe_created desc, id desc",
-            limit=1,
         )
-        return event._get_object() if event else None
+        snapshots = [event._get_object() for event in events]
+        if not snapshots:
+            return None
+        ranks = const.BILLING_INVOICE_STATUS_RANK
+        # max() keeps the first of equal ranks: the latest event's.
+        return max(snapshots, key=lambda snapshot: ranks.get(snapshot.get("status"), 0))
 
     def _stripe_billing_wake(self, object_ids, exclude=None):
         """Look again now at the events waiting for these Stripe objects.
@@ -514,7 +608,28 @@ class StripeAccount(models.Model):
                     stripe_invoice["id"],
                     *intents,
                     *links._stripe_intents_of(self, stripe_invoice["id"]),
+                    *self._stripe_billing_waiting_credit_notes(stripe_invoice["id"]),
                 ],
                 exclude=event,
             )
         return move, messages
+
+    def _stripe_billing_waiting_credit_notes(self, stripe_invoice_id):
+        """The credit notes whose events wait for this Stripe invoice's mirror
+        (``credit_note.created`` delivered before the invoice's events).
+
+        :return: ``cn_`` ids.
+        """
+        self.ensure_one()
+        events = self.env["stripe.event"].search(
+            [
+                ("account_id", "=", self.id),
+                ("state", "=", "waiting"),
+                ("object_type", "=", "credit_note"),
+            ]
+        )
+        return [
+            event.stripe_object_id
+            for event in events
+            if utils.object_id(event._get_object().get("invoice")) == stripe_invoice_id
+        ]

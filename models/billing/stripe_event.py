@@ -54,6 +54,8 @@ class StripeEvent(models.Model):
         self.account_id._stripe_billing_wake(
             [intent_id, stripe_invoice_id], exclude=self
         )
+        # Also the payment's event that gave up waiting for this link.
+        self._stripe_wake_intent_events(intent_id)
         move = self.account_id._stripe_billing_find_mirror(stripe_invoice_id)
         stripe_invoice = (
             None
@@ -108,17 +110,16 @@ class StripeEvent(models.Model):
 
     def _handle_invoice_voided(self):
         """The mirrored invoice is reversed by a credit note (Odoo's reversal,
-        reconciled with it): its number stays in the sequence, as Stripe's does."""
+        reconciled with it): its number stays in the sequence, as Stripe's does.
+
+        Stripe voids finalized invoices only: one voided before Odoo mirrored it
+        (``invoice.voided`` delivered before ``invoice.finalized``) is mirrored
+        from the voided snapshot, then reversed; the older event finds it
+        mirrored and changes nothing."""
         stripe_invoice = self._get_object()
         move = self.account_id._stripe_billing_find_mirror(stripe_invoice["id"])
         if not move:
-            raise StripeNothingToDo(
-                _(
-                    "Stripe invoice %s was voided before Odoo mirrored it: nothing "
-                    "to undo.",
-                    stripe_invoice["id"],
-                )
-            )
+            move, _messages = self._stripe_billing_mirror(stripe_invoice)
         self._link_documents(moves=move)
         if move.payment_state == "reversed" or move.reversal_move_ids:
             return _("%s is already reversed.", move.name)
@@ -144,8 +145,21 @@ class StripeEvent(models.Model):
         )
 
     def _handle_invoice_marked_uncollectible(self):
+        """The invoice's payment state, as the account's *Uncollectible
+        Invoices* says; nothing when Stripe's newest known state of the invoice
+        is paid or void (an older mark delivered late)."""
         stripe_invoice = self._get_object()
         account = self.account_id
+        newest = account._stripe_billing_read_invoice(stripe_invoice["id"]) or {}
+        if newest.get("status") in ("paid", "void"):
+            raise StripeNothingToDo(
+                _(
+                    "Stripe invoice %(invoice)s is %(status)s since it was marked "
+                    "uncollectible: the newest state wins.",
+                    invoice=stripe_invoice["id"],
+                    status=newest["status"],
+                )
+            )
         move = self.account_id._stripe_billing_find_mirror(stripe_invoice["id"])
         if not move:
             move, _messages = self._stripe_billing_mirror(stripe_invoice)

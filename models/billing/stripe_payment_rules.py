@@ -79,12 +79,27 @@ class StripePaymentRules(models.AbstractModel):
                 or not account._stripe_billing_may_be_invoice_payment(facts)
             ):
                 raise
+            duration = event._stripe_duration_text(const.PAYMENT_LINK_WAIT)
+            if event._stripe_wait_over():
+                raise StripeMatchError(
+                    _(
+                        "%(error)s No invoice_payment.paid event linked it to a "
+                        "Stripe invoice within %(duration)s: pick the invoice it "
+                        "pays and click Retry.",
+                        error=error.args[0],
+                        duration=duration,
+                    ),
+                    error.candidates,
+                ) from error
             raise StripeNotYet(
                 _(
                     "%(error)s It may pay a Stripe invoice (the PaymentIntent of a "
                     "subscription names no invoice since API version "
-                    "2025-03-31.basil): waiting for the invoice_payment.paid event "
-                    "that tells.",
+                    "2025-03-31.basil): waiting up to %(duration)s for the "
+                    "invoice_payment.paid event that tells.",
                     error=error.args[0],
-                )
+                    duration=duration,
+                ),
+                give_up_after=const.PAYMENT_LINK_WAIT,
+                to_check=True,
             ) from error

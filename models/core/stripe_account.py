@@ -713,11 +713,14 @@ class StripeAccount(models.Model):
                 "types": handled[start : start + 20],
                 "created": {"gte": int(since.timestamp())},
             }
-            for page in self._stripe_pages(_("the events"), "events", params):
+            # Each event as Stripe sent it (its raw JSON, as the webhook stores
+            # it): the SDK's objects turn decimal strings into Decimal.
+            pages = self._stripe_pages(_("the events"), "events", params, raw=True)
+            for page in pages:
                 for data in page:
                     if bool(data.get("livemode")) != (self.mode == "live"):
                         continue  # the key's mode is not the account's
-                    payload = json.dumps(data).encode()
+                    payload = json.dumps(data, ensure_ascii=False).encode()
                     stored += event_model._receive(
                         self, data, payload, received_via="catch_up"
                     )[1]
@@ -726,19 +729,31 @@ class StripeAccount(models.Model):
     @api.model
     def _cron_fetch_missed_events(self):
         """Daily safety net: fetch what the webhook missed, for every account
-        with an API key."""
-        for account in self._stripe_api_accounts():
+        with an API key. Each account's catch-up runs in its own savepoint and
+        fails alone, whatever the error (``_stripe_catch_up_failed`` tells)."""
+        for api_account in self._stripe_api_accounts():
+            account = api_account.with_company(api_account.company_id)
             try:
                 with self.env.cr.savepoint():
-                    account.with_company(
-                        account.company_id
-                    )._stripe_fetch_missed_events()
+                    account._stripe_fetch_missed_events()
             except UserError as error:
-                _logger.warning(
-                    "Stripe account %s: missed events not fetched: %s",
-                    account.id,
-                    error.args[0],
+                account._stripe_catch_up_failed(error.args[0])
+            # One account's unexpected error must not stop the others' catch-up.
+            except Exception as error:  # pylint: disable=broad-exception-caught
+                _logger.exception(
+                    "Stripe account %s: missed events not fetched", account.id
                 )
+                account._stripe_catch_up_failed(f"{type(error).__name__}: {error}")
+
+    def _stripe_catch_up_failed(self, message):
+        """The daily catch-up of this account failed (nothing of it is kept).
+
+        :param str message: why, in words.
+        """
+        self.ensure_one()
+        _logger.warning(
+            "Stripe account %s: missed events not fetched: %s", self.id, message
+        )
 
     @api.model
     def _stripe_api_accounts(self):
@@ -1028,7 +1043,7 @@ class StripeAccount(models.Model):
             return None, error.args[0]
         return answer.to_dict(), None
 
-    def _stripe_pages(self, what, service_name, params, *args):
+    def _stripe_pages(self, what, service_name, params, *args, raw=False):
         """Yield the pages of a Stripe list as lists of dicts, one request each:
         the one paginator of the module.
 
@@ -1043,6 +1058,9 @@ class StripeAccount(models.Model):
             maximum by default).
         :param args: the list's own arguments (the invoice of
             ``invoices.line_items``).
+        :param bool raw: the objects as Stripe sent them (parsed from the raw
+            JSON of the answer: decimal strings stay strings), instead of the
+            SDK's objects made dicts (``Decimal`` amounts).
         :raise UserError: Stripe still refuses after the retries.
         """
         self.ensure_one()
@@ -1050,7 +1068,10 @@ class StripeAccount(models.Model):
         params.setdefault("limit", const.API_PAGE_SIZE)
         while True:
             page = self._stripe_call(what, service_name, "list", *args, params=params)
-            data = [obj.to_dict() for obj in page.data]
+            if raw:
+                data = list(page.last_response.data["data"])
+            else:
+                data = [obj.to_dict() for obj in page.data]
             if data:
                 yield data
             if not (page.has_more and data):

@@ -57,6 +57,12 @@ class StripeAccount(models.Model):
     # === OVERVIEW === #
 
     waiting_event_count = fields.Integer(compute="_compute_overview")
+    to_check_event_count = fields.Integer(
+        compute="_compute_overview",
+        help="Payments waiting for the event that links them to a document (a "
+        "Checkout Session, a Stripe invoice): they fail, and someone is told, if "
+        "it does not come within an hour.",
+    )
     today_payment_count = fields.Integer(
         string="Payments Today", compute="_compute_overview"
     )
@@ -124,17 +130,20 @@ class StripeAccount(models.Model):
             account.last_payout_state = payout.state
 
     def _compute_overview(self):
-        waiting = dict(
-            self.env["stripe.event"]._read_group(
-                [("account_id", "in", self.ids), ("state", "=", "waiting")],
-                ["account_id"],
-                ["__count"],
-            )
-        )
+        waiting, to_check = {}, {}
+        for account, flagged, count in self.env["stripe.event"]._read_group(
+            [("account_id", "in", self.ids), ("state", "=", "waiting")],
+            ["account_id", "to_check"],
+            ["__count"],
+        ):
+            waiting[account] = waiting.get(account, 0) + count
+            if flagged:
+                to_check[account] = count
         today = fields.Date.context_today(self)
         start = today - timedelta(days=const.OVERVIEW_SPARKLINE_DAYS - 1)
         for account in self:
             account.waiting_event_count = waiting.get(account, 0)
+            account.to_check_event_count = to_check.get(account, 0)
             daily = account._stripe_daily_payments(start)
             count, amount = daily.get(today, (0, 0.0))
             account.today_payment_count = count
@@ -185,6 +194,12 @@ class StripeAccount(models.Model):
         return self._stripe_action(
             "stripe_connector.stripe_event_action",
             {"search_default_waiting": 1, "default_account_id": self.id},
+        )
+
+    def action_view_to_check_events(self):
+        return self._stripe_action(
+            "stripe_connector.stripe_event_action",
+            {"search_default_to_check": 1, "default_account_id": self.id},
         )
 
     def action_view_last_payout(self):
@@ -337,7 +352,28 @@ class StripeAccount(models.Model):
             self._stripe_alert_missed_events(missed)
         else:
             self._stripe_resolve_missed_events()
+        self._stripe_alert_resolve(
+            "catch_up_failed", _("The catch-up of missed events worked again.")
+        )
         return stored
+
+    def _stripe_catch_up_failed(self, message):
+        """Alert: the daily catch-up of this account failed (the other accounts'
+        went on); resolved by the next catch-up that works."""
+        res = super()._stripe_catch_up_failed(message)
+        self._stripe_alert(
+            "catch_up_failed",
+            _("The daily catch-up of missed Stripe events failed"),
+            _(
+                "Odoo could not fetch the events the webhook of %(account)s may "
+                "have missed: %(message)s\nNothing of this catch-up was kept; it "
+                "runs again tomorrow (or click Fetch Missed Events on the "
+                "account).",
+                account=self.display_name,
+                message=message,
+            ),
+        )
+        return res
 
     def _stripe_resolve_missed_events(self):
         """Resolve the missed-events alert once the endpoint shows it works: the

@@ -7,13 +7,13 @@ class StripeAlert(models.Model):
     """Something about a Stripe account that needs a person, told once.
 
     An alert is opened for a cause (an event no retry can fix, events the webhook
-    missed, a silent webhook, an unknown API version, a balance difference) about
-    one record (the event, or the account). It gives the responsible user one
-    activity on that record and, when the account names one, posts in a Discuss
-    channel. While it is open, the same cause seen again only updates it: a
-    partial unique index keeps one open alert per account, cause and record, also
-    between concurrent transactions. The check that finds the cause gone resolves
-    it and marks its activity done."""
+    missed, a catch-up that failed, a silent webhook, an unknown API version, a
+    balance difference) about one record (the event, or the account). It gives
+    the responsible user one activity on that record and, when the account names
+    one, posts in a Discuss channel. While it is open, the same cause seen again
+    only updates it: a partial unique index keeps one open alert per account,
+    cause and record, also between concurrent transactions. The check that finds
+    the cause gone resolves it and marks its activity done."""
 
     _name = "stripe.alert"
     _description = "Stripe Alert"
@@ -25,6 +25,7 @@ class StripeAlert(models.Model):
         [
             ("event_failed", "Event Needs a Person"),
             ("missed_events", "Missed Webhook Events"),
+            ("catch_up_failed", "Catch-up Failed"),
             ("webhook_silent", "Silent Webhook"),
             ("api_version", "Unknown API Version"),
             ("balance_difference", "Balance Difference"),

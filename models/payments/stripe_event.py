@@ -43,6 +43,13 @@ class StripeEvent(models.Model):
         help="When Odoo cannot tell which order a payment is for, pick it here "
         "and click Retry.",
     )
+    to_check = fields.Boolean(
+        readonly=True,
+        copy=False,
+        help="While waiting: a payment that names no document waits for the "
+        "event that links it (its Checkout Session, its Stripe invoice). It fails, "
+        "and someone is told, if that event does not come within an hour.",
+    )
 
     # === HANDLERS === #
 
@@ -140,14 +147,30 @@ class StripeEvent(models.Model):
         """
         account = self.account_id
         if not account.has_api_key:
+            if self._stripe_wait_over():
+                raise StripeMatchError(
+                    _(
+                        "%(error)s No Checkout Session event named PaymentIntent "
+                        "%(intent)s within %(duration)s: pick the invoice or order "
+                        "it pays and click Retry.",
+                        error=match_error.args[0],
+                        intent=intent.get("id"),
+                        duration=self._stripe_duration_text(const.PAYMENT_LINK_WAIT),
+                    ),
+                    match_error.candidates,
+                ) from match_error
             raise StripeNotYet(
                 _(
                     "%(error)s If a Checkout Session made PaymentIntent %(intent)s, "
                     "its checkout.session.completed event books it: waiting for it "
-                    "(without a secret key, Odoo cannot ask Stripe).",
+                    "up to %(duration)s (without a secret key, Odoo cannot ask "
+                    "Stripe).",
                     error=match_error.args[0],
                     intent=intent.get("id"),
-                )
+                    duration=self._stripe_duration_text(const.PAYMENT_LINK_WAIT),
+                ),
+                give_up_after=const.PAYMENT_LINK_WAIT,
+                to_check=True,
             ) from match_error
         try:
             sessions = account._stripe_call(
@@ -175,14 +198,15 @@ class StripeEvent(models.Model):
 
     def _stripe_wake_intent_events(self, intent_id):
         """Have the events waiting about a PaymentIntent looked at now (the
-        Checkout Session they waited for was booked)."""
+        Checkout Session or the invoice link they waited for came); those that
+        failed for want of it too."""
         if not intent_id:
             return
         waiting = self.search(
             [
                 ("account_id", "=", self.account_id.id),
                 ("stripe_object_id", "=", intent_id),
-                ("state", "=", "waiting"),
+                ("state", "in", ("waiting", "failed")),
                 ("id", "!=", self.id),
             ]
         )
@@ -207,6 +231,13 @@ class StripeEvent(models.Model):
             self._stripe_add_report_time(rules._stripe_payment_facts(session)),
             _("the asynchronous payment failed"),
         )
+
+    # === STATE METHODS === #
+
+    def _set_waiting(self, outcome):
+        """Also whether the event waits for the link of a payment (*to check*)."""
+        self.to_check = outcome.to_check
+        return super()._set_waiting(outcome)
 
     # === PAYMENT RULES === #
 
