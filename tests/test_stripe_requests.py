@@ -81,6 +81,9 @@ CALL_SITES = {
     ("models/billing/account_move.py", "_stripe_mirror_credit_note"): (
         "credit_note.created: its lines"
     ),
+    ("models/billing/stripe_event.py", "_stripe_prebook_plan"): (
+        "a batch of paid invoices: their payments and PaymentIntents"
+    ),
     ("models/billing/stripe_account.py", "_stripe_billing_read_invoice"): (
         "invoice_payment.paid before the invoice: the invoice"
     ),
@@ -405,6 +408,19 @@ class TestStripeRequests(SubscriptionCommon, PayoutCommon):
         ):
             event = self.deliver("invoice.paid", paid)
         self.assertEvent(event, "done")
+        batch = []
+        for _i in range(2):
+            renewal = self.renewal()
+            renewal, _intent, _invoice_payment = self.fake.pay_invoice(renewal["id"])
+            batch.append(self.deliver("invoice.paid", renewal, process=False))
+        with self.call_site(
+            "a batch of paid invoices: their payments and PaymentIntents",
+            "GET /v1/invoice_payments?invoice",
+            "GET /v1/payment_intents/{intent}?expand",
+        ):
+            self.process_events()
+        for event in batch:
+            self.assertEvent(event, "done", "Stripe fee booked")
         line_ids = [
             line["id"]
             for line in self.fake.objects("line_item")
