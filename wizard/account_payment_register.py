@@ -33,10 +33,25 @@ class AccountPaymentRegister(models.TransientModel):
             vals.update(per_invoice[batch_result["lines"].move_id.id])
         return vals
 
+    def _post_payments(self, to_process, edit_mode=False):
+        """With a list as ``stripe_deferred_posting`` in the context, the
+        payments are created but neither posted nor reconciled: the list gets
+        what to post, for ``_post_payments`` and ``_reconcile_payments`` to
+        finish later (the batch booking creates its payments before it posts
+        the invoices they pay, so that the journals' sequences are held as
+        briefly as possible)."""
+        deferred = self.env.context.get("stripe_deferred_posting")
+        if deferred is not None:
+            deferred.extend(to_process)
+            return
+        super()._post_payments(to_process, edit_mode=edit_mode)
+
     def _reconcile_payments(self, to_process, edit_mode=False):
         """The batch booking's payments are reconciled with their invoices in
         one reconciliation plan (what ``reconcile()`` does for one), instead of
         one reconciliation each: the same matches, in one pass."""
+        if self.env.context.get("stripe_deferred_posting") is not None:
+            return
         if not self.env.context.get("stripe_payment_values") or edit_mode:
             super()._reconcile_payments(to_process, edit_mode=edit_mode)
             return

@@ -674,27 +674,27 @@ class StripeEvent(models.Model):
         }
 
     def _stripe_prebook_book(self, account, plans):
-        """Create and post the planned invoices in one ``create`` and one
-        ``action_post`` (posting takes the journal's sequence: as late as
-        possible, held until the batch commits), then pay them
-        (``_stripe_prebook_pay``).
+        """Create the planned invoices in one ``create``, then post and pay them
+        (``_stripe_prebook_pay``: one ``action_post``, after everything is
+        created).
 
         :return: dict event id -> messages.
         """
         invoices, corrections = self.env["account.move"]._stripe_create_mirrors(
             [plan["prepared"] for plan in plans]
         )
-        invoices.action_post()
         links = self.env["stripe.invoice.payment"]
-        for plan, invoice, messages in zip(
-            plans, invoices, invoices._stripe_mirror_messages(corrections), strict=True
-        ):
+        for plan, invoice in zip(plans, invoices, strict=True):
             plan["invoice"] = invoice
-            plan["messages"] = messages
+            plan["messages"] = []
             links._stripe_link(
                 account, plan["stripe_invoice"]["id"], plan["facts"].payment_intent_id
             )
-        notes = self._stripe_prebook_pay(account, plans)
+        notes = self._stripe_prebook_pay(account, plans, to_post=invoices)
+        for plan, messages in zip(
+            plans, invoices._stripe_mirror_messages(corrections), strict=True
+        ):
+            notes[plan["event"].id][:0] = messages
         account._stripe_billing_wake(
             [
                 object_id

@@ -341,16 +341,21 @@ class StripeEvent(models.Model):
             and plan["facts"].charge_id not in taken
         ]
 
-    def _stripe_prebook_pay(self, account, plans):
-        """Register the payments of planned (posted, open) invoices with one
-        Odoo payment registration (one payment per invoice, each the invoice's
+    def _stripe_prebook_pay(self, account, plans, to_post=None):
+        """Register the payments of planned (open) invoices with one Odoo
+        payment registration (one payment per invoice, each the invoice's
         residual, with its Stripe references), reconciled in one plan, and book
         their Stripe fees in one ``create`` and one ``action_post``; each
         payment then gets what the one-by-one path gives it (Stripe's
         conversion, the invoice's chatter note, the event's links).
 
+        Everything is created before anything is posted: posting takes the
+        journals' sequences, held until the batch commits, so the other workers
+        wait only for the posting, not for the creation.
+
         :param list plans: dicts with ``event``, ``invoice``, ``facts``,
             ``date`` and ``messages`` (said first).
+        :param to_post: the draft invoices to post first (the mirrors).
         :return: dict event id -> messages.
         """
         move_model = self.env["account.move"]
@@ -366,7 +371,11 @@ class StripeEvent(models.Model):
         fees = move_model.create([vals for vals in fee_vals if vals])
         fees_left = iter(fees)
         fee_of = [next(fees_left) if vals else move_model for vals in fee_vals]
-        payments = self._stripe_prebook_register(account, plans)
+        wizard, payments, deferred = self._stripe_prebook_register(account, plans)
+        if to_post:
+            to_post.action_post()
+        wizard._post_payments(deferred)
+        wizard._reconcile_payments(deferred)
         fees.action_post()
         payment_of = {payment.stripe_object_id: payment for payment in payments}
         notes = {}
@@ -397,11 +406,13 @@ class StripeEvent(models.Model):
         return notes
 
     def _stripe_prebook_register(self, account, plans):
-        """Register the payments of the planned invoices with one Odoo payment
+        """Create the payments of the planned invoices with one Odoo payment
         registration: one payment per invoice, of its residual, with the Stripe
-        references of its plan.
+        references of its plan; neither posted nor reconciled yet.
 
-        :return: the payments.
+        :return: ``(wizard, payments, what to post)``: the wizard's
+            ``_post_payments`` and ``_reconcile_payments`` finish the
+            registration.
         """
         payment_values = {
             plan["invoice"].id: {
@@ -422,12 +433,16 @@ class StripeEvent(models.Model):
             # (a number of Odoo's gapless BATCH sequence, locked NOWAIT, which
             # two workers would fight over) is not used.
             wizard_vals["communication"] = _("Stripe payments")
-        return (
+        deferred = []
+        wizard = (
             self.env["account.payment.register"]
-            .with_context(stripe_payment_values=payment_values)
+            .with_context(
+                stripe_payment_values=payment_values, stripe_deferred_posting=deferred
+            )
             .create(wizard_vals)
-            ._create_payments()
         )
+        payments = wizard._create_payments()
+        return wizard.with_context(stripe_deferred_posting=None), payments, deferred
 
     def _stripe_payment_rules(self, document=None):
         """The payment rules (``stripe.payment.rules``) bound to the event's
