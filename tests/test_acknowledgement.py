@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from odoo import fields
 from odoo.tests import tagged
 
@@ -7,7 +9,8 @@ from .common import StripeCommon
 @tagged("post_install", "-at_install")
 class TestAcknowledgement(StripeCommon):
     """The webhook's acknowledgement costs one insert: duplicates decided by the
-    unique constraint, what the event is about read when it is processed."""
+    unique constraint, what the event is about read when it is processed, one
+    wake-up of the processing cron for many webhooks."""
 
     def setUp(self):
         super().setUp()
@@ -89,3 +92,57 @@ class TestAcknowledgement(StripeCommon):
         self.assertEqual(action["res_model"], "stripe.event.ignore")
         self.assertEqual(event.amount, 147.0)
         self.assertEqual(event.state, "pending")
+
+    def test_many_webhooks_leave_one_wake_up(self):
+        """Ten webhooks in a row: one pending wake-up of the processing cron."""
+        for _i in range(10):
+            event = self.make_event("payment_intent.succeeded", self.intent)
+            self.assertEqual(self.post_webhook(event).status_code, 200)
+        self.assertEqual(len(self.due_triggers()), 1)
+        self.assertEqual(
+            self.env["stripe.event"].search_count(
+                [("account_id", "=", self.stripe_account.id)]
+            ),
+            10,
+        )
+
+    def test_wake_up_after_the_cron_started_on_the_last_one(self):
+        """A pending wake-up older than the cron's last batch belongs to a run that
+        already looked for due events (it goes when that run ends): a new event
+        adds one, and only one."""
+        now = fields.Datetime.now()
+        triggers = self.env["ir.cron.trigger"]
+        triggers.search([("cron_id", "=", self.cron.id)]).unlink()
+        triggers.create({"cron_id": self.cron.id, "call_at": now - timedelta(1)})
+        progress = self.env["ir.cron.progress"].create({"cron_id": self.cron.id})
+        self.env.flush_all()
+        self.env.cr.execute(
+            "UPDATE ir_cron_progress SET create_date = %s WHERE id = %s",
+            (now - timedelta(hours=1), progress.id),
+        )
+        for _i in range(3):
+            event = self.make_event("payment_intent.succeeded", self.intent)
+            self.assertEqual(self.post_webhook(event).status_code, 200)
+        self.assertEqual(len(self.due_triggers()), 2)
+
+    def test_later_wake_ups_for_retries(self):
+        """A retry's wake-up is added at its time, also when an earlier one is
+        pending (that one would come before the event is due); one pending at that
+        time or a few seconds after it does."""
+        event_model = self.env["stripe.event"]
+        triggers = self.env["ir.cron.trigger"]
+        event_model._trigger_processing()
+        now = fields.Datetime.now()
+
+        def later():
+            return triggers.search(
+                [("cron_id", "=", self.cron.id), ("call_at", ">", now)]
+            ).mapped("call_at")
+
+        event_model._trigger_processing(at=now + timedelta(seconds=60))
+        self.assertEqual(later(), [now + timedelta(seconds=60)])
+        event_model._trigger_processing(at=now + timedelta(seconds=55))
+        event_model._trigger_processing(at=now + timedelta(seconds=60))
+        self.assertEqual(len(later()), 1, "the one at 60 s does")
+        event_model._trigger_processing(at=now + timedelta(seconds=30))
+        self.assertEqual(len(later()), 2, "the one at 60 s would be too late")

@@ -385,10 +385,52 @@ class StripeEvent(models.Model):
 
     @api.model
     def _trigger_processing(self, at=None):
-        # sudo: ir.cron is not readable by the public user who posts webhooks.
-        self.env.ref("stripe_connector.ir_cron_stripe_event_process").sudo()._trigger(
-            at=at
+        """Wake the processing cron up at ``at`` (default: now), unless a wake-up
+        already pending will do.
+
+        At most one wake-up is pending that the cron has not started on: for
+        now, any pending trigger at or before now that is not older than the
+        cron's last batch (an older one may belong to a run that has already
+        looked for due events, and goes when that run ends); for later (a retry),
+        one at ``at`` or up to ``const.TRIGGER_GRACE`` seconds after it (an
+        earlier one would wake the cron before the event is due). Two
+        transactions checking at the same moment may each add one: harmless. Odoo's
+        ``ir.cron._trigger`` (and its notification to the cron threads) runs only
+        when a trigger is added.
+
+        :param datetime at: when the cron should run (naive UTC).
+        """
+        now = fields.Datetime.now()
+        at = at or now
+        cron_id = self.env["ir.model.data"]._xmlid_to_res_id(
+            "stripe_connector.ir_cron_stripe_event_process"
         )
+        if at > now:
+            low, high = at, at + timedelta(seconds=const.TRIGGER_GRACE)
+        else:
+            low, high = None, now
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT 1 FROM ir_cron_trigger
+                 WHERE cron_id = %(cron)s
+                   AND call_at <= %(high)s
+                   AND call_at >= COALESCE(%(low)s, (
+                           SELECT create_date FROM ir_cron_progress
+                            WHERE cron_id = %(cron)s
+                            ORDER BY id DESC LIMIT 1
+                       ), '-infinity'::timestamp)
+                 LIMIT 1
+                """,
+                cron=cron_id,
+                low=low,
+                high=high,
+            )
+        )
+        if self.env.cr.fetchone():
+            return
+        # sudo: ir.cron is not readable by the public user who posts webhooks.
+        self.env["ir.cron"].sudo().browse(cron_id)._trigger(at=at)
 
     # === PROCESSING === #
 
