@@ -1,3 +1,4 @@
+import contextlib
 import json
 import logging
 import time
@@ -8,13 +9,54 @@ from psycopg2 import errors as pg_errors
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import SQL
 
 from ... import const, utils
 from ...exceptions import StripeNothingToDo, StripeNotYet
 from ...tools import queue
 
 _logger = logging.getLogger(__name__)
+
+# Whether a pending wake-up of the processing cron will do (see
+# StripeEvent._stripe_wakeup_params): parameters cron, low, high.
+WAKEUP_PENDING_SQL = """
+    EXISTS(
+        SELECT 1 FROM ir_cron_trigger
+         WHERE cron_id = %(cron)s
+           AND call_at <= %(high)s
+           AND call_at >= COALESCE(%(low)s, (
+                   SELECT create_date FROM ir_cron_progress
+                    WHERE cron_id = %(cron)s
+                    ORDER BY id DESC LIMIT 1
+               ), '-infinity'::timestamp)
+    )
+"""
+
+# An event as the ORM would write it (see StripeEvent._receive), whether a
+# wake-up of the processing cron is pending, and whether the account counts
+# refused webhooks: one statement.
+RECEIVE_SQL = f"""
+    WITH new AS (
+        INSERT INTO "stripe_event" (
+            stripe_id, type, title, account_id, company_id, livemode, api_version,
+            stripe_created, stripe_object_id, object_type, payload, received_via,
+            state, attempts, next_attempt_at, routing_key, lane, facts_pending,
+            create_uid, create_date, write_uid, write_date
+        )
+        VALUES (
+            %(stripe_id)s, %(type)s, %(type)s, %(account_id)s, %(company_id)s,
+            %(livemode)s, %(api_version)s, %(stripe_created)s, %(stripe_object_id)s,
+            %(object_type)s, %(payload)s, %(received_via)s, 'pending', 0, %(now)s,
+            %(routing_key)s, %(lane)s, TRUE, %(uid)s, (now() AT TIME ZONE 'UTC'),
+            %(uid)s, (now() AT TIME ZONE 'UTC')
+        )
+        ON CONFLICT (account_id, stripe_id) DO NOTHING
+        RETURNING id
+    )
+    SELECT (SELECT id FROM new), {WAKEUP_PENDING_SQL},
+           (SELECT webhook_refused_count > 0 FROM stripe_account
+             WHERE id = %(account_id)s)
+"""
+WAKEUP_PENDING_QUERY = f"SELECT {WAKEUP_PENDING_SQL}"
 
 
 class StripeEvent(models.Model):
@@ -283,7 +325,9 @@ class StripeEvent(models.Model):
     # === INTAKE (called by the controller) === #
 
     @api.model
-    def _receive(self, account, event_data, payload, received_via="webhook"):
+    def _receive(
+        self, account, event_data, payload, received_via="webhook", savepoint=True
+    ):
         """Store a verified webhook event and wake the processing cron up.
 
         One ``INSERT ... ON CONFLICT DO NOTHING``: the unique constraint on
@@ -301,6 +345,12 @@ class StripeEvent(models.Model):
         :param bytes payload: the raw body (UTF-8), kept as Stripe sent it.
         :param str received_via: ``webhook``, or ``catch_up`` for an event the
             daily catch-up read through the API.
+        :param bool savepoint: insert in a savepoint, so that a copy another
+            worker committed after this transaction began (PostgreSQL refuses the
+            insert: serialization failure) is answered as a duplicate. The
+            controller does without (two queries less): Odoo's HTTP layer runs
+            the request again on a serialization failure, and the copy is then
+            visible.
         :return: the stored event and whether it is new; for a duplicate, the
             copy stored before, or an empty recordset when another worker
             committed it after this transaction began (not in its snapshot).
@@ -309,51 +359,44 @@ class StripeEvent(models.Model):
         data_object = utils.get_path(event_data, "data", "object", default={})
         stripe_id = utils.clean_text(event_data["id"], 255)
         event_type = utils.clean_text(event_data["type"], 255)
-        uid = self.env.uid
-        now = SQL("(now() AT TIME ZONE 'UTC')")
-        query = SQL(
-            """INSERT INTO "stripe_event" (
-                stripe_id, type, title, account_id, company_id, livemode,
-                api_version, stripe_created, stripe_object_id, object_type, payload,
-                received_via, state, attempts, next_attempt_at, routing_key, lane,
-                facts_pending, create_uid, create_date, write_uid, write_date
-            ) VALUES (
-                %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'pending', 0, %s,
-                %s, %s, TRUE, %s, %s, %s, %s
-            )
-            ON CONFLICT (account_id, stripe_id) DO NOTHING
-            RETURNING id
-            """,
-            stripe_id,
-            event_type,
-            event_type,
-            account.id,
-            account.company_id.id,
-            bool(event_data.get("livemode")),
-            utils.clean_text(event_data.get("api_version"), 64),
-            utils.timestamp_to_datetime(event_data.get("created")),
-            utils.clean_text(data_object.get("id"), 255) or None,
-            utils.clean_text(data_object.get("object"), 64) or None,
-            utils.clean_text(payload.decode("utf-8")),
-            received_via,
-            fields.Datetime.now(),
-            queue.routing_key(event_data),
-            queue.lane(
+        now = fields.Datetime.now()
+        values = {
+            "stripe_id": stripe_id,
+            "type": event_type,
+            "account_id": account.id,
+            # The related field's value (cached for webhooks: no query).
+            "company_id": (
+                account._stripe_webhook_config(account.id) or (account.company_id.id,)
+            )[0],
+            "livemode": bool(event_data.get("livemode")),
+            "api_version": utils.clean_text(event_data.get("api_version"), 64),
+            "stripe_created": utils.timestamp_to_datetime(event_data.get("created")),
+            "stripe_object_id": utils.clean_text(data_object.get("id"), 255) or None,
+            "object_type": utils.clean_text(data_object.get("object"), 64) or None,
+            "payload": utils.clean_text(payload.decode("utf-8")),
+            "received_via": received_via,
+            "now": now,
+            "routing_key": queue.routing_key(event_data),
+            "lane": queue.lane(
                 event_data.get("type"),
                 event_data,
                 const.EVENT_LANES,
                 const.BILLING_INTENT_DESCRIPTIONS,
             ),
-            uid,
-            now,
-            uid,
-            now,
-        )
+            "uid": self.env.uid,
+        }
+        values.update(self._stripe_wakeup_params(now, now))
         try:
-            with self.env.cr.savepoint(flush=False):
-                self.env.cr.execute(query, log_exceptions=False)
-                row = self.env.cr.fetchone()
+            with (
+                self.env.cr.savepoint(flush=False)
+                if savepoint
+                else contextlib.nullcontext()
+            ):
+                self.env.cr.execute(RECEIVE_SQL, values, log_exceptions=False)
+                event_id, wakeup_pending, refused_before = self.env.cr.fetchone()
         except pg_errors.SerializationFailure:
+            if not savepoint:
+                raise
             # Odoo's transactions are REPEATABLE READ: a copy another worker
             # committed after this transaction began is not skipped silently,
             # PostgreSQL refuses instead. Any other cause (the account's row
@@ -362,15 +405,18 @@ class StripeEvent(models.Model):
             if not self._stripe_event_committed(account.id, stripe_id):
                 raise
             return self.browse(), False
-        if not row:
+        if refused_before and received_via == "webhook":
+            account._stripe_note_accepted(account.id)
+        if not event_id:
             # A redelivery (the constraint decided): the copy stored before.
             return self.search(
                 [("account_id", "=", account.id), ("stripe_id", "=", stripe_id)]
             ), False
         # What the ORM's create keeps in step: the account's list of events.
-        account.invalidate_recordset(["event_ids"])
-        self._trigger_processing()
-        return self.browse(row[0]), True
+        account.invalidate_recordset(["event_ids"], flush=False)
+        if not wakeup_pending:
+            self._stripe_add_wakeup(now)
+        return self.browse(event_id), True
 
     @api.model
     def _stripe_event_committed(self, account_id, stripe_id):
@@ -386,7 +432,20 @@ class StripeEvent(models.Model):
     @api.model
     def _trigger_processing(self, at=None):
         """Wake the processing cron up at ``at`` (default: now), unless a wake-up
-        already pending will do.
+        already pending will do (see ``_stripe_wakeup_params``).
+
+        :param datetime at: when the cron should run (naive UTC).
+        """
+        now = fields.Datetime.now()
+        at = at or now
+        self.env.cr.execute(WAKEUP_PENDING_QUERY, self._stripe_wakeup_params(at, now))
+        if not self.env.cr.fetchone()[0]:
+            self._stripe_add_wakeup(at)
+
+    @api.model
+    def _stripe_wakeup_params(self, at, now):
+        """The parameters of ``WAKEUP_PENDING_SQL`` for a wake-up of the
+        processing cron wanted at ``at``.
 
         At most one wake-up is pending that the cron has not started on: for
         now, any pending trigger at or before now that is not older than the
@@ -394,43 +453,34 @@ class StripeEvent(models.Model):
         looked for due events, and goes when that run ends); for later (a retry),
         one at ``at`` or up to ``const.TRIGGER_GRACE`` seconds after it (an
         earlier one would wake the cron before the event is due). Two
-        transactions checking at the same moment may each add one: harmless. Odoo's
-        ``ir.cron._trigger`` (and its notification to the cron threads) runs only
-        when a trigger is added.
+        transactions checking at the same moment may each add one: harmless.
 
         :param datetime at: when the cron should run (naive UTC).
+        :param datetime now: the current time (naive UTC).
+        :rtype: dict
         """
-        now = fields.Datetime.now()
-        at = at or now
-        cron_id = self.env["ir.model.data"]._xmlid_to_res_id(
-            "stripe_connector.ir_cron_stripe_event_process"
-        )
         if at > now:
             low, high = at, at + timedelta(seconds=const.TRIGGER_GRACE)
         else:
             low, high = None, now
-        self.env.cr.execute(
-            SQL(
-                """
-                SELECT 1 FROM ir_cron_trigger
-                 WHERE cron_id = %(cron)s
-                   AND call_at <= %(high)s
-                   AND call_at >= COALESCE(%(low)s, (
-                           SELECT create_date FROM ir_cron_progress
-                            WHERE cron_id = %(cron)s
-                            ORDER BY id DESC LIMIT 1
-                       ), '-infinity'::timestamp)
-                 LIMIT 1
-                """,
-                cron=cron_id,
-                low=low,
-                high=high,
-            )
-        )
-        if self.env.cr.fetchone():
-            return
+        return {"cron": self._stripe_processing_cron_id(), "low": low, "high": high}
+
+    @api.model
+    def _stripe_add_wakeup(self, at):
+        """Add a wake-up of the processing cron at ``at``: Odoo's own
+        ``ir.cron._trigger``, which also notifies the cron threads when it is
+        due now."""
         # sudo: ir.cron is not readable by the public user who posts webhooks.
-        self.env["ir.cron"].sudo().browse(cron_id)._trigger(at=at)
+        self.env["ir.cron"].sudo().browse(self._stripe_processing_cron_id())._trigger(
+            at=at
+        )
+
+    @api.model
+    def _stripe_processing_cron_id(self):
+        # Cached by ir.model.data: no query.
+        return self.env["ir.model.data"]._xmlid_to_res_id(
+            "stripe_connector.ir_cron_stripe_event_process"
+        )
 
     # === PROCESSING === #
 
