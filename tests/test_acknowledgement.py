@@ -2,8 +2,11 @@ from datetime import timedelta
 
 from odoo import fields
 from odoo.tests import tagged
+from odoo.tools import mute_logger
 
 from .common import StripeCommon
+
+CONTROLLER_LOGGER = "odoo.addons.stripe_connector.controllers.main"
 
 
 @tagged("post_install", "-at_install")
@@ -146,3 +149,20 @@ class TestAcknowledgement(StripeCommon):
         self.assertEqual(len(later()), 1, "the one at 60 s does")
         event_model._trigger_processing(at=now + timedelta(seconds=30))
         self.assertEqual(len(later()), 2, "the one at 60 s would be too late")
+
+    @mute_logger(CONTROLLER_LOGGER)
+    def test_webhook_settings_follow_the_account(self):
+        """The account's secrets and state are cached for webhooks in each worker:
+        the next delivery after a change sees it."""
+        first = self.make_event("payment_intent.succeeded", self.intent)
+        self.assertEqual(self.post_webhook(first).status_code, 200)
+        self.stripe_account.webhook_secret = "whsec_changed"
+        event = self.make_event("payment_intent.succeeded", self.intent)
+        self.assertEqual(self.post_webhook(event).status_code, 400)
+        self.assertEqual(
+            self.post_webhook(event, secret="whsec_changed").status_code, 200
+        )
+        self.stripe_account.active = False
+        other = self.make_event("payment_intent.succeeded", self.intent)
+        response = self.post_webhook(other, secret="whsec_changed")
+        self.assertEqual(response.status_code, 404)
