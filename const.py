@@ -155,6 +155,11 @@ MISSED_EVENTS_DAYS = 3
 # serialization failure or lock timeout). Not counted as an attempt.
 CONCURRENCY_RETRY_DELAY = 5  # seconds
 
+# A wake-up of the processing cron wanted later (a retry) is not added when one is
+# already pending at that time or up to this many seconds after it (Odoo's cron
+# threads look at later wake-ups about once a minute anyway).
+TRIGGER_GRACE = 10  # seconds
+
 # === AMOUNTS === #
 
 # Stripe's exponent table (https://docs.stripe.com/currencies). Every currency not

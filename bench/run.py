@@ -53,7 +53,7 @@ RENEWAL_SIZES = tuple(
 PAYMENT_COUNT = int(os.environ.get("BENCH_PAYMENTS", "200"))
 # Seconds into the last renewal storm (one worker) when a one-off payment comes.
 ONE_OFF_AFTER = float(os.environ.get("BENCH_ONE_OFF_AFTER", "10"))
-# Which benchmarks run: "payouts", "payments", "renewals", "mrr" or "all"
+# Which benchmarks run: "payouts", "payments", "renewals", "mrr", "ack" or "all"
 # (``make bench BENCH=...``).
 BENCH = os.environ.get("BENCH", "all")
 API_KEY = "sk_test_bench"
@@ -810,6 +810,9 @@ def main():
     if sys.argv[1:] == ["mrr"] or "mrr" in (BENCH, os.environ.get("BENCH_ONLY")):
         run_mrr(registry)
         return
+    if BENCH == "ack":
+        run_ack(registry)
+        return
     fake = load_fake_stripe()(api_keys={API_KEY}, seed=5).start()
     scenarios = [
         (
@@ -869,6 +872,7 @@ def main():
         fake.stop()
     if BENCH == "all":
         run_mrr(registry)
+        run_ack(registry)
 
 
 def report_one_off(storm):
@@ -960,6 +964,293 @@ def report(title, results):
     print(
         f"queries per additional transaction ({small['size']:,} -> "
         f"{large['size']:,}): {marginal:.3f}; the rest is a fixed cost per run"
+    )
+
+
+# === ACKNOWLEDGEMENT: the webhook against Odoo's /web/health === #
+
+ACK_SECONDS = float(os.environ.get("BENCH_ACK_SECONDS", "10"))
+ACK_CLIENTS = tuple(
+    int(c) for c in os.environ.get("BENCH_ACK_CLIENTS", "10,50").split(",")
+)
+# Each case is measured in this many alternating slices of each endpoint.
+ACK_SLICES = 5
+ACK_SECRET = "whsec_bench_ack"
+
+
+def free_port():
+    """A TCP port of 127.0.0.1 nothing listens on now."""
+    import socket  # pylint: disable=import-outside-toplevel
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_odoo_server(log_path):
+    """The bench database served by Odoo itself as in production: 2 HTTP worker
+    processes, no cron (events stay pending), on a free port.
+
+    :return: ``(process, port)`` once ``/web/health`` answers.
+    """
+    import http.client  # pylint: disable=import-outside-toplevel
+
+    port = free_port()
+    odoo_bin = pathlib.Path(odoo.__file__).resolve().parent.parent / "odoo-bin"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                str(odoo_bin),
+                "-c",
+                os.environ["ODOO_RC"],
+                "-d",
+                os.environ["STRIPE_BENCH_DB"],
+                "--workers=2",
+                "--max-cron-threads=0",
+                f"--http-port={port}",
+                f"--gevent-port={free_port()}",
+                "--log-level=warn",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            sys.exit(f"Odoo did not start (see {log_path})")
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            connection.request("GET", "/web/health")
+            if connection.getresponse().status == 200:
+                return process, port
+        except OSError:
+            pass
+        time.sleep(0.5)
+    process.terminate()
+    sys.exit(f"Odoo did not answer /web/health in 120 s (see {log_path})")
+
+
+async def ack_load(port, make_request, clients, seconds):
+    """``clients`` concurrent clients, each sending a request as soon as its
+    previous one is answered, for ``seconds`` (one connection per request: Odoo's
+    workers speak HTTP/1.0).
+
+    :param make_request: ``() -> (key, bytes)``, a request and what identifies it;
+        None when there is no more to send.
+    :return: ``(answers, seconds)``, answers as ``(key, status, body, latency,
+        latency once connected)``.
+    """
+    import asyncio  # pylint: disable=import-outside-toplevel
+
+    answers = []
+    started = time.perf_counter()
+    end = started + seconds
+
+    async def client():
+        while time.perf_counter() < end:
+            made = make_request()
+            if made is None:
+                return
+            key, request = made
+            sent = time.perf_counter()
+            try:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                connected = time.perf_counter()
+                writer.write(request)
+                await writer.drain()
+                response = await reader.read(-1)
+                writer.close()
+            except OSError as error:
+                answers.append((key, 0, str(error).encode(), 0.0, 0.0))
+                continue
+            head, _sep, body = response.partition(b"\r\n\r\n")
+            status = int(head[9:12]) if head[9:12].isdigit() else 0
+            done = time.perf_counter()
+            answers.append((key, status, body, done - sent, done - connected))
+
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return answers, time.perf_counter() - started
+
+
+def ack_figures(answers, seconds):
+    """Requests per second and latencies (ms) of the answered requests; how many
+    were answered 5xx, another non-200 status, or not at all (connection reset
+    or timed out: Odoo's listen backlog is 8 per worker)."""
+    latencies = sorted(answer[3] for answer in answers if answer[1])
+    served = sorted(answer[4] for answer in answers if answer[1])
+    statuses = [answer[1] for answer in answers]
+    return {
+        "rps": len(latencies) / seconds,
+        "p50": latencies[len(latencies) // 2] * 1000 if latencies else 0.0,
+        "p99": latencies[int(len(latencies) * 0.99)] * 1000 if latencies else 0.0,
+        "p99 served": served[int(len(served) * 0.99)] * 1000 if served else 0.0,
+        "5xx": sum(1 for status in statuses if status >= 500),
+        "other": sum(1 for status in statuses if 0 < status != 200 and status < 500),
+        "unanswered": statuses.count(0),
+        "slow": sum(1 for latency in latencies if latency >= 1.0),
+    }
+
+
+def run_ack(registry):
+    """Acknowledgement at the cost of a health check: signed events posted to
+    the webhook of an Odoo server with 2 HTTP workers, against its bare
+    ``/web/health``, at each number of concurrent clients (``ACK_CLIENTS``),
+    for ``ACK_SECONDS`` each, in ``ACK_SLICES`` alternating slices (other work on
+    the machine weighs on both alike). Every event is new (unique id); afterwards some
+    are delivered again (each must be answered as a duplicate), then each one
+    answered must be stored exactly once. What is stored is deleted at the end.
+    """
+    import asyncio  # pylint: disable=import-outside-toplevel
+    import itertools  # pylint: disable=import-outside-toplevel
+
+    import stripe  # pylint: disable=import-outside-toplevel
+
+    fake = load_fake_stripe()(seed=19)
+    charge = fake.add_charge(14700, "usd", customer=fake.add_customer()["id"])
+    template = json.dumps(
+        {
+            **fake.event(
+                "payment_intent.succeeded", fake.get(charge["payment_intent"])
+            ),
+            "id": "evt_ACKTEMPLATE",
+        }
+    )
+    with registry.cursor() as cr:
+        env = api.Environment(cr, SUPERUSER_ID, {})
+        account = env["stripe.account"].create(
+            {"name": "Bench acknowledgement", "webhook_secret": ACK_SECRET}
+        )
+        account_id = account.id
+        cron_id = env.ref("stripe_connector.ir_cron_stripe_event_process").id
+    log_path = MODULE_DIR / ".odoo" / "bench-ack-server.log"
+    log_path.parent.mkdir(exist_ok=True)
+    server, port = start_odoo_server(log_path)
+    counter = itertools.count()
+    path = f"/stripe/webhook/{account_id}"
+
+    def webhook(stripe_id=None):
+        stripe_id = stripe_id or f"evt_ack{next(counter):09d}"
+        body = template.replace("evt_ACKTEMPLATE", stripe_id)
+        signature = stripe.WebhookSignature.generate_signature_header(body, ACK_SECRET)
+        body = body.encode()
+        return stripe_id, (
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Content-Type: application/json; charset=utf-8\r\n"
+            f"Stripe-Signature: {signature}\r\nContent-Length: {len(body)}\r\n"
+            f"Connection: close\r\n\r\n"
+        ).encode() + body
+
+    health_request = (
+        b"GET /web/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+
+    def health():
+        return None, health_request
+
+    results = []
+    answered = {}  # Stripe id -> answers
+    try:
+        for make_request in (health, webhook):  # warm the workers up
+            answers, _seconds = asyncio.run(ack_load(port, make_request, 4, 1.0))
+        for key, status, body, *_latency in answers:
+            answered.setdefault(key, []).append((status, body))
+        for clients in ACK_CLIENTS:
+            # In alternating slices, so that both see the machine alike.
+            measured = {health: ([], 0.0), webhook: ([], 0.0)}
+            for _slice in range(ACK_SLICES):
+                for make_request, (answers, seconds) in measured.items():
+                    more, duration = asyncio.run(
+                        ack_load(port, make_request, clients, ACK_SECONDS / ACK_SLICES)
+                    )
+                    measured[make_request] = (answers + more, seconds + duration)
+            health_figures = ack_figures(*measured[health])
+            answers, seconds = measured[webhook]
+            webhook_figures = ack_figures(answers, seconds)
+            webhook_figures["not new"] = sum(
+                1
+                for _key, status, body, *_latency in answers
+                if status == 200 and b'"duplicate": false' not in body
+            )
+            for key, status, body, *_latency in answers:
+                answered.setdefault(key, []).append((status, body))
+            results.append((clients, health_figures, webhook_figures))
+        # Stripe delivers again: each answered 200 as a duplicate.
+        again = iter(sorted(answered)[:200])
+
+        def redelivery():
+            stripe_id = next(again, None)
+            return stripe_id and webhook(stripe_id)
+
+        redeliveries, _seconds = asyncio.run(ack_load(port, redelivery, 10, 60.0))
+    finally:
+        server.terminate()
+        server.wait(60)
+    redelivered = [a for a in redeliveries if a[0] in answered]
+    duplicates_ok = sum(
+        1
+        for _key, status, body, *_latency in redelivered
+        if status == 200 and b'"duplicate": true' in body
+    )
+    with registry.cursor() as cr:
+        cr.execute(
+            "SELECT stripe_id, count(*) FROM stripe_event WHERE account_id = %s"
+            " GROUP BY stripe_id",
+            (account_id,),
+        )
+        stored = dict(cr.fetchall())
+        cr.execute(
+            "SELECT count(*) FROM ir_cron_trigger WHERE cron_id = %s",
+            (cron_id,),
+        )
+        (triggers,) = cr.fetchone()
+        cr.execute("DELETE FROM stripe_event WHERE account_id = %s", (account_id,))
+        cr.execute("DELETE FROM stripe_account WHERE id = %s", (account_id,))
+        cr.execute("DELETE FROM ir_cron_trigger WHERE cron_id = %s", (cron_id,))
+    acknowledged = {
+        key
+        for key, replies in answered.items()
+        if any(s == 200 and b'"duplicate": false' in b for s, b in replies)
+    }
+    print()
+    print(
+        f"Acknowledgement: signed payment_intent.succeeded events posted to the "
+        f"webhook vs GET /web/health, Odoo with 2 HTTP workers "
+        f"(--workers=2, no cron), {ACK_SECONDS:.0f} s per case in {ACK_SLICES} "
+        f"alternating slices"
+    )
+    print(
+        f"{'clients':>7} {'endpoint':>8} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} "
+        f"{'p99 once connected':>18} {'5xx':>4} {'4xx':>4} {'unanswered':>10} "
+        f"{'>= 1 s':>6}"
+    )
+    for clients, health_figures, webhook_figures in results:
+        for name, figures in (("health", health_figures), ("webhook", webhook_figures)):
+            print(
+                f"{clients:>7} {name:>8} {figures['rps']:>8.0f} {figures['p50']:>7.1f}"
+                f" {figures['p99']:>7.1f} {figures['p99 served']:>18.1f}"
+                f" {figures['5xx']:>4} {figures['other']:>4}"
+                f" {figures['unanswered']:>10} {figures['slow']:>6}"
+            )
+        rps_ratio = webhook_figures["rps"] / health_figures["rps"]
+        p99_ratio = webhook_figures["p99"] / health_figures["p99"]
+        served_ratio = webhook_figures["p99 served"] / health_figures["p99 served"]
+        print(
+            f"{clients:>7} webhook/health: {rps_ratio:.2f}x requests per second, "
+            f"p99 {p99_ratio:.2f}x (once connected: {served_ratio:.2f}x)"
+        )
+    print(
+        "(>= 1 s: mostly connections that waited for a retransmitted SYN: the "
+        "server's listen backlog, 8 per worker, is full)"
+    )
+    print(
+        f"events acknowledged: {len(acknowledged):,}; stored: {len(stored):,} "
+        f"(each once: {all(n == 1 for n in stored.values())}; every acknowledged "
+        f"one stored: {acknowledged <= set(stored)}; none unposted: "
+        f"{set(stored) <= set(answered)}); delivered again: {len(redelivered)}, "
+        f"answered 200 duplicate=true: {duplicates_ok}; new events answered as "
+        f"duplicates: {sum(w['not new'] for _c, _h, w in results)}; cron wake-ups "
+        f"pending: {triggers}"
     )
 
 

@@ -16,7 +16,8 @@ class StripeWebhookController(http.Controller):
         _webhook_url,
         type="http",
         methods=["POST"],
-        auth="public",
+        auth="none",
+        readonly=False,  # it stores the event (auth="none" defaults to read-only)
         csrf=False,
         save_session=False,
     )
@@ -31,6 +32,11 @@ class StripeWebhookController(http.Controller):
         :param int account_id: the ``stripe.account`` the endpoint belongs to.
         :return: a JSON response.
         """
+        # As the public user, as auth="public" would set it (without its query:
+        # the acknowledgement costs about what Odoo's bare /web/health does).
+        request.update_env(
+            user=request.env["ir.model.data"]._xmlid_to_res_id("base.public_user")
+        )
         try:
             # sudo: Stripe posts as the public user; the record is only used after
             # its signing secret has authenticated the request.
@@ -57,14 +63,14 @@ class StripeWebhookController(http.Controller):
             return request.make_json_response(
                 {"error": refusal.reason}, status=refusal.status
             )
-        # sudo: see above; the event was authenticated by its signature.
+        # sudo: see above; the event was authenticated by its signature. No
+        # savepoint: on a serialization failure (a copy committed meanwhile by
+        # another worker), Odoo runs the request again and it is a duplicate.
         _event, created = (
             request.env["stripe.event"]
             .sudo()
-            ._receive(account_sudo, event_data, payload)
+            ._receive(account_sudo, event_data, payload, savepoint=False)
         )
-        if account_sudo.webhook_refused_count:
-            account_sudo._stripe_note_accepted(account_sudo.id)
         return request.make_json_response(
             {"received": True, "id": event_data["id"], "duplicate": not created}
         )

@@ -1,5 +1,6 @@
 from . import (
     test_account,
+    test_acknowledgement,
     test_billing,
     test_billing_mapping,
     test_account_webhook,

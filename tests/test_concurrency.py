@@ -143,7 +143,7 @@ class TestConcurrency(TransactionCase):
                     "SELECT 1 FROM pg_stat_activity"
                     " WHERE datname = current_database()"
                     " AND wait_event_type = 'Lock' AND query LIKE %s",
-                    ['INSERT INTO "stripe_event"%'],
+                    ['%INSERT INTO "stripe_event"%'],
                 )
                 if cr.fetchone():
                     return True

@@ -50,21 +50,19 @@ class TestEventScreens(StripeCommon):
             self.assertIn(f'name="{name}"', arch)
 
     def test_title_of_other_kinds_and_email(self):
+        """Titled by its type until processed, then by what it is about."""
         payout = self.fake.add_payout(amount=5000, currency="usd")
-        event = self.deliver("payout.paid", payout, process=False)
-        self.assertEqual(
-            event.title, f"Payout of {self.currency.format(50.0)}", event.payload
-        )
-        event = self.deliver(
-            "customer.source.expiring", self.fake.add_customer(), process=False
-        )
+        payout_event = self.deliver("payout.paid", payout, process=False)
+        self.assertEqual(payout_event.title, "payout.paid")
+        event = self.deliver("customer.source.expiring", self.fake.add_customer())
         self.assertEqual(event.title, "customer.source.expiring")
+        self.assertEqual(payout_event.title, f"Payout of {self.currency.format(50.0)}")
         charge = self.fake.add_charge(
             2500, "usd", billing_details={"email": "who@example.com"}, customer=None
         )
         intent = dict(self.fake.get(charge["payment_intent"]))
         intent["receipt_email"] = "who@example.com"
-        event = self.deliver("payment_intent.payment_failed", intent, process=False)
+        event = self.deliver("payment_intent.payment_failed", intent)
         self.assertEqual(
             event.title,
             f"Failed payment of {self.currency.format(25.0)} from who@example.com",
@@ -187,6 +185,7 @@ class TestEventScreens(StripeCommon):
         )
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertIn('"received": true', result.stdout)
+        self.process_events()  # what it is about is read then
         event = self.env["stripe.event"].search(
             [("type", "=", "payment_intent.succeeded")]
         )

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 import stripe
 from psycopg2 import Error as PsycopgError
 
-from odoo import _, api, fields, models
+from odoo import _, api, fields, models, tools
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
@@ -19,6 +19,14 @@ _logger = logging.getLogger(__name__)
 
 
 DEFAULT_API_BASE = "https://api.stripe.com"
+# What verifying a webhook reads of its account (see _stripe_webhook_config).
+WEBHOOK_CONFIG_FIELDS = {
+    "active",
+    "company_id",
+    "mode",
+    "webhook_secret",
+    "webhook_secret_previous",
+}
 
 
 class StripeAccount(models.Model):
@@ -467,6 +475,7 @@ class StripeAccount(models.Model):
             vals.pop("setup_create_accounting", False) for vals in vals_list
         ]
         accounts = super().create(vals_list)
+        self.env.registry.clear_cache()  # _stripe_webhook_config (also None)
         accounts.journal_id._stripe_configure_journal()
         for account, create in zip(accounts, create_accounting, strict=True):
             if create and not (
@@ -482,6 +491,13 @@ class StripeAccount(models.Model):
         res = super().write(vals)
         if vals.get("journal_id"):
             self.journal_id._stripe_configure_journal()
+        if WEBHOOK_CONFIG_FIELDS & vals.keys():
+            self.env.registry.clear_cache()  # _stripe_webhook_config
+        return res
+
+    def unlink(self):
+        res = super().unlink()
+        self.env.registry.clear_cache()  # _stripe_webhook_config
         return res
 
     # === ACTION METHODS === #
@@ -859,10 +875,37 @@ class StripeAccount(models.Model):
 
         :raise WebhookRefused: 404 when there is no such active account.
         """
-        account = self.browse(account_id).exists()
-        if not account or not account.active:
+        if not self._stripe_webhook_config(account_id):
             raise WebhookRefused(404, "unknown or archived Stripe account")
-        return account
+        return self.browse(account_id)
+
+    @api.model
+    @tools.ormcache("account_id")
+    def _stripe_webhook_config(self, account_id):
+        """What verifying a webhook posted to an account reads of it, cached in
+        each worker (acknowledging a webhook reads no account row): any change of
+        ``WEBHOOK_CONFIG_FIELDS`` clears Odoo's caches (see ``write``).
+
+        :return: ``(company id, mode, signing secrets)``, or None when there is no
+            such active account.
+        :rtype: tuple
+        """
+        # sudo: the secrets are read for the webhook, whoever asks.
+        account = (
+            self.sudo()
+            .with_context(active_test=True)
+            .search_fetch(
+                [("id", "=", account_id)],
+                ["company_id", "mode", "webhook_secret", "webhook_secret_previous"],
+            )
+        )
+        if not account:
+            return None
+        return (
+            account.company_id.id,
+            account.mode,
+            tuple(account._get_webhook_secrets()),
+        )
 
     def _verify_webhook(self, payload, sig_header):
         """Authenticate a webhook body with the SDK and return the event it holds.
@@ -880,7 +923,11 @@ class StripeAccount(models.Model):
         self.ensure_one()
         if not sig_header:
             raise WebhookRefused(400, "missing Stripe-Signature header")
-        secrets = self._get_webhook_secrets()
+        _company_id, mode, secrets = self._stripe_webhook_config(self.id) or (
+            None,
+            self.mode,
+            self._get_webhook_secrets(),
+        )
         if not secrets:
             raise WebhookRefused(400, "the account has no webhook signing secret")
         try:
@@ -928,11 +975,11 @@ class StripeAccount(models.Model):
             and isinstance(utils.get_path(event, "data", "object"), dict)
         ):
             raise WebhookRefused(400, "body is not a Stripe event")
-        if bool(event.get("livemode")) != (self.mode == "live"):
+        if bool(event.get("livemode")) != (mode == "live"):
             raise WebhookRefused(
                 400,
                 "livemode %s does not match the account's %s mode"
-                % (bool(event.get("livemode")), self.mode),
+                % (bool(event.get("livemode")), mode),
             )
         return event
 

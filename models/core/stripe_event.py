@@ -1,3 +1,4 @@
+import contextlib
 import json
 import logging
 import time
@@ -8,13 +9,54 @@ from psycopg2 import errors as pg_errors
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import mute_logger
 
 from ... import const, utils
 from ...exceptions import StripeNothingToDo, StripeNotYet
 from ...tools import queue
 
 _logger = logging.getLogger(__name__)
+
+# Whether a pending wake-up of the processing cron will do (see
+# StripeEvent._stripe_wakeup_params): parameters cron, low, high.
+WAKEUP_PENDING_SQL = """
+    EXISTS(
+        SELECT 1 FROM ir_cron_trigger
+         WHERE cron_id = %(cron)s
+           AND call_at <= %(high)s
+           AND call_at >= COALESCE(%(low)s, (
+                   SELECT create_date FROM ir_cron_progress
+                    WHERE cron_id = %(cron)s
+                    ORDER BY id DESC LIMIT 1
+               ), '-infinity'::timestamp)
+    )
+"""
+
+# An event as the ORM would write it (see StripeEvent._receive), whether a
+# wake-up of the processing cron is pending, and whether the account counts
+# refused webhooks: one statement.
+RECEIVE_SQL = f"""
+    WITH new AS (
+        INSERT INTO "stripe_event" (
+            stripe_id, type, title, account_id, company_id, livemode, api_version,
+            stripe_created, stripe_object_id, object_type, payload, received_via,
+            state, attempts, next_attempt_at, routing_key, lane, facts_pending,
+            create_uid, create_date, write_uid, write_date
+        )
+        VALUES (
+            %(stripe_id)s, %(type)s, %(type)s, %(account_id)s, %(company_id)s,
+            %(livemode)s, %(api_version)s, %(stripe_created)s, %(stripe_object_id)s,
+            %(object_type)s, %(payload)s, %(received_via)s, 'pending', 0, %(now)s,
+            %(routing_key)s, %(lane)s, TRUE, %(uid)s, (now() AT TIME ZONE 'UTC'),
+            %(uid)s, (now() AT TIME ZONE 'UTC')
+        )
+        ON CONFLICT (account_id, stripe_id) DO NOTHING
+        RETURNING id
+    )
+    SELECT (SELECT id FROM new), {WAKEUP_PENDING_SQL},
+           (SELECT webhook_refused_count > 0 FROM stripe_account
+             WHERE id = %(account_id)s)
+"""
+WAKEUP_PENDING_QUERY = f"SELECT {WAKEUP_PENDING_SQL}"
 
 
 class StripeEvent(models.Model):
@@ -26,8 +68,9 @@ class StripeEvent(models.Model):
     in the files of their domain (``models/payments/stripe_event.py``, ...).
 
     What an event is about, in words a user reads in the log: its title, amount,
-    customer and date, stored from the payload so that they can be listed, searched
-    and grouped; the screens around a failed event (documents, ignoring)."""
+    customer and date, read from the payload when the event is processed and
+    stored so that they can be listed, searched and grouped (until then its title
+    is its type); the screens around a failed event (documents, ignoring)."""
 
     _name = "stripe.event"
     _description = "Stripe Event"
@@ -125,34 +168,29 @@ class StripeEvent(models.Model):
         "sale.order", string="Sales Orders", readonly=True, copy=False
     )
     document_count = fields.Integer(compute="_compute_document_count")
-    # === WHAT THE EVENT IS ABOUT (stored from the payload) === #
+    # === WHAT THE EVENT IS ABOUT (read from the payload when processed) === #
 
     title = fields.Char(
-        compute="_compute_display_facts",
-        store=True,
-        help="What the event is about, e.g. 'Payment of $ 147.00 from cus_...'.",
+        readonly=True,
+        help="What the event is about, e.g. 'Payment of $ 147.00 from cus_...'; "
+        "the event type until the event is processed.",
     )
     amount = fields.Monetary(
-        compute="_compute_display_facts",
-        store=True,
-        help="The amount of the Stripe object, in its own currency.",
+        readonly=True, help="The amount of the Stripe object, in its own currency."
     )
-    currency_id = fields.Many2one(
-        "res.currency", compute="_compute_display_facts", store=True
-    )
-    stripe_customer_id = fields.Char(
-        compute="_compute_display_facts",
-        store=True,
-        index="btree_not_null",
-    )
-    customer_email = fields.Char(
-        string="Customer E-mail", compute="_compute_display_facts", store=True
-    )
-    description = fields.Char(compute="_compute_display_facts", store=True)
+    currency_id = fields.Many2one("res.currency", readonly=True)
+    stripe_customer_id = fields.Char(readonly=True, index="btree_not_null")
+    customer_email = fields.Char(string="Customer E-mail", readonly=True)
+    description = fields.Char(readonly=True)
     object_date = fields.Datetime(
-        compute="_compute_display_facts",
-        store=True,
+        readonly=True,
         help="When the Stripe object (payment, refund, payout...) was created.",
+    )
+    facts_pending = fields.Boolean(
+        readonly=True,
+        copy=False,
+        help="Stored by the webhook, what it is about (title, amount, customer...) "
+        "not read from its payload yet: that is done when it is processed.",
     )
     books_money = fields.Boolean(
         compute="_compute_books_money",
@@ -182,48 +220,6 @@ class StripeEvent(models.Model):
             event.document_count = (
                 len(event.payment_ids) + len(event.move_ids) + len(event.sale_order_ids)
             )
-
-    @api.depends("payload", "type")
-    def _compute_display_facts(self):
-        currencies = {}
-        for event in self:
-            try:
-                obj = utils.get_path(
-                    json.loads(event.payload or "{}"), "data", "object", default={}
-                )
-            except ValueError:
-                obj = {}
-            if not isinstance(obj, dict):
-                obj = {}
-            minor, code = self._stripe_display_amount(obj)
-            currency = self.env["res.currency"]
-            if code:
-                if code not in currencies:
-                    currencies[code] = (
-                        self.env["res.currency"]
-                        .with_context(active_test=False)
-                        .search([("name", "=", code)], limit=1)
-                    )
-                currency = currencies[code]
-            amount = (
-                float(utils.from_minor_units(minor, code))
-                if currency and minor is not None
-                else 0.0
-            )
-            customer = utils.object_id(obj.get("customer"))
-            email = (
-                obj.get("receipt_email")
-                or utils.get_path(obj, "customer_details", "email")
-                or obj.get("customer_email")
-                or utils.get_path(obj, "billing_details", "email")
-            )
-            event.amount = amount
-            event.currency_id = currency
-            event.stripe_customer_id = utils.clean_text(customer, 255) or False
-            event.customer_email = utils.clean_text(email, 255) or False
-            event.description = utils.clean_text(obj.get("description"), 255) or False
-            event.object_date = utils.timestamp_to_datetime(obj.get("created"))
-            event.title = event._stripe_title(amount if currency else None, currency)
 
     @api.depends("type", "amount", "state")
     def _compute_books_money(self):
@@ -306,6 +302,7 @@ class StripeEvent(models.Model):
         """Ignore events; one that would have booked money asks for a confirmation
         and a reason first (kept in its chatter)."""
         self.check_access("write")
+        self._stripe_fill_display_facts()  # whether it would book money
         if not self.env.context.get("stripe_ignore_confirmed") and any(
             event.books_money for event in self if event.state != "done"
         ):
@@ -328,35 +325,57 @@ class StripeEvent(models.Model):
     # === INTAKE (called by the controller) === #
 
     @api.model
-    def _receive(self, account, event_data, payload, received_via="webhook"):
+    def _receive(
+        self, account, event_data, payload, received_via="webhook", savepoint=True
+    ):
         """Store a verified webhook event and wake the processing cron up.
 
-        The unique constraint on (account, Stripe id) decides about duplicates, also
-        between concurrent deliveries on several workers: the loser's insert fails
-        inside its savepoint and it answers as for any duplicate (the winner's row is
-        not visible in its snapshot: it gets an empty recordset).
+        One ``INSERT ... ON CONFLICT DO NOTHING``: the unique constraint on
+        (account, Stripe id) decides about duplicates, without a search first, also
+        between concurrent deliveries on several workers. Nothing else is computed
+        here: what the event is about (title, amount, customer...) is read from the
+        payload when it is processed (``_stripe_fill_display_facts``); until then
+        its title is its type. The row is written as the ORM would create it, but
+        without the ORM's ``create`` (no chatter message, no follower, no compute):
+        a stored field added to ``stripe.event`` by another module is left empty
+        here, and is to be filled when the event is processed.
 
         :param account: the ``stripe.account`` the event was posted to.
         :param dict event_data: the parsed and verified event.
         :param bytes payload: the raw body (UTF-8), kept as Stripe sent it.
         :param str received_via: ``webhook``, or ``catch_up`` for an event the
             daily catch-up read through the API.
-        :return: the stored event and whether it is new.
+        :param bool savepoint: insert in a savepoint, so that a copy another
+            worker committed after this transaction began (PostgreSQL refuses the
+            insert: serialization failure) is answered as a duplicate. The
+            controller does without (two queries less): Odoo's HTTP layer runs
+            the request again on a serialization failure, and the copy is then
+            visible.
+        :return: the stored event and whether it is new; for a duplicate, the
+            copy stored before, or an empty recordset when another worker
+            committed it after this transaction began (not in its snapshot).
         :rtype: tuple
         """
         data_object = utils.get_path(event_data, "data", "object", default={})
-        vals = {
-            "stripe_id": utils.clean_text(event_data["id"], 255),
-            "type": utils.clean_text(event_data["type"], 255),
+        stripe_id = utils.clean_text(event_data["id"], 255)
+        event_type = utils.clean_text(event_data["type"], 255)
+        now = fields.Datetime.now()
+        values = {
+            "stripe_id": stripe_id,
+            "type": event_type,
             "account_id": account.id,
+            # The related field's value (cached for webhooks: no query).
+            "company_id": (
+                account._stripe_webhook_config(account.id) or (account.company_id.id,)
+            )[0],
             "livemode": bool(event_data.get("livemode")),
             "api_version": utils.clean_text(event_data.get("api_version"), 64),
             "stripe_created": utils.timestamp_to_datetime(event_data.get("created")),
-            "stripe_object_id": utils.clean_text(data_object.get("id"), 255) or False,
-            "object_type": utils.clean_text(data_object.get("object"), 64) or False,
+            "stripe_object_id": utils.clean_text(data_object.get("id"), 255) or None,
+            "object_type": utils.clean_text(data_object.get("object"), 64) or None,
             "payload": utils.clean_text(payload.decode("utf-8")),
             "received_via": received_via,
-            "next_attempt_at": fields.Datetime.now(),
+            "now": now,
             "routing_key": queue.routing_key(event_data),
             "lane": queue.lane(
                 event_data.get("type"),
@@ -364,32 +383,103 @@ class StripeEvent(models.Model):
                 const.EVENT_LANES,
                 const.BILLING_INTENT_DESCRIPTIONS,
             ),
+            "uid": self.env.uid,
         }
-        domain = [
-            ("account_id", "=", account.id),
-            ("stripe_id", "=", vals["stripe_id"]),
-        ]
-        # A redelivery is answered without trying the insert (the usual case);
-        # between concurrent deliveries, the unique constraint decides.
-        existing = self.search(domain)
-        if existing:
-            return existing, False
+        values.update(self._stripe_wakeup_params(now, now))
         try:
-            # The loser's failed insert is expected: not an error in the log.
-            with mute_logger("odoo.sql_db"), self.env.cr.savepoint():
-                event = self.with_context(
-                    mail_create_nolog=True, mail_create_nosubscribe=True
-                ).create(vals)
-        except pg_errors.UniqueViolation:
+            with (
+                self.env.cr.savepoint(flush=False)
+                if savepoint
+                else contextlib.nullcontext()
+            ):
+                self.env.cr.execute(RECEIVE_SQL, values, log_exceptions=False)
+                event_id, wakeup_pending, refused_before = self.env.cr.fetchone()
+        except pg_errors.SerializationFailure:
+            if not savepoint:
+                raise
+            # Odoo's transactions are REPEATABLE READ: a copy another worker
+            # committed after this transaction began is not skipped silently,
+            # PostgreSQL refuses instead. Any other cause (the account's row
+            # updated meanwhile) is not a duplicate: raised, and Odoo's HTTP
+            # layer runs the request again.
+            if not self._stripe_event_committed(account.id, stripe_id):
+                raise
             return self.browse(), False
-        self._trigger_processing()
-        return event, True
+        if refused_before and received_via == "webhook":
+            account._stripe_note_accepted(account.id)
+        if not event_id:
+            # A redelivery (the constraint decided): the copy stored before.
+            return self.search(
+                [("account_id", "=", account.id), ("stripe_id", "=", stripe_id)]
+            ), False
+        # What the ORM's create keeps in step: the account's list of events.
+        account.invalidate_recordset(["event_ids"], flush=False)
+        if not wakeup_pending:
+            self._stripe_add_wakeup(now)
+        return self.browse(event_id), True
+
+    @api.model
+    def _stripe_event_committed(self, account_id, stripe_id):
+        """Whether an event is stored, as committed now (a cursor of its own: rare
+        races only)."""
+        with self.env.registry.cursor() as cr:
+            cr.execute(
+                "SELECT 1 FROM stripe_event WHERE account_id = %s AND stripe_id = %s",
+                (account_id, stripe_id),
+            )
+            return bool(cr.fetchone())
 
     @api.model
     def _trigger_processing(self, at=None):
+        """Wake the processing cron up at ``at`` (default: now), unless a wake-up
+        already pending will do (see ``_stripe_wakeup_params``).
+
+        :param datetime at: when the cron should run (naive UTC).
+        """
+        now = fields.Datetime.now()
+        at = at or now
+        self.env.cr.execute(WAKEUP_PENDING_QUERY, self._stripe_wakeup_params(at, now))
+        if not self.env.cr.fetchone()[0]:
+            self._stripe_add_wakeup(at)
+
+    @api.model
+    def _stripe_wakeup_params(self, at, now):
+        """The parameters of ``WAKEUP_PENDING_SQL`` for a wake-up of the
+        processing cron wanted at ``at``.
+
+        At most one wake-up is pending that the cron has not started on: for
+        now, any pending trigger at or before now that is not older than the
+        cron's last batch (an older one may belong to a run that has already
+        looked for due events, and goes when that run ends); for later (a retry),
+        one at ``at`` or up to ``const.TRIGGER_GRACE`` seconds after it (an
+        earlier one would wake the cron before the event is due). Two
+        transactions checking at the same moment may each add one: harmless.
+
+        :param datetime at: when the cron should run (naive UTC).
+        :param datetime now: the current time (naive UTC).
+        :rtype: dict
+        """
+        if at > now:
+            low, high = at, at + timedelta(seconds=const.TRIGGER_GRACE)
+        else:
+            low, high = None, now
+        return {"cron": self._stripe_processing_cron_id(), "low": low, "high": high}
+
+    @api.model
+    def _stripe_add_wakeup(self, at):
+        """Add a wake-up of the processing cron at ``at``: Odoo's own
+        ``ir.cron._trigger``, which also notifies the cron threads when it is
+        due now."""
         # sudo: ir.cron is not readable by the public user who posts webhooks.
-        self.env.ref("stripe_connector.ir_cron_stripe_event_process").sudo()._trigger(
+        self.env["ir.cron"].sudo().browse(self._stripe_processing_cron_id())._trigger(
             at=at
+        )
+
+    @api.model
+    def _stripe_processing_cron_id(self):
+        # Cached by ir.model.data: no query.
+        return self.env["ir.model.data"]._xmlid_to_res_id(
+            "stripe_connector.ir_cron_stripe_event_process"
         )
 
     # === PROCESSING === #
@@ -554,6 +644,7 @@ class StripeEvent(models.Model):
         :param int time_limit: seconds after which no further event is started.
         :return: the number of events processed.
         """
+        self._stripe_fill_display_facts()
         start = time.monotonic()
         notes = self._stripe_prebook()
         for count, event in enumerate(self):
@@ -860,6 +951,72 @@ class StripeEvent(models.Model):
             )
         return self.with_context(stripe_ignore_confirmed=True).action_mark_ignored()
 
+    def _stripe_fill_display_facts(self):
+        """Read what these events are about from their payloads, for those that
+        have not been yet (``facts_pending``): title, amount and currency,
+        Stripe customer and e-mail, description, the object's date.
+
+        The webhook stores an event without them (its title is its type until
+        then); processing fills them first, for the events of its batch, and so
+        does marking an event ignored (whether it would book money depends on its
+        amount). Written in the cache: the batch's first flush writes them.
+        """
+        currencies = {}
+        for event in self.filtered("facts_pending"):
+            event.write(event._stripe_display_facts(currencies))
+
+    def _stripe_display_facts(self, currencies):
+        """The values of the display fields of this event, from its payload.
+
+        :param dict currencies: currency code -> ``res.currency``, a cache shared
+            by the events of a batch.
+        :rtype: dict
+        """
+        self.ensure_one()
+        try:
+            obj = utils.get_path(
+                json.loads(self.payload or "{}"), "data", "object", default={}
+            )
+        except ValueError:
+            obj = {}
+        if not isinstance(obj, dict):
+            obj = {}
+        minor, code = self._stripe_display_amount(obj)
+        currency = self.env["res.currency"]
+        if code:
+            if code not in currencies:
+                currencies[code] = (
+                    self.env["res.currency"]
+                    .with_context(active_test=False)
+                    .search([("name", "=", code)], limit=1)
+                )
+            currency = currencies[code]
+        amount = (
+            float(utils.from_minor_units(minor, code))
+            if currency and minor is not None
+            else 0.0
+        )
+        customer = utils.clean_text(utils.object_id(obj.get("customer")), 255)
+        email = utils.clean_text(
+            obj.get("receipt_email")
+            or utils.get_path(obj, "customer_details", "email")
+            or obj.get("customer_email")
+            or utils.get_path(obj, "billing_details", "email"),
+            255,
+        )
+        return {
+            "amount": amount,
+            "currency_id": currency.id,
+            "stripe_customer_id": customer or False,
+            "customer_email": email or False,
+            "description": utils.clean_text(obj.get("description"), 255) or False,
+            "object_date": utils.timestamp_to_datetime(obj.get("created")) or False,
+            "title": self._stripe_title(
+                amount if currency else None, currency, customer, email
+            ),
+            "facts_pending": False,
+        }
+
     @api.model
     def _stripe_display_amount(self, obj):
         """The amount an object is about, in minor units, and its currency.
@@ -890,13 +1047,19 @@ class StripeEvent(models.Model):
             return _("an amount")
         return self.currency_id.format(self.amount)
 
-    def _stripe_title(self, amount, currency):
-        """A human title for the event from its type and object."""
+    def _stripe_title(self, amount, currency, customer=None, email=None):
+        """A human title for the event from its type and object.
+
+        :param float amount: the object's amount (None: none).
+        :param currency: its ``res.currency`` (empty: none).
+        :param str customer: the Stripe customer id, if any.
+        :param str email: the customer's e-mail, if any.
+        """
         self.ensure_one()
         event_type = self.type or ""
-        who = self.stripe_customer_id or self.customer_email
-        if self.stripe_customer_id and self.customer_email:
-            who = f"{self.stripe_customer_id} ({self.customer_email})"
+        who = customer or email
+        if customer and email:
+            who = f"{customer} ({email})"
         what = currency.format(amount) if currency and amount is not None else None
         if event_type in const.NO_MONEY_EVENT_TYPES:
             kind = _("Failed payment")
