@@ -53,6 +53,8 @@ RENEWAL_SIZES = tuple(
 PAYMENT_COUNT = int(os.environ.get("BENCH_PAYMENTS", "200"))
 # Seconds into the last renewal storm (one worker) when a one-off payment comes.
 ONE_OFF_AFTER = float(os.environ.get("BENCH_ONE_OFF_AFTER", "10"))
+# Seconds into a two-worker storm (at the first size) when one is killed.
+KILL_AFTER = float(os.environ.get("BENCH_KILL_AFTER", "15"))
 # Which benchmarks run: "payouts", "payments", "renewals", "mrr", "ack" or "all"
 # (``make bench BENCH=...``).
 BENCH = os.environ.get("BENCH", "all")
@@ -436,7 +438,9 @@ def receive_one_off(registry, fake, account_id, invoice_id, delay, found):
         found.update(event_id=event.id, invoice_id=invoice_id, at=time.time())
 
 
-def run_renewals(registry, fake, size, workers=1, one_off_after=None):
+def run_renewals(  # pylint: disable=too-many-arguments
+    registry, fake, size, workers=1, one_off_after=None, kill_after=None
+):
     """Set up (committed), then process the storm's events the way the
     processing cron does (``process_queue``), in this process or in
     ``workers`` processes at once (cron workers of their own). The tables are
@@ -444,7 +448,9 @@ def run_renewals(registry, fake, size, workers=1, one_off_after=None):
     insert; the database keeps what the run booked (``make bench`` starts
     from a new one). ``one_off_after``: seconds into the storm when a one-off
     payment arrives (``receive_one_off``); the figures then say how long it
-    waited."""
+    waited. ``kill_after``: seconds into a storm of several workers when the
+    first is killed (``kill -9``) and replaced; the checks then say whether
+    anything was lost or booked twice."""
     with registry.cursor() as cr:
         env = api.Environment(cr, SUPERUSER_ID, {})
         account, events, invoices = setup_renewals(env, fake, size)
@@ -474,12 +480,19 @@ def run_renewals(registry, fake, size, workers=1, one_off_after=None):
             batches, queries = process_queue(registry)
         else:
             # The fake Stripe API keeps serving from this process.
-            children = [
-                subprocess.Popen(
+            def start_worker():
+                return subprocess.Popen(
                     [sys.executable, __file__, "worker"], stdout=subprocess.PIPE
                 )
-                for _ in range(workers)
-            ]
+
+            children = [start_worker() for _ in range(workers)]
+            if kill_after:
+                # kill -9 of a worker in the middle of a batch, then a new one:
+                # what it had not committed is taken again, nothing twice.
+                time.sleep(kill_after)
+                children[0].kill()
+                children[0].wait()
+                children[0] = start_worker()
             outputs = [json.loads(child.communicate()[0]) for child in children]
             batches = [output["batches"] for output in outputs]
             queries = sum(output["queries"] for output in outputs)
@@ -867,6 +880,21 @@ def main():
                     run_renewals(
                         registry, fake, RENEWAL_SIZES[-1], workers=RENEWAL_WORKERS
                     ),
+                )
+                killed = run_renewals(
+                    registry,
+                    fake,
+                    RENEWAL_SIZES[0],
+                    workers=RENEWAL_WORKERS,
+                    kill_after=KILL_AFTER,
+                )
+                print()
+                print(
+                    f"{RENEWAL_WORKERS} workers on {RENEWAL_SIZES[0]:,} renewals, the "
+                    f"first killed (kill -9) {KILL_AFTER:.0f} s in and replaced: "
+                    f"{killed['seconds']:.1f} s; every renewal booked once (invoice "
+                    "paid with Stripe's total, one payment and one fee each, the "
+                    "Stripe journal equal to Stripe's balance, every event done)"
                 )
     finally:
         fake.stop()

@@ -285,6 +285,57 @@ class TestConcurrency(TransactionCase):
             self.assertEqual(processed.state, "ignored")
             self.assertEqual(processed.attempts, 1)  # processed once
 
+    def test_a_renewals_events_go_to_one_worker(self):
+        """Two workers at once on a renewal's invoice.paid and
+        payment_intent.succeeded (one customer) and another customer's event:
+        worker A, taking one event, takes both events of the renewal (its
+        routing key); worker B, meanwhile, takes only the other customer's, so
+        that the invoice and its payment are booked by one worker."""
+        deliveries = []
+        for event_id, event_type, obj in (
+            (
+                "evt_route_intent",
+                "payment_intent.succeeded",
+                {"id": "pi_route", "object": "payment_intent", "customer": "cus_R"},
+            ),
+            (
+                "evt_route_other",
+                "payment_intent.succeeded",
+                {"id": "pi_other", "object": "payment_intent", "customer": "cus_O"},
+            ),
+            (
+                "evt_route_invoice",
+                "invoice.paid",
+                {"id": "in_route", "object": "invoice", "customer": "cus_R"},
+            ),
+        ):
+            event, _payload = self._event(event_id, event_type)
+            event["data"]["object"] = obj
+            deliveries.append((event, json.dumps(event).encode()))
+
+        def receive(env):
+            account = env["stripe.account"].browse(self.account_id)
+            return [
+                env["stripe.event"]._receive(account, event, payload)[0].id
+                for event, payload in deliveries
+            ]
+
+        intent_id, other_id, invoice_id = self._in_worker(receive)
+        taken_by_b = []
+        with self.registry.cursor() as cr_a:
+            env_a = api.Environment(cr_a, SUPERUSER_ID, {})
+            taken_by_a = env_a["stripe.event"]._acquire_due_events(1)
+
+            def worker_b(env):
+                taken_by_b.extend(env["stripe.event"]._acquire_due_events(10).ids)
+
+            thread = threading.Thread(target=self._in_worker, args=(worker_b,))
+            thread.start()
+            thread.join(30)
+            self.assertEqual(set(taken_by_a.ids), {intent_id, invoice_id})
+            self.assertEqual(taken_by_b, [other_id])
+            cr_a.rollback()
+
     def test_payout_backfill_skips_a_payout_another_worker_holds(self):
         """Worker A holds a payout (processing its event) while the daily payout
         import runs on worker B: B skips that payout with a log line and keeps
