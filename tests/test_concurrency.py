@@ -324,6 +324,12 @@ class TestConcurrency(TransactionCase):
         taken_by_b = []
         with self.registry.cursor() as cr_a:
             env_a = api.Environment(cr_a, SUPERUSER_ID, {})
+            # A sees only this test's events as due (Odoo's runner shares its
+            # database with what other tests committed); never committed.
+            cr_a.execute(
+                "UPDATE stripe_event SET next_attempt_at = NULL WHERE account_id != %s",
+                [self.account_id],
+            )
             taken_by_a = env_a["stripe.event"]._acquire_due_events(1)
 
             def worker_b(env):
@@ -332,8 +338,11 @@ class TestConcurrency(TransactionCase):
             thread = threading.Thread(target=self._in_worker, args=(worker_b,))
             thread.start()
             thread.join(30)
-            self.assertEqual(set(taken_by_a.ids), {intent_id, invoice_id})
-            self.assertEqual(taken_by_b, [other_id])
+            self.assertTrue({intent_id, invoice_id} <= set(taken_by_a.ids))
+            self.assertNotIn(other_id, taken_by_a.ids)
+            # (Odoo's runner shares its database: B may take other due events.)
+            self.assertIn(other_id, taken_by_b)
+            self.assertFalse({intent_id, invoice_id} & set(taken_by_b))
             cr_a.rollback()
 
     def test_payout_backfill_skips_a_payout_another_worker_holds(self):
