@@ -192,22 +192,34 @@ class TestFairQueue(BillingCommon):
             [("state", "in", ("pending", "waiting", "failed"))]
         ).write({"state": "ignored"})
 
+    def deliver_paid_renewal(self, email):
+        """A renewal of a new customer paid on Stripe, its ``invoice.paid`` and
+        ``payment_intent.succeeded`` posted over the signed webhook, not
+        processed.
+
+        :return: ``(Stripe customer, invoice event, PaymentIntent event)``
+        """
+        customer = self.fake.add_customer(email=email)
+        stripe_invoice = self.fake.add_invoice(
+            customer,
+            [{"amount": 4900, "description": "Seat", "tax_rate": self.rate19}],
+            currency="usd",
+            default_tax_rates=[self.rate19],
+        )
+        stripe_invoice, intent, _link = self.fake.pay_invoice(stripe_invoice["id"])
+        return (
+            customer,
+            self.deliver("invoice.paid", stripe_invoice, process=False),
+            self.deliver("payment_intent.succeeded", intent, process=False),
+        )
+
     def test_a_one_off_payment_is_taken_before_the_storm_ends(self):
         """Twelve renewal events wait in the Billing lane when a one-off payment
         of an Odoo invoice arrives, last: the cron's first batch (4 events)
         takes it with the storm's oldest, and books it."""
         invoice = self.create_invoice(120.0, partner=self.customer)
         for index in range(6):
-            customer = self.fake.add_customer(email=f"storm{index}@example.com")
-            stripe_invoice = self.fake.add_invoice(
-                customer,
-                [{"amount": 4900, "description": "Seat", "tax_rate": self.rate19}],
-                currency="usd",
-                default_tax_rates=[self.rate19],
-            )
-            stripe_invoice, intent, _link = self.fake.pay_invoice(stripe_invoice["id"])
-            self.deliver("invoice.paid", stripe_invoice, process=False)
-            self.deliver("payment_intent.succeeded", intent, process=False)
+            self.deliver_paid_renewal(f"storm{index}@example.com")
         charge = self.fake.add_charge(
             12000, "usd", metadata={"odoo_invoice_id": str(invoice.id)}
         )
@@ -216,7 +228,9 @@ class TestFairQueue(BillingCommon):
             self.fake.get(charge["payment_intent"]),
             process=False,
         )
-        storm = self.env["stripe.event"].search([("id", "!=", one_off.id)])
+        storm = self.env["stripe.event"].search(
+            [("account_id", "=", self.stripe_account.id), ("id", "!=", one_off.id)]
+        )
         self.assertEqual(set(storm.mapped("lane")), {"billing"})
         self.assertEqual(one_off.lane, "payments")
         with patch.object(const, "PROCESS_BATCH_SIZE", 4):
@@ -231,16 +245,9 @@ class TestFairQueue(BillingCommon):
         """The routing key keeps a customer's events together: a batch of one
         takes a renewal's invoice.paid and, with it, its PaymentIntent's event
         (same customer), so that one worker books the invoice and its payment."""
-        customer = self.fake.add_customer(email="routed@example.com")
-        stripe_invoice = self.fake.add_invoice(
-            customer,
-            [{"amount": 4900, "description": "Seat", "tax_rate": self.rate19}],
-            currency="usd",
-            default_tax_rates=[self.rate19],
+        customer, invoice_event, intent_event = self.deliver_paid_renewal(
+            "routed@example.com"
         )
-        stripe_invoice, intent, _link = self.fake.pay_invoice(stripe_invoice["id"])
-        invoice_event = self.deliver("invoice.paid", stripe_invoice, process=False)
-        intent_event = self.deliver("payment_intent.succeeded", intent, process=False)
         self.assertEqual(invoice_event.routing_key, customer["id"])
         self.assertEqual(intent_event.routing_key, customer["id"])
         taken = self.env["stripe.event"].sudo()._acquire_due_events(1)
