@@ -77,9 +77,21 @@ banner() {
     if [[ -n $account_id ]]; then
         echo "  Webhook:  http://localhost:$port/stripe/webhook/$account_id"
         local invoice
-        invoice=$(sql "$db" "select name || ' ' || amount_residual from account_move
-            where move_type = 'out_invoice' and state = 'posted'
-              and payment_state = 'not_paid' order by id desc limit 1" 2>/dev/null || true)
+        # A demo invoice still open, not the one the README asks to pick by hand
+        # on the demo's failed payment (Ready Mat's); else the latest open one.
+        invoice=$(sql "$db" "select m.name || ' ' || m.amount_residual
+            from account_move m join ir_model_data d
+              on d.model = 'account.move' and d.res_id = m.id
+             and d.module = '$module' and d.name like 'demo_invoice_%'
+             and d.name != 'demo_invoice_ready_mat'
+            where m.payment_state = 'not_paid' and m.state = 'posted'
+            order by m.id limit 1" 2>/dev/null || true)
+        if [[ -z $invoice ]]; then
+            invoice=$(sql "$db" "select name || ' ' || amount_residual from account_move
+                where move_type = 'out_invoice' and state = 'posted'
+                  and payment_state = 'not_paid' order by id desc limit 1" \
+                2>/dev/null || true)
+        fi
         if [[ -n $invoice ]]; then
             echo "  Try:      .venv/bin/python dev/send-test-event.py \\"
             echo "                --url http://localhost:$port/stripe/webhook/$account_id \\"

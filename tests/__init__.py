@@ -6,6 +6,7 @@ from . import (
     test_account_webhook,
     test_batch_processing,
     test_concurrency,
+    test_demo,
     test_event_processing,
     test_fake_stripe,
     test_gateway,

@@ -1,9 +1,11 @@
 from collections import defaultdict
 
+from markupsafe import Markup
+
 from odoo import Command, _, api, fields, models
 from odoo.exceptions import UserError
 
-from ... import utils
+from ... import const, utils
 from ...tools import billing as billing_tools
 
 
@@ -34,6 +36,14 @@ class AccountMove(models.Model):
         help="The Stripe credit note (cn_...) this credit note mirrors.",
     )
 
+    stripe_document_link = fields.Html(
+        string="On Stripe",
+        compute="_compute_stripe_document_link",
+        sanitize=False,
+        help="The Stripe invoice (or credit note) this document mirrors, opened in "
+        "Stripe's dashboard.",
+    )
+
     _sql_constraints = [
         (
             "stripe_invoice_uniq",
@@ -47,6 +57,30 @@ class AccountMove(models.Model):
             "account.",
         ),
     ]
+
+    # === COMPUTE METHODS === #
+
+    @api.depends("stripe_invoice_id", "stripe_credit_note_id", "ref")
+    def _compute_stripe_document_link(self):
+        for move in self:
+            object_id = move.stripe_invoice_id or move.stripe_credit_note_id
+            if not object_id or not move.stripe_account_id:
+                move.stripe_document_link = False
+                continue
+            prefix = const.STRIPE_DASHBOARD_URL + (
+                "/test" if move.stripe_account_id.mode == "test" else ""
+            )
+            path = "invoices" if move.stripe_invoice_id else "credit_notes"
+            url = f"{prefix}/{path}/{object_id}"
+            link = Markup(
+                '<a href="%s" target="_blank" rel="noopener noreferrer">%s</a>'
+            )
+            number = move.ref if move.ref and move.ref != object_id else None
+            move.stripe_document_link = (
+                Markup("%s (%s)") % (link % (url, number), link % (url, object_id))
+                if number
+                else link % (url, object_id)
+            )
 
     @api.model
     def _stripe_find_mirror(self, account, stripe_invoice_id):
@@ -136,6 +170,9 @@ class AccountMove(models.Model):
             "narration": utils.clean_text(stripe_invoice.get("description")) or False,
             "stripe_account_id": account.id,
             "stripe_invoice_id": stripe_invoice["id"],
+            # The account's responsible, not whoever processes the event (the
+            # cron's OdooBot).
+            "invoice_user_id": account.user_id.id or False,
             "invoice_line_ids": [Command.create(vals) for vals in line_vals],
         }
         return vals, lines, taxes, code, stripe_invoice.get("total") or 0
