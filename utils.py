@@ -1,9 +1,11 @@
 """Small pure helpers: no Odoo environment, no I/O, easy to unit-test."""
 
+import ipaddress
 import json
 import re
 from datetime import datetime, timezone
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 from . import const
 from .tools.facts import BalanceTransactionFacts, PaymentFacts
@@ -450,3 +452,30 @@ def sdk_retried(error):
     if hint in ("true", "false"):
         return hint == "true"
     return error.http_status == 409 or error.http_status >= 500
+
+
+def unreachable_host(url):
+    """Why Stripe cannot reach a URL from the internet, or None: its host is
+    ``localhost``, a loopback, private, link-local or reserved address, or a
+    local name (no dot, ``.local``, ``.localhost``, ``.internal``). No DNS
+    lookup: the host as written.
+
+    :return: ``"local"`` (a local name or loopback), ``"private"`` (a private
+        or reserved address) or None.
+    """
+    host = (urlsplit(url or "").hostname or "").rstrip(".").lower()
+    if not host:
+        return "local"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        if host == "localhost" or "." not in host:
+            return "local"
+        if host.endswith((".localhost", ".local", ".internal", ".lan", ".home")):
+            return "local"
+        return None
+    if address.is_loopback or address.is_unspecified:
+        return "local"
+    if address.is_private or address.is_link_local or address.is_reserved:
+        return "private"
+    return None

@@ -11,6 +11,7 @@ import io
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -26,6 +27,16 @@ OUT = os.path.join(os.path.dirname(__file__), "..", "static", "description")
 WIDTH, HEIGHT = 1280, 800
 
 
+def _free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+# Chromium's DevTools port: a free one, so that two helpers do not meet.
+DEBUG_PORT = _free_port()
+
+
 class Browser:
     def __init__(self):
         self.profile = tempfile.mkdtemp()
@@ -38,7 +49,7 @@ class Browser:
                 "--disable-gpu",
                 "--hide-scrollbars",
                 f"--window-size={WIDTH},{HEIGHT}",
-                "--remote-debugging-port=9333",
+                f"--remote-debugging-port={DEBUG_PORT}",
                 f"--user-data-dir={self.profile}",
                 "about:blank",
             ],
@@ -47,7 +58,9 @@ class Browser:
         )
         for _i in range(100):
             try:
-                pages = requests.get("http://127.0.0.1:9333/json", timeout=2).json()
+                pages = requests.get(
+                    f"http://127.0.0.1:{DEBUG_PORT}/json", timeout=2
+                ).json()
                 page = next(p for p in pages if p["type"] == "page")
                 break
             except (requests.RequestException, StopIteration):
@@ -155,6 +168,36 @@ def main():
         browser.js("document.querySelector('.o_data_row td[name=stripe_id]').click()")
         browser.wait_for(".o_form_view .o_form_sheet")
         browser.shoot("screenshot_dispute.png")
+        # Stripe Billing: subscriptions, a mirrored invoice, MRR, SaaS metrics.
+        browser.goto(
+            "/odoo/action-stripe_connector.stripe_subscription_action", ".o_data_row"
+        )
+        browser.shoot("screenshot_subscriptions.png")
+        browser.js(
+            "[...document.querySelectorAll('.o_data_row')]"
+            ".find(r => r.innerText.includes('OpenWood'))"
+            ".querySelector('td[name=stripe_id]').click()"
+        )
+        browser.wait_for(".o_form_view button[name=action_view_invoices]")
+        browser.js(
+            "document.querySelector('.o_form_view button[name=action_view_invoices]')"
+            ".click()"
+        )
+        browser.wait_for(".o_list_view .o_data_row")
+        browser.js("document.querySelector('.o_data_row td[name=name]').click()")
+        browser.wait_for(".o_form_view div[name=stripe_document_link] a")
+        browser.shoot("screenshot_billing_invoice.png")
+        browser.goto(
+            "/odoo/action-stripe_connector.stripe_mrr_summary_action", ".o_data_row"
+        )
+        browser.shoot("screenshot_saas_metrics.png")
+        browser.goto(
+            "/odoo/action-stripe_connector.stripe_mrr_report_action",
+            ".o_pivot, .o_graph_renderer, .o_list_view",
+        )
+        browser.shoot("screenshot_mrr.png")
+        browser.goto("/odoo/action-stripe_connector.stripe_alert_action", ".o_data_row")
+        browser.shoot("screenshot_alerts.png")
     finally:
         browser.close()
 

@@ -21,6 +21,31 @@ class TestStripeAccountWebhook(StripeCommon):
         account.invalidate_recordset()
         return action
 
+    def test_local_webhook_url_is_warned_and_refused_by_create_webhook(self):
+        """A webhook URL on localhost or a private address: the form warns that
+        Stripe cannot reach it, and Create Webhook (against Stripe itself) says
+        why instead of asking Stripe."""
+        account = self.stripe_account
+        params = self.env["ir.config_parameter"].sudo()
+        params.set_param("web.base.url", "http://localhost:8069")
+        account.invalidate_recordset()
+        self.assertIn(
+            "Stripe, on the internet, cannot reach it", account.webhook_url_warning
+        )
+        self.assertIn("localhost", account.webhook_url_warning)
+        params.set_param("web.base.url", "http://192.168.1.20:8069")
+        account.invalidate_recordset()
+        self.assertIn("private network address", account.webhook_url_warning)
+        account.api_base = "https://api.stripe.com"
+        with self.assertRaises(UserError) as refused:
+            account.action_create_webhook()
+        self.assertIn("Stripe would refuse the webhook URL", str(refused.exception))
+        self.assertIn("192.168.1.20", str(refused.exception))
+        self.assertFalse(account.stripe_webhook_endpoint_id)
+        params.set_param("web.base.url", "https://erp.example.com")
+        account.invalidate_recordset()
+        self.assertFalse(account.webhook_url_warning)
+
     def test_create_webhook_stores_the_endpoint_and_its_secret(self):
         action = self.create_webhook()
         account = self.stripe_account

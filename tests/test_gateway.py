@@ -64,15 +64,24 @@ class TestGatewayMessages(StripeCommon):
                 message = account._stripe_error_message(error, "the balance")
                 self.assertIn(f"Odoo cannot reach 127.0.0.1: {reason}", message)
                 self.assertNotIn("0x7f", message)
+                # No answer from Stripe: no HTTP status to speak of.
+                self.assertNotIn("HTTP", message)
+                self.assertTrue(message.endswith("Asked Stripe for the balance."))
 
     def test_wrong_key(self):
         self.stripe_account.api_key = "sk_test_not_a_key_stripe_knows"
         with self.assertRaises(UserError) as raised:
             self.stripe_account.action_test_connection()
-        self.assertIn(
-            "Stripe refused the secret key (invalid API key)",
+        # The reason first, in plain words; then what was asked.
+        self.assertTrue(
+            raised.exception.args[0].startswith(
+                "Stripe refused the secret key (invalid)."
+            ),
             raised.exception.args[0],
         )
+        self.assertIn("Asked Stripe for", raised.exception.args[0])
+        self.assertIn("HTTP 401.", raised.exception.args[0])
+        self.assertNotIn("did not send", raised.exception.args[0])
         self.assertNotIn("sk_test_not_a_key", raised.exception.args[0])
 
     def test_restricted_key_names_the_missing_permission(self):

@@ -1,4 +1,5 @@
 import time
+from xml.etree import ElementTree
 
 from dateutil.relativedelta import relativedelta
 from freezegun import freeze_time
@@ -120,6 +121,76 @@ class TestMrrReport(SubscriptionCommon):
                 f"month {index}",
             )
             self.assertEqual(row.arr, figures[0] * 12)
+
+    def test_saas_metrics_as_read(self):
+        """The SaaS metrics list: the month in words, the MRR churn rate, and
+        retention and churn rate blank in a month that started without MRR;
+        short headers."""
+        self.story()
+        summary = self.summary()
+        self.assertEqual(summary[0].month, self.month(0).strftime("%B %Y"))
+        self.assertFalse(summary[0].has_base, "no MRR before the first month")
+        self.assertTrue(summary[1].has_base)
+        # 100 of 248 churned in month 3.
+        self.assertEqual(summary[3].churn_rate, 40.32)
+        self.assertEqual(summary[4].churn_rate, 0.0)
+        arch = ElementTree.fromstring(
+            self.env["stripe.mrr.summary"].get_view(view_type="list")["arch"]
+        )
+        columns = {f.get("name"): f for f in arch.findall("field")}
+        self.assertEqual(columns["date"].get("column_invisible"), "True")
+        self.assertEqual(columns["month"].get("string"), "Month")
+        for name in ("nrr", "churn_rate"):
+            self.assertEqual(columns[name].get("invisible"), "not has_base")
+        self.assertEqual(columns["nrr"].get("string"), "NRR %")
+        self.assertEqual(columns["churn_rate"].get("string"), "Churn %")
+
+    def test_trial_shows_no_monthly_recurring_in_the_list(self):
+        """A trial counts 0 in MRR: the subscriptions list does not show its
+        price as monthly recurring revenue."""
+        _partner, customer = self.customer_partner()
+        trial = self.fake.add_subscription(
+            customer,
+            [(self.monthly, 1)],
+            status="trialing",
+            created=int(time.time()) - 3600,
+            trial_end=int(time.time()) + 14 * 86400,
+        )
+        self.send(CREATED, trial, int(time.time()) - 3600)
+        subscription = self.get_subscription(trial["id"])
+        self.assertEqual(subscription.status, "trialing")
+        self.assertFalse(subscription.counts_in_mrr)
+        arch = ElementTree.fromstring(
+            self.env["stripe.subscription"].get_view(view_type="list")["arch"]
+        )
+        for name in ("recurring_monthly", "recurring_monthly_company"):
+            (column,) = arch.findall(f"field[@name='{name}']")
+            self.assertEqual(column.get("invisible"), "not counts_in_mrr")
+
+    def test_mrr_by_product_says_why_none(self):
+        """MRR by Product, when no Odoo product names the Stripe product: a note
+        says why the MRR shows under None and what to do; once mapped and
+        rebuilt, the report opens as it is."""
+        _partner, customer = self.customer_partner()
+        subscription = self.fake.add_subscription(
+            customer, [(self.monthly, 1)], created=self.at(0, 4)
+        )
+        self.send(CREATED, subscription, self.at(0, 4))
+        report = self.env["stripe.mrr.report"]
+        action = report.action_open_by_product()
+        self.assertEqual(action["tag"], "display_notification")
+        self.assertIn("All the MRR shows under None", action["params"]["message"])
+        self.assertIn("Stripe Product", action["params"]["message"])
+        self.assertEqual(
+            action["params"]["next"]["res_model"], "stripe.mrr.report", "then opens"
+        )
+        self.env["product.product"].create(
+            {"name": "Pro plan", "stripe_product_id": self.product["id"]}
+        )
+        self.stripe_account.action_rebuild_mrr_report()
+        action = report.action_open_by_product()
+        self.assertEqual(action["type"], "ir.actions.act_window")
+        self.assertEqual(action["res_model"], "stripe.mrr.report")
 
     def test_pivot_by_month_and_movement(self):
         """The pivot's read (``read_group`` by month and movement, lazy=False as

@@ -306,7 +306,7 @@ class TestPayoutReconciliation(PayoutCommon):
         cron = self.env.ref("stripe_connector.ir_cron_stripe_payout_backfill")
         cron.method_direct_trigger()
         record = self.get_payout(payout)
-        self.assertPayout(record, "error", "HTTP 429, attempts: 5")
+        self.assertPayout(record, "error", "HTTP 429, 5 attempts")
         self.assertIn(payout["id"], record.state_message)
         self.assertIn("Stripe limits the rate of requests", record.state_message)
         self.assertTrue(record.activity_ids)
@@ -339,7 +339,7 @@ class TestPayoutReconciliation(PayoutCommon):
         self.assertEvent(event, "done", "needs attention")
         record = self.get_payout(payout)
         self.assertPayout(record, "error", charge["payment_intent"])
-        self.assertIn("HTTP 429, attempts: 5", record.state_message)
+        self.assertIn("HTTP 429, 5 attempts", record.state_message)
         self.assertEqual(len(self.fake.requests_for("/v1/payment_intents")), 5)
         self.assertInvoice(missed, 60.0, "not_paid")
         self.assertFalse(
@@ -371,7 +371,9 @@ class TestPayoutReconciliation(PayoutCommon):
             event = self.deliver("payout.paid", payout)
         self.assertEvent(event, "failed", "HTTP 500")
         self.assertIn(payout["id"], event.state_message)
-        self.assertIn("attempts: 4", event.state_message, "the SDK's 3 retries")
+        self.assertIn(
+            "HTTP 500, 4 attempts", event.state_message, "the SDK's 3 retries"
+        )
         self.assertFalse(self.env["stripe.balance.transaction"].search_count([]))
         self.assertFalse(self.get_payout(payout).transaction_ids)
         self.assertEqual(len(self.fake.requests_for("/v1/balance_transactions")), 5)

@@ -124,13 +124,30 @@ class TestEventScreens(StripeCommon):
         self.assertIn(self.currency.format(123.45), wizard.summary)
         with self.assertRaises(AssertionError):  # the reason is required
             wizard.save()
+        # One event: the dialog speaks of it in the singular.
+        self.assertTrue(wizard.is_single)
+        arch = ElementTree.fromstring(
+            self.env["stripe.event.ignore"].get_view(view_type="form")["arch"]
+        )
+        single = arch.find(".//strong[@class='o_stripe_ignore_single']")
+        self.assertEqual(single.text, "This event would have booked money:")
+        self.assertEqual(single.get("invisible"), "not is_single")
+        messages_before = len(event.message_ids)
         wizard.reason = "Paid twice; refunded in Stripe"
         wizard.save().action_confirm()
-        self.assertEvent(event, "ignored", "Marked as ignored")
-        self.assertIn(
-            "Paid twice; refunded in Stripe",
-            " ".join(event.message_ids.mapped("body")),
-        )
+        # The reason is on the event, and said once in its chatter.
+        self.assertEvent(event, "ignored", "Reason: Paid twice; refunded in Stripe")
+        self.assertIn("Marked as ignored", event.state_message)
+        new_messages = event.message_ids[: len(event.message_ids) - messages_before]
+        # (The activity of the failed event is marked done too, its own note.)
+        said = [
+            m
+            for m in new_messages
+            if "Marked as ignored" in (m.body or "")
+            and m.subtype_id != self.env.ref("mail.mt_activities")
+        ]
+        self.assertEqual(len(said), 1, "logged once")
+        self.assertIn("Paid twice; refunded in Stripe", said[0].body)
         # An event that books nothing is ignored at once.
         other = self.deliver("customer.source.expiring", self.fake.add_customer())
         other.write({"state": "failed"})
@@ -418,6 +435,126 @@ class TestPaymentScreens(PayoutCommon):
         self.deliver("payout.paid", next_payout)
         wizard = self.open_wizard(self.get_payout(next_payout))
         self.assertFalse(wizard.keyless_candidate_ids & all_three)
+
+    def test_keyless_payout_refund_fees_undo_and_pick_again(self):
+        """Without a key: a refund counts against the payout in the list as in
+        Payments Picked, the fees are never negative, opening the wizard logs
+        nothing, and after Undo the payout's payments can be picked again (a
+        wrong pick corrected)."""
+        self.stripe_account.write({"api_key": False, "payout_auto_reconcile": False})
+        _first, charge = self.pay_invoice(100.0)
+        second, _charge = self.pay_invoice(60.0)
+        refund = self.fake.add_refund(charge["id"], 2000)
+        self.assertEvent(self.deliver("refund.created", refund), "done")
+        payout = self.fake.add_payout()
+        self.deliver("payout.paid", payout)
+        record = self.get_payout(payout)
+        action = record.action_open_reconcile_wizard()
+        with self.assertNoLogs("odoo.models", "WARNING"):
+            form = Form(self.env[action["res_model"]].with_context(**action["context"]))
+        self.assertEqual(form.keyless_fees, 0.0, "nothing picked: no fees, not -amount")
+        wizard = form.save()
+        self.assertIn("The rest, $&nbsp;0.00,", str(wizard.summary))
+        # The list shows each payment signed, as its total and Payments Picked.
+        arch = ElementTree.fromstring(
+            self.env["stripe.payout.reconcile"].get_view(view_type="form")["arch"]
+        )
+        columns = arch.findall(".//field[@name='keyless_payment_ids']/list/field[@sum]")
+        self.assertEqual([c.get("name") for c in columns], ["amount_signed"])
+        candidates = wizard.keyless_candidate_ids
+        outbound = candidates.filtered(lambda p: p.payment_type == "outbound")
+        self.assertEqual(outbound.amount_signed, -20.0)
+        wizard.keyless_payment_ids = candidates
+        self.assertAlmostEqual(
+            wizard.keyless_total, sum(candidates.mapped("amount_signed"))
+        )
+        self.assertAlmostEqual(wizard.keyless_total, 140.0)
+        # A wrong pick: the refund left out.
+        wizard.keyless_payment_ids = candidates - outbound
+        self.assertTrue(wizard.can_confirm, wizard.blockers)
+        wizard.action_confirm()
+        self.assertPayout(record, "reconciled")
+        record.action_undo()
+        self.assertPayout(record, "to_reconcile")
+        self.assertFalse(record.transaction_ids, "the picks are undone")
+        wizard = self.open_wizard(record)
+        self.assertTrue(wizard.is_keyless)
+        self.assertEqual(wizard.keyless_candidate_ids, candidates)
+        wizard.keyless_payment_ids = candidates
+        self.assertTrue(wizard.can_confirm, wizard.blockers)
+        wizard.action_confirm()
+        self.assertPayout(record, "reconciled")
+        self.assertIn(second.matched_payment_ids, record.transaction_ids.payment_id)
+        self.assertIn(outbound, record.transaction_ids.payment_id)
+        self.assertStripeMirrored()
+        # The payout's entries tab: the fee and transfer entries with their
+        # amounts, no due date.
+        arch = ElementTree.fromstring(
+            self.env["stripe.payout"].get_view(view_type="form")["arch"]
+        )
+        columns = [
+            c.get("name") for c in arch.findall(".//field[@name='move_ids']/list/field")
+        ]
+        self.assertIn("amount_total_signed", columns)
+        self.assertNotIn("invoice_date_due", columns)
+        self.assertEqual(record.fee_move_id.amount_total_signed, wizard.keyless_fees)
+        self.assertEqual(
+            record.transfer_move_id.amount_total_signed, payout["amount"] / 100
+        )
+        self.assertLessEqual(
+            record.fee_move_id | record.transfer_move_id, record.move_ids
+        )
+        # The fees and balance report: categories in words, the keyless fees
+        # dated as the payout and counted as Stripe's fees.
+        fee_transaction = record.transaction_ids.filtered(lambda t: t.category == "fee")
+        self.assertEqual(fee_transaction.stripe_created, record.stripe_created)
+        self.assertAlmostEqual(fee_transaction.fee_total, wizard.keyless_fees)
+        report = self.env["stripe.balance.transaction"]
+        totals = dict(
+            report._read_group(
+                [("payout_id", "=", record.id)], ["category"], ["fee_total:sum"]
+            )
+        )
+        self.assertAlmostEqual(totals["fee"], wizard.keyless_fees)
+        labels = dict(report._fields["category"]._description_selection(self.env))
+        self.assertEqual(labels["fee"], "Stripe fees")
+        self.assertEqual(labels["refund"], "Refunds")
+        pivot = ElementTree.fromstring(report.get_view(view_type="pivot")["arch"])
+        self.assertEqual(
+            [f.get("name") for f in pivot.findall("field[@type='col']")], ["category"]
+        )
+        self.assertIn("fee_total", [f.get("name") for f in pivot.findall("field")])
+
+    def test_keyless_buttons_hidden_or_explained(self):
+        """Without a key, the buttons that can only fail are hidden, and the
+        Billing tab says why; an import of Stripe invoices has a name."""
+        payout_arch = ElementTree.fromstring(
+            self.env["stripe.payout"].get_view(view_type="form")["arch"]
+        )
+        (button,) = payout_arch.findall(
+            ".//header/button[@name='action_import_transactions']"
+        )
+        self.assertIn("not has_api_key", button.get("invisible"))
+        account_arch = ElementTree.fromstring(
+            self.env["stripe.account"].get_view(view_type="form")["arch"]
+        )
+        (button,) = account_arch.findall(".//button[@name='action_import_invoices']")
+        self.assertIn("not has_api_key", button.get("invisible"))
+        (note,) = account_arch.findall(
+            ".//div[@class='text-muted o_stripe_import_invoices_keyless']"
+        )
+        self.assertEqual(note.get("invisible"), "has_api_key")
+        self.assertIn("set the secret key first", "".join(note.itertext()))
+        action = self.stripe_account.action_import_invoices()
+        job = (
+            self.env[action["res_model"]]
+            .with_context(**action["context"])
+            .create({"date_from": "2026-01-01", "date_to": "2026-03-31"})
+        )
+        self.assertEqual(
+            job.display_name,
+            "Stripe invoices of Stripe Test, 2026-01-01 to 2026-03-31",
+        )
 
     def test_with_a_key_the_wizard_is_as_before(self):
         self.pay_invoice(100.0)

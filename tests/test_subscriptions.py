@@ -488,7 +488,7 @@ class TestSubscriptionUsageAndTiers(SubscriptionCommon):
 
         first = self.paid_invoice(sub, 1, {item_id: 12})
         event = self.deliver("invoice.paid", first)
-        self.assertEvent(event, "done", "30.0 USD a month")
+        self.assertEvent(event, "done", "30.00 USD a month")
         self.assertEqual(self.mirror_of(first).amount_total, 30.0)
         subscription = self.get_subscription(sub["id"])
         self.assertEqual(subscription.recurring_monthly, 30.0)
@@ -534,7 +534,7 @@ class TestSubscriptionUsageAndTiers(SubscriptionCommon):
         newer = self.paid_invoice(sub, 2, {item_id: 4})
         self.assertEvent(self.deliver("invoice.paid", newer), "done", "10.0 USD")
         late = self.deliver("invoice.paid", older)
-        self.assertEvent(late, "done", "25.0 USD a month")
+        self.assertEvent(late, "done", "25.00 USD a month")
         subscription = self.get_subscription(sub["id"])
         self.assertEqual(subscription.recurring_monthly, 10.0)
         self.assertReport(

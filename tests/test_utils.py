@@ -284,3 +284,22 @@ class TestUntaxedShares(BaseCase):
         self.assertEqual(line - sum(shares), 10000 - 6 - 1595)
         line, shares = untaxed_shares(-1633, [], -261)  # a proration credit
         self.assertEqual(line, -1372)
+
+
+@tagged("post_install", "-at_install")
+class TestUnreachableHost(BaseCase):
+    def test_local_private_and_public_hosts(self):
+        for url, expected in (
+            ("http://localhost:8069/stripe/webhook/1", "local"),
+            ("http://127.0.0.1:8069/stripe/webhook/1", "local"),
+            ("http://[::1]:8069/stripe/webhook/1", "local"),
+            ("http://odoo:8069/stripe/webhook/1", "local"),
+            ("http://erp.local/stripe/webhook/1", "local"),
+            ("http://192.168.1.20:8069/stripe/webhook/1", "private"),
+            ("http://10.0.0.5/stripe/webhook/1", "private"),
+            ("http://172.16.3.4/stripe/webhook/1", "private"),
+            ("https://erp.example.com/stripe/webhook/1", None),
+            ("https://203.0.114.9/stripe/webhook/1", None),
+        ):
+            with self.subTest(url=url):
+                self.assertEqual(utils.unreachable_host(url), expected)

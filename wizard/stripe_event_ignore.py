@@ -11,6 +11,9 @@ class StripeEventIgnore(models.TransientModel):
 
     event_ids = fields.Many2many("stripe.event", string="Events", required=True)
     summary = fields.Text(compute="_compute_summary")
+    is_single = fields.Boolean(
+        compute="_compute_summary", help="One event: the dialog speaks of it."
+    )
     reason = fields.Text(
         required=True,
         help="Why nothing is to be booked for these events; kept in their chatter.",
@@ -19,6 +22,7 @@ class StripeEventIgnore(models.TransientModel):
     @api.depends("event_ids")
     def _compute_summary(self):
         for wizard in self:
+            wizard.is_single = len(wizard.event_ids) == 1
             events = wizard.event_ids.filtered(
                 lambda e: e.books_money and e.state != "done"
             )
@@ -36,6 +40,10 @@ class StripeEventIgnore(models.TransientModel):
         self.ensure_one()
         reason = (self.reason or "").strip()
         if not reason:
-            raise UserError(_("Say why these events are ignored."))
+            raise UserError(
+                _("Say why this event is ignored.")
+                if self.is_single
+                else _("Say why these events are ignored.")
+            )
         self.event_ids._stripe_mark_ignored_with_reason(reason)
         return {"type": "ir.actions.act_window_close"}

@@ -279,8 +279,10 @@ class StripePayoutReconcile(models.TransientModel):
                 for payment in wizard.keyless_payment_ids
             )
             wizard.keyless_total = total
+            # Fees are what the payments add up to beyond the payout; short of
+            # it, nothing is (a blocker asks for the missing payments).
             wizard.keyless_fees = (
-                total - wizard.payout_ids.amount if wizard.is_keyless else 0.0
+                max(total - wizard.payout_ids.amount, 0.0) if wizard.is_keyless else 0.0
             )
 
     # === ACTION METHODS === #
@@ -424,7 +426,7 @@ class StripePayoutReconcile(models.TransientModel):
             [
                 ("account_id", "=", payout.account_id.id),
                 ("currency_id", "=", payout.currency_id.id),
-                ("payout_id", "in", (False, payout.id)),
+                ("payout_id", "in", (False, payout._origin.id)),
                 ("type", "!=", "payout"),
                 (
                     "stripe_created",
@@ -536,7 +538,8 @@ class StripePayoutReconcile(models.TransientModel):
                 [
                     ("payment_id", "in", payments.ids),
                     ("payout_id", "!=", False),
-                    ("payout_id", "!=", payout.id),
+                    # The wizard's payout is a NewId while the form computes.
+                    ("payout_id", "!=", payout._origin.id),
                 ]
             )
             .payment_id
@@ -581,6 +584,8 @@ class StripePayoutReconcile(models.TransientModel):
                     "amount": -fees,
                     "fee": 0.0,
                     "net": -fees,
+                    # Dated as the payout, for the fees report.
+                    "stripe_created": payout.stripe_created or fields.Datetime.now(),
                 }
             )
         common = {

@@ -52,6 +52,19 @@ class StripeBillingImport(models.Model):
 
     # === COMPUTE METHODS === #
 
+    @api.depends("account_id", "date_from", "date_to")
+    def _compute_display_name(self):
+        for job in self:
+            if not (job.date_from and job.date_to):
+                job.display_name = _("New import of Stripe invoices")
+                continue
+            job.display_name = _(
+                "Stripe invoices of %(account)s, %(date_from)s to %(date_to)s",
+                account=job.account_id.name or "-",
+                date_from=fields.Date.to_string(job.date_from),
+                date_to=fields.Date.to_string(job.date_to),
+            )
+
     @api.depends("position", "invoice_count")
     def _compute_progress(self):
         for job in self:

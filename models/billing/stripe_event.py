@@ -92,7 +92,7 @@ class StripeEvent(models.Model):
         )
         if next_attempt:
             body += " " + _(
-                "Stripe tries again on %s.", fields.Datetime.to_string(next_attempt)
+                "Stripe tries again on %s.", self._stripe_datetime_text(next_attempt)
             )
         else:
             body += " " + _("Stripe will not try again.")

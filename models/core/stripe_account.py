@@ -114,6 +114,10 @@ class StripeAccount(models.Model):
         help="Paste this URL as an endpoint in Stripe's dashboard (Developers > "
         "Webhooks).",
     )
+    webhook_url_warning = fields.Char(
+        compute="_compute_webhook_url",
+        help="Why Stripe cannot reach the webhook URL, when it cannot.",
+    )
     # === ACCOUNTING === #
 
     journal_id = fields.Many2one(
@@ -321,6 +325,31 @@ class StripeAccount(models.Model):
                 )
             else:
                 account.webhook_url = False
+            account.webhook_url_warning = account._stripe_webhook_url_warning()
+
+    def _stripe_webhook_url_warning(self):
+        """Why Stripe cannot reach the webhook URL (a local or private address),
+        or False."""
+        self.ensure_one()
+        reason = self.webhook_url and utils.unreachable_host(self.webhook_url)
+        if not reason:
+            return False
+        if reason == "local":
+            problem = _(
+                "This URL names this computer (localhost or a local name): "
+                "Stripe, on the internet, cannot reach it."
+            )
+        else:
+            problem = _(
+                "This URL is a private network address: Stripe, on the internet, "
+                "cannot reach it."
+            )
+        return _(
+            "%(problem)s Open Odoo by its public address (or set the system "
+            "parameter web.base.url to it), or forward the events with the Stripe "
+            "CLI (stripe listen --forward-to ...) while testing.",
+            problem=problem,
+        )
 
     @api.depends("journal_id.currency_id", "company_id.currency_id")
     def _compute_currency_id(self):
@@ -604,6 +633,17 @@ class StripeAccount(models.Model):
                 )
             )
         self._stripe_check_key_mode()
+        warning = self._stripe_webhook_url_warning()
+        # sudo: whether the account talks to Stripe itself, not to a stand-in
+        # (stripe-mock, a proxy, the tests' fake) that accepts any URL.
+        if warning and self.sudo().api_base == DEFAULT_API_BASE:
+            raise UserError(
+                _(
+                    "Stripe would refuse the webhook URL %(url)s. %(warning)s",
+                    url=self.webhook_url,
+                    warning=warning,
+                )
+            )
         endpoint = self._stripe_call(
             _("the webhook endpoint"),
             "webhook_endpoints",
@@ -1145,7 +1185,7 @@ class StripeAccount(models.Model):
                 reason=self._stripe_network_reason(error),
             )
         elif isinstance(error, stripe.AuthenticationError):
-            reason = _("Stripe refused the secret key (invalid API key).")
+            reason = _("Stripe refused the secret key (invalid).")
             mode = self._stripe_key_mode_problem()
             if mode:
                 reason += " " + mode
@@ -1169,14 +1209,32 @@ class StripeAccount(models.Model):
             reason = _("Stripe had a server error; try again later.")
         else:
             reason = utils.shorten(error.user_message or str(error))
-        return _(
-            "Stripe did not send %(what)s (HTTP %(status)s, attempts: %(attempts)s): "
-            "%(reason)s",
-            what=what,
-            status=status or "-",
-            attempts=attempts,
-            reason=reason,
-        )
+        # The reason first, in words; what was asked and how after it, the
+        # HTTP status only when Stripe answered.
+        if status and attempts > 1:
+            details = _(
+                "Asked Stripe for %(what)s: HTTP %(status)s, %(attempts)s attempts.",
+                what=what,
+                status=status,
+                attempts=attempts,
+            )
+        elif status:
+            details = _(
+                "Asked Stripe for %(what)s: HTTP %(status)s.",
+                what=what,
+                status=status,
+            )
+        elif attempts > 1:
+            details = _(
+                "Asked Stripe for %(what)s: %(attempts)s attempts.",
+                what=what,
+                attempts=attempts,
+            )
+        else:
+            details = _("Asked Stripe for %s.", what)
+        if not reason.endswith((".", "!", "?", ")")):
+            reason += "."
+        return f"{reason} {details}"
 
     @api.model
     def _stripe_network_reason(self, error):

@@ -9,6 +9,7 @@ from psycopg2 import errors as pg_errors
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import format_datetime, formatLang
 
 from ... import const, utils
 from ...exceptions import StripeNothingToDo, StripeNotYet
@@ -843,6 +844,23 @@ class StripeEvent(models.Model):
         self._trigger_processing(at=self.next_attempt_at)
 
     @api.model
+    def _stripe_datetime_text(self, value):
+        """A date and time for an event's message, in the time zone of the
+        account's responsible (who reads it; the cron has none), else the
+        user's."""
+        if not value:
+            return ""
+        tz = self.account_id.user_id.tz or self.env.user.tz or "UTC"
+        return format_datetime(self.env, value, tz=tz)
+
+    def _stripe_amount_in_words(self, amount, currency):
+        """``49.00 USD``: the amount with its currency's decimals (in the
+        language's number format) and the currency's code."""
+        return "%s %s" % (
+            formatLang(self.env, amount, digits=currency.decimal_places),
+            currency.name,
+        )
+
     def _stripe_duration_text(self, seconds):
         """A duration in words: whole days, else hours, else minutes."""
         seconds = round(seconds)
@@ -935,21 +953,24 @@ class StripeEvent(models.Model):
     # === BUSINESS METHODS === #
 
     def _stripe_mark_ignored_with_reason(self, reason):
-        """Ignore the events, the reason in their chatter."""
-        for event in self:
-            event.message_post(
-                body=Markup("%s<br/>%s")
-                % (
-                    _(
-                        "Marked as ignored by %(user)s although it would have booked "
-                        "%(amount)s.",
-                        user=self.env.user.name,
-                        amount=event._stripe_amount_text(),
-                    ),
-                    _("Reason: %s", reason),
+        """Ignore the events: the reason is the event's message (shown on it)
+        and said once in its chatter."""
+        self.check_access("write")
+        for event in self.filtered(lambda e: e.state != "done"):
+            if event.books_money:
+                done = _(
+                    "Marked as ignored by %(user)s although it would have booked "
+                    "%(amount)s.",
+                    user=self.env.user.name,
+                    amount=event._stripe_amount_text(),
                 )
-            )
-        return self.with_context(stripe_ignore_confirmed=True).action_mark_ignored()
+            else:
+                done = _("Marked as ignored by %s.", self.env.user.name)
+            why = _("Reason: %s", reason)
+            event.message_post(body=Markup("%s<br/>%s") % (done, why))
+            event._set_state("ignored", f"{done} {why}")
+        self.activity_ids.action_done()
+        return True
 
     def _stripe_fill_display_facts(self):
         """Read what these events are about from their payloads, for those that

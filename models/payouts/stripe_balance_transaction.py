@@ -41,12 +41,36 @@ class StripeBalanceTransaction(models.Model):
         help="Stripe's reporting category: charge, refund, dispute, fee, "
         "other_adjustment...",
     )
+    category = fields.Selection(
+        [
+            ("charge", "Charges"),
+            ("refund", "Refunds"),
+            ("refund_failure", "Failed refunds"),
+            ("dispute", "Disputes"),
+            ("dispute_reversal", "Disputes won"),
+            ("fee", "Stripe fees"),
+            ("payout", "Payouts"),
+            ("payout_reversal", "Payouts failed or cancelled"),
+            ("other", "Other adjustments"),
+        ],
+        compute="_compute_category",
+        store=True,
+        help="Stripe's reporting category, in words.",
+    )
     description = fields.Char(readonly=True)
     currency_id = fields.Many2one("res.currency", readonly=True, required=True)
     amount = fields.Monetary(
         readonly=True, help="Gross amount, in the settlement currency."
     )
     fee = fields.Monetary(readonly=True, help="Stripe's fees on this transaction.")
+    fee_total = fields.Monetary(
+        string="Stripe Fees",
+        compute="_compute_category",
+        store=True,
+        help="What Stripe charged: the fee of a transaction, or the amount of a fee "
+        "transaction (fees charged separately, or those of a payout reconciled "
+        "without a secret key).",
+    )
     net = fields.Monetary(
         readonly=True, help="What the transaction adds to the Stripe balance."
     )
@@ -128,6 +152,19 @@ class StripeBalanceTransaction(models.Model):
     )
 
     # === COMPUTE METHODS === #
+
+    @api.depends("reporting_category", "type", "amount", "fee")
+    def _compute_category(self):
+        known = dict(self._fields["category"].selection)
+        for transaction in self:
+            category = transaction.reporting_category or (
+                const.TRANSACTION_TYPE_CATEGORY.get(transaction.type or "")
+            )
+            category = category if category in known else "other"
+            transaction.category = category
+            transaction.fee_total = transaction.fee - (
+                transaction.amount if category == "fee" else 0.0
+            )
 
     @api.model
     def _selection_document_ref(self):

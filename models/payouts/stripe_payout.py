@@ -120,6 +120,7 @@ class StripePayout(models.Model):
     )
     transactions_imported = fields.Boolean(readonly=True, copy=False)
     transaction_ids = fields.One2many("stripe.balance.transaction", "payout_id")
+    has_api_key = fields.Boolean(related="account_id.has_api_key")
     transaction_count = fields.Integer(readonly=True)
     linked_count = fields.Integer(
         string="Already in Odoo",
@@ -1467,6 +1468,17 @@ class StripePayout(models.Model):
         dispute_model.search([("reinstatement_move_id", "in", booked.ids)]).write(
             {"reinstatement_transaction": False, "reinstatement_move_id": False}
         )
+        # Reconciled without a key: the payments picked and the fees were the
+        # payout's stand-in transactions. They go, so that the payments can be
+        # picked again (and those picked wrongly left out).
+        keyless = self.transaction_ids.filtered(
+            lambda t: t.stripe_id.startswith(const.KEYLESS_TRANSACTION_PREFIX)
+        )
+        if keyless:
+            # sudo: nobody deletes Stripe's transactions; these stand-ins are
+            # Odoo's own, made by the reconcile wizard.
+            keyless.sudo().unlink()
+            self.transactions_imported = False
         if payments:
             payments.action_draft()
             payments.action_cancel()

@@ -46,6 +46,9 @@ class StripeAccount(models.Model):
         Odoo's rates as they are now (past months included)."""
         # sudo: the report is the system's bookkeeping; the button is for Stripe
         # managers.
+        self.env["stripe.subscription"].sudo().search(
+            [("account_id", "in", self.ids)]
+        )._stripe_fill_missing_products()
         count = self.env["stripe.mrr.report"].sudo()._stripe_rebuild(full=True)
         return self._stripe_notification(
             _("MRR report rebuilt"), _("%s row(s) written.", count)

@@ -36,19 +36,19 @@ class StripeEvent(models.Model):
         self.env["stripe.mrr.report"]._stripe_rebuild(subscription)
         if newer:
             message = _(
-                "Subscription %(subscription)s: %(status)s, %(amount)s %(currency)s "
-                "a month.",
+                "Subscription %(subscription)s: %(status)s, %(amount)s a month.",
                 subscription=subscription.stripe_id,
                 status=dict(const.SUBSCRIPTION_STATUSES)[subscription.status],
-                amount=subscription.currency_id.round(subscription.recurring_monthly),
-                currency=subscription.currency_id.name,
+                amount=self._stripe_amount_in_words(
+                    subscription.recurring_monthly, subscription.currency_id
+                ),
             )
         else:
             message = _(
                 "Subscription %(subscription)s: this state is older than the one "
                 "shown (as of %(seen)s); kept in its history only.",
                 subscription=subscription.stripe_id,
-                seen=subscription.stripe_seen_at,
+                seen=self._stripe_datetime_text(subscription.stripe_seen_at),
             )
         return f"{message} {note}" if note else message
 
@@ -93,10 +93,11 @@ class StripeEvent(models.Model):
         self.env["stripe.mrr.report"]._stripe_rebuild(subscription)
         usage = _(
             "Subscription %(subscription)s takes this invoice's metered usage: "
-            "%(amount)s %(currency)s a month from %(date)s.",
+            "%(amount)s a month from %(date)s.",
             subscription=subscription.stripe_id,
-            amount=subscription.currency_id.round(monthly),
-            currency=subscription.currency_id.name,
-            date=utils.timestamp_to_datetime(invoice.get("created")),
+            amount=self._stripe_amount_in_words(monthly, subscription.currency_id),
+            date=self._stripe_datetime_text(
+                utils.timestamp_to_datetime(invoice.get("created"))
+            ),
         )
         return f"{message} {usage}" if message else usage

@@ -5,7 +5,7 @@ from datetime import date, datetime, time
 from dateutil.relativedelta import relativedelta
 
 from odoo import api, fields, models, tools
-from odoo.tools import SQL
+from odoo.tools import SQL, format_date
 
 from ... import const
 from ...tools.subscription import month_start
@@ -160,6 +160,47 @@ class StripeMrrReport(models.Model):
             self._table,
             ["company_id", "date"],
         )
+
+    # === ACTION METHODS === #
+
+    @api.model
+    def action_open_by_product(self):
+        """*MRR by Product*; when MRR has no product (no Odoo product names the
+        Stripe products, no default subscription product), a note says why its
+        rows show *None* and what to do."""
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "stripe_connector.stripe_mrr_report_action_product"
+        )
+        unmapped = self.search_count([("product_id", "=", False), ("mrr", "!=", 0)])
+        if not unmapped:
+            return action
+        mapped = self.search_count([("product_id", "!=", False), ("mrr", "!=", 0)])
+        if mapped:
+            message = self.env._(
+                "Part of the MRR shows under None: its Stripe products are not "
+                "mapped to Odoo products."
+            )
+        else:
+            message = self.env._(
+                "All the MRR shows under None: no Stripe product is mapped to an "
+                "Odoo product."
+            )
+        message += " " + self.env._(
+            "Set the Stripe product id (prod_...) in the field Stripe Product of "
+            "the Odoo products, or a Default Subscription Product on the Stripe "
+            "account (Billing tab), then click Rebuild MRR Report on the account."
+        )
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": self.env._("MRR without product"),
+                "message": message,
+                "type": "warning",
+                "sticky": True,
+                "next": action,
+            },
+        }
 
     # === BUILD === #
 
@@ -521,6 +562,29 @@ class StripeMrrSummary(models.Model):
         help="(Starting MRR + expansion + contraction + churn) / starting MRR: "
         "what last month's customers pay now, against what they paid then.",
     )
+    churn_rate = fields.Float(
+        string="MRR Churn Rate (%)",
+        readonly=True,
+        aggregator=None,
+        help="Churned MRR / starting MRR: the share of last month's MRR lost to "
+        "cancellations.",
+    )
+    has_base = fields.Boolean(
+        readonly=True,
+        help="Whether the month started with MRR: without it, retention and churn "
+        "rate have no meaning and are left blank.",
+    )
+    month = fields.Char(compute="_compute_month", help="The month, in words.")
+
+    @api.depends("date")
+    def _compute_month(self):
+        for row in self:
+            # "December 2026", in the user's language.
+            row.month = (
+                format_date(self.env, row.date, date_format="MMMM y")
+                if row.date
+                else False
+            )
 
     @property
     def _table_query(self):
@@ -544,7 +608,11 @@ class StripeMrrSummary(models.Model):
                                           + SUM(r.contraction_mrr)
                                           + SUM(r.churn_mrr))
                                    / SUM(r.start_mrr), 2)
-                   END AS nrr
+                   END AS nrr,
+                   CASE WHEN SUM(r.start_mrr) > 0
+                        THEN ROUND(-100 * SUM(r.churn_mrr) / SUM(r.start_mrr), 2)
+                   END AS churn_rate,
+                   SUM(r.start_mrr) > 0 AS has_base
               FROM stripe_mrr_report r
              GROUP BY r.date, r.account_id, r.company_id, r.company_currency_id
         """

@@ -636,6 +636,24 @@ class StripeSubscription(models.Model):
         )
         return partner or partner_model._stripe_partner_from_customer(account, customer)
 
+    def _stripe_fill_missing_products(self):
+        """A Stripe product mapped since (or a default subscription product set):
+        the subscription and the states of its history recorded without product
+        take the Odoo product of its first item's Stripe product now, as a state
+        would be recorded today."""
+        for subscription in self:
+            items = utils.get_path(subscription.snapshot or {}, "items", "data") or []
+            price = items[0].get("price") if items else None
+            product_ref = price.get("product") if isinstance(price, dict) else None
+            product = subscription._stripe_product(product_ref)
+            if not product:
+                continue
+            blank = subscription.history_ids.filtered(lambda h: not h.product_id)
+            if blank:
+                blank.product_id = product
+            if not subscription.product_id:
+                subscription.product_id = product
+
     def _stripe_product(self, product):
         """The Odoo product of a Stripe product (id or expanded object), else the
         account's default subscription product (Stripe Billing's mapping)."""
