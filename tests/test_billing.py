@@ -832,9 +832,9 @@ class TestBillingLifecycle(BillingCommon, PayoutCommon):
         self.stripe_account.user_id.tz = "Europe/Paris"
         event = self.deliver("invoice.payment_failed", failing)
         self.assertEvent(event, "done", "tries again")
-        # 1,900,000,000 is 17:46:40 UTC, 18:46:40 in Paris.
-        self.assertIn("18:46:40", event.state_message)
-        self.assertNotIn("17:46:40", event.state_message)
+        # 1,900,000,000 is 5:46:40 PM UTC, 6:46:40 PM in Paris.
+        self.assertIn("6:46:40", event.state_message)
+        self.assertNotIn("5:46:40", event.state_message)
         self.assertFalse(move.activity_ids)
         last = dict(stripe_invoice, attempt_count=4, next_payment_attempt=None)
         event = self.deliver("invoice.payment_failed", last)

@@ -4,6 +4,8 @@ import subprocess
 from pathlib import Path
 from xml.etree import ElementTree
 
+import polib
+
 from odoo import fields
 from odoo.exceptions import UserError
 from odoo.tests import Form, tagged
@@ -555,6 +557,37 @@ class TestPaymentScreens(PayoutCommon):
             job.display_name,
             "Stripe invoices of Stripe Test, 2026-01-01 to 2026-03-31",
         )
+
+    def test_overview_alert_and_refund_event_wording(self):
+        """The overview card shows the last payout's amount with its currency;
+        the alert's button is an action (fr: Ouvrir), not the state's word; a
+        refund event's section is the invoice refunded, not a document to pay."""
+        kanban = ElementTree.fromstring(
+            self.env["stripe.account"].get_view(
+                self.env.ref("stripe_connector.stripe_account_view_kanban_overview").id,
+                view_type="kanban",
+            )["arch"]
+        )
+        self.assertIn(
+            "last_payout_currency_id", [f.get("name") for f in kanban.iter("field")]
+        )
+        alert_form = ElementTree.fromstring(
+            self.env["stripe.alert"].get_view(view_type="form")["arch"]
+        )
+        (button,) = alert_form.findall(".//button[@name='action_open_record']")
+        self.assertEqual(button.get("string"), "Open Record")
+        fr = polib.pofile(str(Path(__file__).parent.parent / "i18n" / "fr.po"))
+        self.assertEqual(fr.find("Open Record").msgstr, "Ouvrir")
+        event_form = ElementTree.fromstring(
+            self.env["stripe.event"].get_view(view_type="form")["arch"]
+        )
+        pick = event_form.find(".//group[@name='pick']")
+        self.assertIsNone(pick.get("string"))
+        separators = {
+            s.get("string"): s.get("invisible") for s in pick.iter("separator")
+        }
+        self.assertEqual(separators["Document to Pay"], "object_type == 'refund'")
+        self.assertEqual(separators["Invoice Refunded"], "object_type != 'refund'")
 
     def test_with_a_key_the_wizard_is_as_before(self):
         self.pay_invoice(100.0)

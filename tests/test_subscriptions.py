@@ -503,7 +503,9 @@ class TestSubscriptionUsageAndTiers(SubscriptionCommon):
         self.assertNotIn("metered usage", again.state_message)
 
         second = self.paid_invoice(sub, 3, {item_id: 37})
-        self.assertEvent(self.deliver("invoice.paid", second), "done", "92.5 USD")
+        self.assertEvent(
+            self.deliver("invoice.paid", second), "done", "92.50 USD a month"
+        )
         subscription = self.get_subscription(sub["id"])
         self.assertEqual(subscription.recurring_monthly, 92.5)
         self.assertEqual(subscription.partner_id.stripe_mrr, 92.5)
@@ -532,7 +534,9 @@ class TestSubscriptionUsageAndTiers(SubscriptionCommon):
         self.send(CREATED, sub, self.at(0, 3))
         older = self.paid_invoice(sub, 1, {item_id: 10})
         newer = self.paid_invoice(sub, 2, {item_id: 4})
-        self.assertEvent(self.deliver("invoice.paid", newer), "done", "10.0 USD")
+        self.assertEvent(
+            self.deliver("invoice.paid", newer), "done", "10.00 USD a month"
+        )
         late = self.deliver("invoice.paid", older)
         self.assertEvent(late, "done", "25.00 USD a month")
         subscription = self.get_subscription(sub["id"])
@@ -563,7 +567,9 @@ class TestSubscriptionUsageAndTiers(SubscriptionCommon):
         paid = self.deliver("invoice.paid", first)
         self.assertEvent(paid, "done")
         self.assertNotIn("metered usage", paid.state_message)
-        self.assertEvent(self.send(CREATED, sub, self.at(0, 3)), "done", "30.0 USD")
+        self.assertEvent(
+            self.send(CREATED, sub, self.at(0, 3)), "done", "30.00 USD a month"
+        )
         subscription = self.get_subscription(sub["id"])
         self.assertEqual(subscription.recurring_monthly, 30.0)
         self.assertEqual(subscription.invoice_count, 1)
@@ -582,7 +588,9 @@ class TestSubscriptionUsageAndTiers(SubscriptionCommon):
         )
         sub = self.fake.add_subscription(customer, [(price, 7)], created=self.at(0, 4))
         self.assertNotIn("tiers", sub["items"]["data"][0]["price"])
-        self.assertEvent(self.send(CREATED, sub, self.at(0, 4)), "done", "63.0 USD")
+        self.assertEvent(
+            self.send(CREATED, sub, self.at(0, 4)), "done", "63.00 USD a month"
+        )
         reads = self.fake.requests_for("/v1/prices/" + price["id"])
         self.assertEqual(len(reads), 1)
         self.assertEqual(reads[0].query.get("expand"), ["tiers"])
@@ -613,7 +621,9 @@ class TestSubscriptionUsageAndTiers(SubscriptionCommon):
             self.product, None, tiers=self.TIERS, tiers_mode="volume"
         )
         sub = self.fake.add_subscription(customer, [(price, 7)], created=self.at(0, 4))
-        self.assertEvent(self.send(CREATED, sub, self.at(0, 4)), "done", "50.5 USD")
+        self.assertEvent(
+            self.send(CREATED, sub, self.at(0, 4)), "done", "50.50 USD a month"
+        )
         self.fake.set_subscription_items(sub["id"], [(price, 12)], self.at(1, 4))
         self.send(UPDATED, sub, self.at(1, 4))
         self.fake.set_subscription_items(sub["id"], [(price, 3)], self.at(3, 4))
