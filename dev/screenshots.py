@@ -50,6 +50,7 @@ class Browser:
                 "--hide-scrollbars",
                 f"--window-size={WIDTH},{HEIGHT}",
                 f"--remote-debugging-port={DEBUG_PORT}",
+                "--remote-allow-origins=*",
                 f"--user-data-dir={self.profile}",
                 "about:blank",
             ],

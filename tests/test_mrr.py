@@ -177,7 +177,15 @@ class TestMrrReport(SubscriptionCommon):
         )
         self.send(CREATED, subscription, self.at(0, 4))
         report = self.env["stripe.mrr.report"]
-        action = report.action_open_by_product()
+        # The menu's action, as a reader of the report runs it.
+        menu_action = self.env.ref(
+            "stripe_connector.stripe_mrr_report_action_product_open"
+        )
+        self.assertEqual(
+            self.env.ref("stripe_connector.stripe_mrr_report_product_menu").action,
+            menu_action,
+        )
+        action = menu_action.run()
         self.assertEqual(action["tag"], "display_notification")
         self.assertIn("All the MRR shows under None", action["params"]["message"])
         self.assertIn("Stripe Product", action["params"]["message"])
