@@ -26,4 +26,5 @@ from . import (
     test_utils,
     test_webhook,
     test_monitoring,
+    test_month_end,
 )

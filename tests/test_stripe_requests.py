@@ -126,7 +126,14 @@ CALL_SITES = {
     ),
 }
 #: The gateway itself: every request goes through these.
-GATEWAY = ("_stripe_call", "_stripe_read", "_stripe_pages", "_stripe_list_all")
+GATEWAY = (
+    "_stripe_call",
+    "_stripe_call_with",
+    "_stripe_read",
+    "_stripe_pages",
+    "_stripe_list_all",
+    "_stripe_file_lines",
+)
 MODULE_DIR = Path(__file__).resolve().parent.parent
 
 
