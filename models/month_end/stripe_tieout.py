@@ -430,6 +430,8 @@ class StripeTieout(models.Model):
                 chunk = []
         if chunk:
             count += self._stripe_insert_rows(cr, chunk)
+        # The planner must know how many rows came (thousands, not a handful).
+        cr.execute("ANALYZE stripe_tieout_row")
         return count
 
     @staticmethod
@@ -540,9 +542,8 @@ class StripeTieout(models.Model):
         cr.execute(
             SQL(
                 """
-            DROP TABLE IF EXISTS stripe_tieout_group;
-            CREATE TEMP TABLE stripe_tieout_group ON COMMIT DROP AS
-            WITH member AS (
+            DROP TABLE IF EXISTS stripe_tieout_member;
+            CREATE TEMP TABLE stripe_tieout_member ON COMMIT DROP AS
                 -- Every entry a row links to, and the group it counts in.
                 SELECT gross_move AS move_id, gross_move AS grp FROM stripe_tieout_link
                  WHERE gross_move IS NOT NULL
@@ -551,8 +552,12 @@ class StripeTieout(models.Model):
                  WHERE exchange_move IS NOT NULL AND gross_move IS NOT NULL
                 UNION
                 SELECT fee_move, fee_move FROM stripe_tieout_link
-                 WHERE fee_move IS NOT NULL
-            ), stripe_side AS (
+                 WHERE fee_move IS NOT NULL;
+            CREATE INDEX ON stripe_tieout_member (move_id);
+            ANALYZE stripe_tieout_member;
+            DROP TABLE IF EXISTS stripe_tieout_group;
+            CREATE TEMP TABLE stripe_tieout_group ON COMMIT DROP AS
+            WITH stripe_side AS (
                 SELECT grp, category, SUM(amount) AS amount, SUM(fee) AS fee
                   FROM (
                     SELECT gross_move AS grp, category, gross AS amount, 0 AS fee
@@ -567,7 +572,8 @@ class StripeTieout(models.Model):
                        SUM(%(amount)s) AS amount,
                        bool_or(member.grp IS NULL) AS unlinked
                   FROM account_move_line aml
-                  LEFT JOIN member ON member.move_id = aml.move_id
+                  LEFT JOIN stripe_tieout_member member
+                    ON member.move_id = aml.move_id
                  WHERE aml.journal_id = %(journal)s
                    AND aml.account_id = %(liquidity)s
                    AND aml.parent_state = 'posted'
