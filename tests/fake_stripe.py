@@ -2650,7 +2650,7 @@ class FakeStripe:
                 code="api_key_invalid",
             )
 
-    def _route(self, method, path, params):
+    def _route(self, method, path, params):  # pylint: disable=too-many-return-statements
         parts = path.strip("/").split("/")
         if parts[1:2] == ["checkout"]:  # /v1/checkout/sessions[/<id>]
             parts = [parts[0], "/".join(parts[1:3]), *parts[3:]]
@@ -2933,7 +2933,7 @@ class FakeStripe:
                 param="parameters",
             ) from error
         available_start, available_end = self.report_availability()
-        if not (available_start <= interval_start < interval_end <= available_end):
+        if not available_start <= interval_start < interval_end <= available_end:
             raise StripeApiError(
                 400,
                 "Interval [%s, %s) is outside the available data [%s, %s]."

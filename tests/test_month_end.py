@@ -43,12 +43,12 @@ class MonthEndCommon(PayoutCommon):
 
 @tagged("post_install", "-at_install")
 class TestMonthEnd(MonthEndCommon):
-    def test_month_ties_then_shows_exactly_three_differences_until_closed(self):
-        """A month booked by webhooks and a payout ties, category by category;
-        then one refund Odoo never booked, one fee booked twice and one payout
-        row missing in Stripe's report: exactly those three differences, with
-        their drill-down; Close is refused until they are booked or explained,
-        and what arrives later for the closed month is booked on an open day."""
+    def month_that_ties(self):
+        """Charges paid through webhooks, a refund, a payout reconciled, a charge
+        after it: the month ties, category by category.
+
+        :return: ``(tie-out, payout, charges)``
+        """
         _invoice, charge_a = self.pay_invoice(100.0, created=self.at(3))
         _invoice, charge_b = self.pay_invoice(250.0, created=self.at(5))
         refund = self.fake.add_refund(charge_b["id"], 5000, created=self.at(8))
@@ -73,7 +73,13 @@ class TestMonthEnd(MonthEndCommon):
                 for line in tieout.line_ids
             ]
             + [
-                (i.kind, i.reporting_category, i.stripe_amount, i.odoo_amount, i.move_id.ref)
+                (
+                    i.kind,
+                    i.reporting_category,
+                    i.stripe_amount,
+                    i.odoo_amount,
+                    i.move_id.ref,
+                )
                 for i in tieout.item_ids
             ],
         )
@@ -95,6 +101,15 @@ class TestMonthEnd(MonthEndCommon):
         self.assertAlmostEqual(tieout.odoo_end_balance, tieout.stripe_end_balance)
         self.assertFalse(tieout.item_ids)
         self.assertEqual(tieout.transaction_count, 4)
+        return tieout, payout, (charge_a, charge_b, charge_c)
+
+    def test_month_ties_then_shows_exactly_three_differences_until_closed(self):
+        """A month booked by webhooks and a payout ties, category by category;
+        then one refund Odoo never booked, one fee booked twice and one payout
+        row missing in Stripe's report: exactly those three differences, with
+        their drill-down; Close is refused until they are booked or explained,
+        and what arrives later for the closed month is booked on an open day."""
+        tieout, payout, (charge_a, _charge_b, charge_c) = self.month_that_ties()
 
         # Stripe and Odoo disagree, three times.
         late_refund = self.fake.add_refund(charge_c["id"], 1000, created=self.at(14))

@@ -14,12 +14,12 @@ PAYOUT_ITEMIZED = "payout_reconciliation.itemized.5"
 SUMMARY_COLUMNS = ("category", "description", "net_amount", "currency")
 ACTIVITY_COLUMNS = (
     "balance_transaction_id",
+    "reporting_category",
     "created_utc",
     "currency",
+    "net",
     "gross",
     "fee",
-    "net",
-    "reporting_category",
     "source_id",
     "charge_id",
     "payment_intent_id",

@@ -21,7 +21,6 @@ class StripeGoLive(models.TransientModel):
     )
     counterpart_account_id = fields.Many2one(
         "account.account",
-        string="Counterpart Account",
         required=True,
         check_company=True,
         help="Where the opening balance comes from (an opening balance or "

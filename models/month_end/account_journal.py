@@ -5,7 +5,6 @@ class AccountJournal(models.Model):
     _inherit = "account.journal"
 
     stripe_lock_date = fields.Date(
-        string="Stripe Lock Date",
         readonly=True,
         copy=False,
         help="Set when a Stripe month tie-out is closed: no entry of this journal "

@@ -34,9 +34,7 @@ class StripeTieout(models.Model):
     _order = "date_from desc, id desc"
 
     name = fields.Char(compute="_compute_name", store=True)
-    currency_id = fields.Many2one(
-        "res.currency", required=True, readonly=True, string="Currency"
-    )
+    currency_id = fields.Many2one("res.currency", required=True, readonly=True)
     date_from = fields.Date(required=True, readonly=True)
     date_to = fields.Date(required=True, readonly=True)
     state = fields.Selection(

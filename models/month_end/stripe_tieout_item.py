@@ -36,9 +36,7 @@ class StripeTieoutItem(models.Model):
     date = fields.Date()
     move_id = fields.Many2one("account.move", string="Journal Entry")
     payout_id = fields.Many2one("stripe.payout")
-    event_id = fields.Many2one(
-        "stripe.event", compute="_compute_event_id", string="Event"
-    )
+    event_id = fields.Many2one("stripe.event", compute="_compute_event_id")
     note = fields.Char()
     explanation = fields.Text()
 
@@ -122,11 +120,4 @@ class StripeTieoutItem(models.Model):
     def action_open_move(self):
         self.ensure_one()
         record = self.move_id or self.payout_id
-        if not record:
-            return False
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": record._name,
-            "res_id": record.id,
-            "view_mode": "form",
-        }
+        return record.get_formview_action() if record else False
