@@ -72,10 +72,11 @@ fake.report_data_available_end = int(time.time()) + 86400
 fake.report_run_polls = 0
 account.sudo().write({"api_key": "sk_test_demo", "api_base": fake.api_base})
 today = fields.Date.today()
+currency = account.journal_id.currency_id or account.company_id.currency_id
 tieout = env["stripe.tieout"].create(  # noqa: F821
     {
         "account_id": account.id,
-        "currency_id": (account.journal_id.currency_id or account.company_id.currency_id).id,
+        "currency_id": currency.id,
         "date_from": date_utils.start_of(today, "month"),
         "date_to": today,
     }

@@ -697,6 +697,15 @@ class StripeTieout(models.Model):
                    now() at time zone 'utc'
               FROM stripe_tieout_link l WHERE l.gross_move IS NULL
             UNION ALL
+            -- A fee Stripe took that no entry booked yet (without a key, fees
+            -- are booked with their payout).
+            SELECT %(tieout)s, %(account)s, %(company)s, 'missing_in_odoo',
+                   'fee', l.txn, l.source, -l.fee, 0, NULL,
+                   l.created::date, %(uid)s, %(uid)s, now() at time zone 'utc',
+                   now() at time zone 'utc'
+              FROM stripe_tieout_link l
+             WHERE l.gross_move IS NOT NULL AND l.fee != 0 AND l.fee_move IS NULL
+            UNION ALL
             -- In Odoo, not in Stripe: entries of the month no row explains
             -- (payouts are tied by their own report, the opening entry by the
             -- starting balance).
@@ -737,6 +746,16 @@ class StripeTieout(models.Model):
         payout whose rows and bookings differ is flagged, here and on the
         payout."""
         self.ensure_one()
+        # A payout flagged by an earlier computation of the month and tied now
+        # is flagged no more.
+        self.env["stripe.payout"].search(
+            [
+                ("account_id", "=", self.account_id.id),
+                ("tieout_differs", "=", True),
+                ("arrival_date", ">=", self.date_from),
+                ("arrival_date", "<=", self.date_to),
+            ]
+        ).write({"tieout_differs": False, "tieout_message": False})
         cr = self.env.cr
         cr.execute(
             """

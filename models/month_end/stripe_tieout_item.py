@@ -82,6 +82,14 @@ class StripeTieoutItem(models.Model):
         self.ensure_one()
         if self.kind != "missing_in_odoo":
             raise UserError(_("Only a transaction missing in Odoo can be booked."))
+        if self.reporting_category == "fee" and self.stripe_source_id:
+            raise UserError(
+                _(
+                    "The fee of %s is booked with its payout (or at once when the "
+                    "account has a secret key).",
+                    self.stripe_transaction_id,
+                )
+            )
         if self.event_id and self.event_id.state in ("failed", "ignored", "waiting"):
             self.event_id.action_retry()
         else:
