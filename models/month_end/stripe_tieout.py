@@ -692,7 +692,7 @@ class StripeTieout(models.Model):
                 create_date, write_date)
             -- In Stripe, not in Odoo: rows no entry mirrors.
             SELECT %(tieout)s, %(account)s, %(company)s, 'missing_in_odoo',
-                   l.category, l.txn, l.source, l.gross - l.fee, 0, NULL,
+                   l.category, l.txn, l.source, l.gross - l.fee, 0, NULL::integer,
                    l.created::date, %(uid)s, %(uid)s, now() at time zone 'utc',
                    now() at time zone 'utc'
               FROM stripe_tieout_link l WHERE l.gross_move IS NULL
@@ -700,7 +700,7 @@ class StripeTieout(models.Model):
             -- A fee Stripe took that no entry booked yet (without a key, fees
             -- are booked with their payout).
             SELECT %(tieout)s, %(account)s, %(company)s, 'missing_in_odoo',
-                   'fee', l.txn, l.source, -l.fee, 0, NULL,
+                   'fee', l.txn, l.source, -l.fee, 0, NULL::integer,
                    l.created::date, %(uid)s, %(uid)s, now() at time zone 'utc',
                    now() at time zone 'utc'
               FROM stripe_tieout_link l
@@ -710,7 +710,7 @@ class StripeTieout(models.Model):
             -- (payouts are tied by their own report, the opening entry by the
             -- starting balance).
             SELECT %(tieout)s, %(account)s, %(company)s, 'missing_in_stripe',
-                   COALESCE((%(classify)s), 'other_adjustment'), NULL, NULL, 0,
+                   COALESCE((%(classify)s), 'other_adjustment'), NULL::varchar, NULL::varchar, 0,
                    g.odoo_amount, g.grp, m.date, %(uid)s, %(uid)s,
                    now() at time zone 'utc', now() at time zone 'utc'
               FROM stripe_tieout_group g JOIN account_move m ON m.id = g.grp
