@@ -710,7 +710,8 @@ class StripeTieout(models.Model):
             -- (payouts are tied by their own report, the opening entry by the
             -- starting balance).
             SELECT %(tieout)s, %(account)s, %(company)s, 'missing_in_stripe',
-                   COALESCE((%(classify)s), 'other_adjustment'), NULL::varchar, NULL::varchar, 0,
+                   COALESCE((%(classify)s), 'other_adjustment'), NULL::varchar,
+                   NULL::varchar, 0,
                    g.odoo_amount, g.grp, m.date, %(uid)s, %(uid)s,
                    now() at time zone 'utc', now() at time zone 'utc'
               FROM stripe_tieout_group g JOIN account_move m ON m.id = g.grp
