@@ -39,6 +39,7 @@ class Browser:
                 "--hide-scrollbars",
                 f"--window-size={WIDTH},{HEIGHT}",
                 "--remote-debugging-port=9333",
+                "--remote-allow-origins=*",
                 f"--user-data-dir={self.profile}",
                 "about:blank",
             ],
