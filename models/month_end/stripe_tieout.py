@@ -166,7 +166,10 @@ class StripeTieout(models.Model):
                         what=", ".join(unexplained),
                     )
                 )
-            journal = tieout.account_id.journal_id
+            # sudo: closing the month is the Stripe manager's decision; the lock
+            # is the module's own field on the Stripe journal, nothing else of
+            # the journal is written.
+            journal = tieout.account_id.journal_id.sudo()
             if (
                 not journal.stripe_lock_date
                 or journal.stripe_lock_date < tieout.date_to
@@ -862,6 +865,6 @@ class StripeTieout(models.Model):
                 continue
             try:
                 with self.env.cr.savepoint():
-                    tieout._stripe_compute()
+                    tieout.with_company(account.company_id)._stripe_compute()
             except UserError as error:
                 _logger.warning("Stripe tie-out %s: %s", tieout.name, error)
