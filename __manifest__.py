@@ -1,6 +1,6 @@
 {
     "name": "Stripe Connector",
-    "version": "18.0.1.1.0",
+    "version": "18.0.1.2.0",
     "category": "Accounting/Accounting",
     "summary": "Stripe webhooks, payments, refunds, disputes and payouts in Odoo "
     "accounting, reconciled automatically",
@@ -42,6 +42,11 @@
         "wizard/stripe_event_ignore_views.xml",
         "views/stripe_subscription_views.xml",
         "views/stripe_mrr_report_views.xml",
+        "security/stripe_month_end_security.xml",
+        "data/stripe_month_end_data.xml",
+        "views/stripe_tieout_report.xml",
+        "views/stripe_tieout_views.xml",
+        "wizard/stripe_go_live_views.xml",
     ],
     "demo": ["demo/stripe_demo.xml"],
     "assets": {

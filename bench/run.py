@@ -27,6 +27,7 @@ import datetime
 import gc
 import importlib.util
 import json
+import multiprocessing
 import os
 import pathlib
 import random
@@ -36,9 +37,12 @@ import sys
 import threading
 import time
 
+from dateutil.relativedelta import relativedelta
+from psycopg2.extras import execute_values
+
 import odoo
 from odoo import SUPERUSER_ID, Command, api, fields, sql_db
-from odoo.tools import config
+from odoo.tools import config, date_utils
 
 SIZES = tuple(int(s) for s in os.environ.get("BENCH_SIZES", "1000,10000").split(","))
 UNREGISTERED_SIZES = tuple(
@@ -826,6 +830,9 @@ def main():
     if BENCH == "ack":
         run_ack(registry)
         return
+    if BENCH == "tieout":
+        report_tieout([run_tieout(registry, size) for size in TIEOUT_SIZES])
+        return
     fake = load_fake_stripe()(api_keys={API_KEY}, seed=5).start()
     scenarios = [
         (
@@ -901,6 +908,7 @@ def main():
     if BENCH == "all":
         run_mrr(registry)
         run_ack(registry)
+        report_tieout([run_tieout(registry, size) for size in TIEOUT_SIZES])
 
 
 def report_one_off(storm):
@@ -1283,6 +1291,307 @@ def run_ack(registry):
 
 
 # === MRR REPORT: 10,000 subscriptions x 12 months === #
+
+TIEOUT_SIZES = tuple(
+    int(s) for s in os.environ.get("BENCH_TIEOUT_SIZES", "5000,50000").split(",")
+)
+
+
+def serve_tieout_ledger(size, month_start, conn):
+    """In a process of its own (its memory is Stripe's, not Odoo's): a fake
+    Stripe with ``size`` charges spread over the month, served until told to
+    stop. Sends ``(api_base, [(charge id, txn id, amount, fee, created)])``."""
+    fake = load_fake_stripe()(api_keys={API_KEY}, seed=7).start()
+    interval = max(1, (28 * 86400) // size)
+    charges = fake.add_many_charges(
+        size,
+        amount=lambda i: 1000 + (i * 37) % 9000,
+        currency="usd",
+        created=month_start + 3600,
+        interval=interval,
+    )
+    conn.send(
+        (
+            fake.api_base,
+            [
+                (
+                    charge["id"],
+                    charge["balance_transaction"],
+                    charge["amount"],
+                    fake.get(charge["balance_transaction"])["fee"],
+                    charge["created"],
+                )
+                for charge in charges
+            ],
+        )
+    )
+    del charges
+    conn.recv()  # stop
+    fake.stop()
+
+
+def setup_tieout_books(env, account, month, charges):
+    """What the webhooks and payouts would have booked for the charges: one
+    posted payment each on the Stripe journal (entry of two lines), their
+    balance transactions linked, the fees in one entry at the month's end.
+    Written straight to the tables: setting up is not what is timed."""
+    journal = account.journal_id
+    company = account.company_id
+    liquidity = journal.default_account_id.id
+    partner = env["res.partner"].create({"name": "Tie-out bench customer"})
+    receivable = partner.property_account_receivable_id.id
+    currency = company.currency_id.id
+    cr = env.cr
+    uid = env.uid
+    fee_total = sum(charge[3] for charge in charges) / 100
+    last_day = date_utils.end_of(month, "month")
+    fee_move = env["account.move"].create(
+        {
+            "journal_id": journal.id,
+            "date": last_day,
+            "ref": "Stripe fees (bench)",
+            "line_ids": [
+                (0, 0, {"account_id": account.fee_account_id.id, "debit": fee_total}),
+                (0, 0, {"account_id": liquidity, "credit": fee_total}),
+            ],
+        }
+    )
+    fee_move.action_post()
+    env.flush_all()
+    for start in range(0, len(charges), 5000):
+        chunk = charges[start : start + 5000]
+        days = [
+            datetime.datetime.fromtimestamp(created, datetime.UTC).date()
+            for _c, _t, _a, _f, created in chunk
+        ]
+        execute_values(
+            cr._obj,
+            """
+            INSERT INTO account_move (journal_id, company_id, currency_id, date,
+                move_type, state, auto_post, name, ref, partner_id, create_uid,
+                write_uid, create_date, write_date)
+            VALUES %s RETURNING id
+            """,
+            [
+                (
+                    journal.id,
+                    company.id,
+                    currency,
+                    day,
+                    "entry",
+                    "posted",
+                    "no",
+                    f"BENCH/{start + i:06d}",
+                    charge_id,
+                    partner.id,
+                    uid,
+                    uid,
+                )
+                for i, ((charge_id, *_rest), day) in enumerate(
+                    zip(chunk, days, strict=True)
+                )
+            ],
+            template="(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,now(),now())",
+            page_size=len(chunk),
+        )
+        move_ids = [row[0] for row in cr.fetchall()]
+        lines = []
+        for move_id, (_c, _t, amount, _f, _cr), day in zip(
+            move_ids, chunk, days, strict=True
+        ):
+            value = amount / 100
+            for account_id, balance in ((liquidity, value), (receivable, -value)):
+                lines.append(
+                    (
+                        move_id,
+                        account_id,
+                        journal.id,
+                        company.id,
+                        currency,
+                        currency,
+                        day,
+                        balance,
+                        max(balance, 0),
+                        max(-balance, 0),
+                        balance,
+                        partner.id,
+                    )
+                )
+        execute_values(
+            cr._obj,
+            """
+            INSERT INTO account_move_line (move_id, account_id, journal_id,
+                company_id, currency_id, company_currency_id, date, balance, debit,
+                credit, amount_currency, partner_id, display_type, parent_state,
+                create_uid, write_uid, create_date, write_date)
+            VALUES %s
+            """,
+            lines,
+            template="(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,'product','posted',"
+            f"{uid},{uid},now(),now())",
+            page_size=len(lines),
+        )
+        execute_values(
+            cr._obj,
+            """
+            INSERT INTO account_payment (move_id, journal_id, company_id, date,
+                amount, currency_id, partner_id, partner_type, payment_type, state,
+                stripe_account_id, stripe_object_id, stripe_charge_id,
+                stripe_fee_move_id, create_uid, write_uid, create_date, write_date)
+            VALUES %s RETURNING id
+            """,
+            [
+                (
+                    move_id,
+                    journal.id,
+                    company.id,
+                    day,
+                    amount / 100,
+                    currency,
+                    partner.id,
+                    "customer",
+                    "inbound",
+                    "paid",
+                    account.id,
+                    charge_id,
+                    charge_id,
+                    fee_move.id,
+                )
+                for move_id, (charge_id, _t, amount, _f, _cr), day in zip(
+                    move_ids, chunk, days, strict=True
+                )
+            ],
+            template="(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,"
+            f"{uid},{uid},now(),now())",
+            page_size=len(chunk),
+        )
+        payment_ids = [row[0] for row in cr.fetchall()]
+        execute_values(
+            cr._obj,
+            """
+            INSERT INTO stripe_balance_transaction (account_id, company_id,
+                currency_id, stripe_id, type, reporting_category, amount, fee, net,
+                stripe_source_id, stripe_charge_id, payment_id, fee_move_id,
+                link_state, create_uid, write_uid, create_date, write_date)
+            VALUES %s
+            """,
+            [
+                (
+                    account.id,
+                    company.id,
+                    currency,
+                    txn_id,
+                    "charge",
+                    "charge",
+                    amount / 100,
+                    fee / 100,
+                    (amount - fee) / 100,
+                    charge_id,
+                    charge_id,
+                    payment_id,
+                    fee_move.id,
+                    "linked",
+                )
+                for payment_id, (charge_id, txn_id, amount, fee, _cr) in zip(
+                    payment_ids, chunk, strict=True
+                )
+            ],
+            template="(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,"
+            f"{uid},{uid},now(),now())",
+            page_size=len(chunk),
+        )
+    for table in (
+        "account_move",
+        "account_move_line",
+        "account_payment",
+        "stripe_balance_transaction",
+    ):
+        cr.execute(f"ANALYZE {table}")
+    env.invalidate_all()
+
+
+def run_tieout(registry, size):
+    """Time the month tie-out of ``size`` balance transactions: three report
+    runs through the SDK, their files streamed into the rows table, the
+    comparison in SQL; the fake Stripe in a process of its own."""
+    today = datetime.date.today()
+    month = date_utils.start_of(today, "month") - relativedelta(months=1)
+    month_ts = int(
+        datetime.datetime(month.year, month.month, 1, tzinfo=datetime.UTC).timestamp()
+    )
+    parent, child = multiprocessing.Pipe()
+    server = multiprocessing.get_context("fork").Process(
+        target=serve_tieout_ledger, args=(size, month_ts, child), daemon=True
+    )
+    server.start()
+    api_base, charges = parent.recv()
+    try:
+        with registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            company = env.company
+            bank = env["account.journal"].search(
+                [("type", "=", "bank"), ("company_id", "=", company.id)], limit=1
+            )
+            account = env["stripe.account"].create(
+                {
+                    "name": f"Tie-out bench {size}",
+                    "company_id": company.id,
+                    "api_key": API_KEY,
+                    "api_base": api_base,
+                    "payout_journal_id": bank.id,
+                }
+            )
+            account.action_setup_accounting()
+            setup_tieout_books(env, account, month, charges)
+            del charges
+            tieout = env["stripe.tieout"]._stripe_prepare(account, month)
+            env.flush_all()
+            queries_before = cr.sql_log_count
+            with PeakRss() as rss:
+                cpu = time.process_time()
+                started = time.perf_counter()
+                tieout.action_compute()
+                env.flush_all()
+                seconds = time.perf_counter() - started
+                cpu = time.process_time() - cpu
+            result = {
+                "size": size,
+                "seconds": seconds,
+                "cpu": cpu,
+                "queries": cr.sql_log_count - queries_before,
+                "mib": rss.added / 2**20,
+                "state": tieout.state,
+                "rows": tieout.transaction_count,
+                "lines": len(tieout.line_ids),
+                "items": len(tieout.item_ids),
+            }
+            cr.rollback()
+    finally:
+        parent.send("stop")
+        server.join(10)
+    return result
+
+
+def report_tieout(results):
+    print()
+    print(
+        "Month tie-out: balance.summary.1, balance_change_from_activity.itemized.3 "
+        "and payout_reconciliation.itemized.5 run through the SDK, files streamed "
+        "into a table, compared in SQL with the Stripe journal (the fake Stripe in "
+        "its own process)"
+    )
+    print(
+        f"{'transactions':>12}  {'wall s':>7}  {'CPU s':>6}  {'queries':>7}  "
+        f"{'MiB +':>6}  state"
+    )
+    for result in results:
+        print(
+            f"{result['size']:>12,}  {result['seconds']:>7.2f}  {result['cpu']:>6.2f}"
+            f"  {result['queries']:>7}  {result['mib']:>6.1f}  {result['state']} "
+            f"({result['rows']:,} rows, {result['lines']} lines, "
+            f"{result['items']} differences)"
+        )
+
 
 MRR_SUBSCRIPTIONS = int(os.environ.get("BENCH_MRR_SUBSCRIPTIONS", "10000"))
 MRR_MONTHS = 12

@@ -9,4 +9,5 @@ from . import payouts
 from . import billing
 from . import subscriptions
 from . import monitoring
+from . import month_end
 from . import demo

@@ -27,4 +27,5 @@ from . import (
     test_utils,
     test_webhook,
     test_monitoring,
+    test_month_end,
 )

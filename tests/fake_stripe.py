@@ -106,6 +106,8 @@ import base64
 import bisect
 import calendar
 import contextlib
+import csv
+import io
 import json
 import logging
 import random
@@ -151,6 +153,8 @@ ID_PREFIXES = {
     "price": "price",
     "product": "prod",
     "subscription": "sub",
+    "reporting.report_run": "frr",
+    "file": "file",
 }
 
 #: Default processing fee when a test gives none: 1.5 % + 25 (EEA card rate).
@@ -232,7 +236,8 @@ def fast_sdk_retries():
 
 
 def parse_params(pairs):
-    """Decode Stripe's form encoding (``a[b]=1``, ``expand[0]=x``, ``types[]=y``).
+    """Decode Stripe's form encoding (``a[b]=1``, ``expand[0]=x``, ``types[]=y``,
+    nested ``parameters[columns][0]=net``).
 
     :param pairs: iterable of ``(key, value)`` strings, in order
     :return: dict; bracketed keys become nested dicts, or lists when the
@@ -240,20 +245,35 @@ def parse_params(pairs):
     """
     params = {}
     for key, value in pairs:
-        match = re.fullmatch(r"([^\[\]]+)\[([^\[\]]*)\]", key)
+        match = re.fullmatch(r"([^\[\]]+)((?:\[[^\[\]]*\])+)", key)
         if not match:
             params[key] = value
             continue
-        name, sub = match.groups()
-        if sub == "" or sub.isdigit():
-            container = params.setdefault(name, [])
+        name = match.group(1)
+        subs = re.findall(r"\[([^\[\]]*)\]", match.group(2))
+        container, slot = params, name
+        for sub in subs:
+            is_list = sub == "" or sub.isdigit()
+            current = container.get(slot) if isinstance(container, dict) else None
+            if current is None:
+                current = [] if is_list else {}
+                if isinstance(container, dict):
+                    container[slot] = current
+                else:
+                    container.append(current)
+            if is_list != isinstance(current, list):
+                break  # a list and a dict under one name: keep the first
+            container, slot = current, sub
+        else:
             if isinstance(container, list):
                 container.append(value)
-        else:
-            container = params.setdefault(name, {})
-            if isinstance(container, dict):
-                container[sub] = value
+            else:
+                container[slot] = value
     return params
+
+
+class RawBody(namedtuple("RawBody", "content content_type")):
+    """An answer that is not JSON (a report file's CSV)."""
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -289,12 +309,16 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         self.send_response(status)
+        headers = dict(headers)
+        content_type = headers.pop("Content-Type", "application/json")
         for name, value in headers.items():
             self.send_header(name, value)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
-        self.wfile.write(payload)
+        # A report file goes out in chunks, as a download does.
+        for start in range(0, len(payload), 1 << 16):
+            self.wfile.write(payload[start : start + (1 << 16)])
         self.wfile.flush()
 
 
@@ -398,6 +422,14 @@ class FakeStripe:
             self._undelivered = set()  # ids of events with failed webhooks
             self.webhook_secrets = {}  # webhook endpoint id -> its signing secret
             self._list_cache = {}
+            self._files = {}  # file id -> CSV bytes (report results)
+            self._run_polls = {}  # report run id -> retrieves left before success
+            self._hidden_report_rows = set()  # (payout id, txn id) left out
+            #: Until when the Reporting API has data (unix time); None: the
+            #: start of the current UTC day, as Stripe's daily refresh.
+            self.report_data_available_end = None
+            #: Retrieves of a report run that answer ``pending`` first.
+            self.report_run_polls = 1
             self._faults = []
             self.requests = []
 
@@ -2531,7 +2563,11 @@ class FakeStripe:
             self._authenticate(headers.get("Authorization") or "")
             with self._lock:
                 result = self._route(method, url.path, params)
-                payload = json.dumps(result, separators=(",", ":"))
+                if isinstance(result, RawBody):
+                    out_headers["Content-Type"] = result.content_type
+                    payload = result.content
+                else:
+                    payload = json.dumps(result, separators=(",", ":"))
             status = 200
         except StripeApiError as error:
             status, payload = error.status, json.dumps(error.body())
@@ -2546,7 +2582,9 @@ class FakeStripe:
                     500, "FakeStripe internal error: %r" % error, "api_error"
                 ).body()
             )
-        return status, payload.encode(), out_headers
+        if isinstance(payload, str):
+            payload = payload.encode()
+        return status, payload, out_headers
 
     def _take_fault(self, method, path):
         with self._lock:
@@ -2612,10 +2650,12 @@ class FakeStripe:
                 code="api_key_invalid",
             )
 
-    def _route(self, method, path, params):
+    def _route(self, method, path, params):  # pylint: disable=too-many-return-statements
         parts = path.strip("/").split("/")
         if parts[1:2] == ["checkout"]:  # /v1/checkout/sessions[/<id>]
             parts = [parts[0], "/".join(parts[1:3]), *parts[3:]]
+        if parts[1:2] in (["reporting"], ["files"]):
+            return self._route_reporting(method, parts, params)
         if method == "GET" and parts[0] == "v1":
             if parts[1:] == ["balance"]:
                 self._check_params(params, {"expand"})
@@ -2661,6 +2701,443 @@ class FakeStripe:
             404,
             "Unrecognized request URL (%s: %s). Please see https://stripe.com/docs "
             "or we can help at https://support.stripe.com/." % (method, path),
+        )
+
+    # === REPORTING API === #
+
+    #: Report types served, with the columns each knows (a subset of Stripe's
+    #: documented schema: docs.stripe.com/reports/report-types) and its defaults.
+    REPORT_TYPES = {
+        "balance.summary.1": {
+            "name": "Balance summary",
+            "columns": ("category", "description", "net_amount", "currency"),
+            "default": ("category", "description", "net_amount", "currency"),
+            "parameters": {"interval_start", "interval_end", "currency", "columns"},
+        },
+        "balance_change_from_activity.itemized.3": {
+            "name": "Balance change from activity",
+            "columns": (
+                "balance_transaction_id",
+                "created_utc",
+                "created",
+                "available_on_utc",
+                "available_on",
+                "currency",
+                "gross",
+                "fee",
+                "net",
+                "reporting_category",
+                "source_id",
+                "description",
+                "automatic_payout_id",
+                "automatic_payout_effective_at",
+                "customer_id",
+                "charge_id",
+                "payment_intent_id",
+            ),
+            "default": (
+                "balance_transaction_id",
+                "created_utc",
+                "created",
+                "available_on_utc",
+                "available_on",
+                "currency",
+                "gross",
+                "fee",
+                "net",
+                "reporting_category",
+                "source_id",
+                "description",
+            ),
+            "parameters": {
+                "interval_start",
+                "interval_end",
+                "currency",
+                "reporting_category",
+                "timezone",
+                "columns",
+            },
+        },
+        "payout_reconciliation.itemized.5": {
+            "name": "Payout reconciliation",
+            "columns": (
+                "automatic_payout_id",
+                "automatic_payout_effective_at",
+                "balance_transaction_id",
+                "created_utc",
+                "created",
+                "available_on_utc",
+                "available_on",
+                "currency",
+                "gross",
+                "fee",
+                "net",
+                "reporting_category",
+                "source_id",
+                "description",
+                "customer_id",
+                "charge_id",
+                "payment_intent_id",
+            ),
+            "default": (
+                "automatic_payout_id",
+                "automatic_payout_effective_at",
+                "balance_transaction_id",
+                "created_utc",
+                "created",
+                "available_on_utc",
+                "available_on",
+                "currency",
+                "gross",
+                "fee",
+                "net",
+                "reporting_category",
+                "source_id",
+                "description",
+            ),
+            "parameters": {
+                "interval_start",
+                "interval_end",
+                "currency",
+                "payout",
+                "reporting_category",
+                "timezone",
+                "columns",
+            },
+        },
+    }
+    #: Categories Stripe's balance reports count as payouts, not activity.
+    PAYOUT_CATEGORIES = ("payout", "payout_reversal")
+    _ZERO_DECIMAL = {
+        "bif",
+        "clp",
+        "djf",
+        "gnf",
+        "jpy",
+        "kmf",
+        "krw",
+        "mga",
+        "pyg",
+        "rwf",
+        "ugx",
+        "vnd",
+        "vuv",
+        "xaf",
+        "xof",
+        "xpf",
+    }
+    _THREE_DECIMAL = {"bhd", "jod", "kwd", "omr", "tnd"}
+
+    def hide_from_payout_report(self, payout_id, txn_id):
+        """Leave a transaction out of the payout's ``payout_reconciliation`` rows
+        (a report row missing: what a tie-out must flag)."""
+        with self._lock:
+            self._hidden_report_rows.add((payout_id, txn_id))
+
+    def report_availability(self):
+        """:return: ``(data_available_start, data_available_end)``"""
+        end = self.report_data_available_end
+        if end is None:
+            now = self._time()
+            end = now - now % _DAY
+        created = [txn["created"] for txn in self._by_kind["balance_transaction"]]
+        start = min(created, default=end)
+        return start - start % _DAY, max(end, start - start % _DAY)
+
+    def _route_reporting(self, method, parts, params):
+        if (
+            method == "GET"
+            and parts[1:3] == ["reporting", "report_types"]
+            and len(parts) == 4
+        ):
+            self._check_params(params, {"expand"})
+            return self._report_type(parts[3])
+        if parts[1:3] == ["reporting", "report_runs"]:
+            if method == "POST" and len(parts) == 3:
+                return self._create_report_run(params)
+            if method == "GET" and len(parts) == 4:
+                self._check_params(params, {"expand"})
+                return self._retrieve_report_run(parts[3])
+        if (
+            method == "GET"
+            and len(parts) == 4
+            and parts[3] == "contents"
+            and parts[2] in self._files
+        ):
+            self._check_params(params, set())
+            return RawBody(self._files[parts[2]], "text/csv")
+        if method == "GET" and parts[1] == "files" and len(parts) == 3:
+            self._check_params(params, {"expand"})
+            obj = self._objects.get(parts[2])
+            if obj is not None and obj["object"] == "file":
+                return obj
+        raise StripeApiError(
+            404,
+            "Unrecognized request URL (%s: %s)." % (method, "/".join(parts)),
+        )
+
+    def _report_type(self, type_id):
+        spec = self.REPORT_TYPES.get(type_id)
+        if spec is None:
+            raise StripeApiError(
+                404,
+                "No such report type: '%s'" % type_id,
+                code="resource_missing",
+                param="id",
+            )
+        start, end = self.report_availability()
+        return {
+            "id": type_id,
+            "object": "reporting.report_type",
+            "data_available_end": end,
+            "data_available_start": start,
+            "default_columns": list(spec["default"]),
+            "livemode": self.livemode,
+            "name": spec["name"],
+            "updated": end,
+            "version": int(type_id.rsplit(".", 1)[1]),
+        }
+
+    def _create_report_run(self, params):
+        self._check_params(params, {"report_type", "parameters", "expand"})
+        type_id = params.get("report_type")
+        spec = self.REPORT_TYPES.get(type_id)
+        if spec is None:
+            raise StripeApiError(
+                400, "Invalid report type: %s" % type_id, param="report_type"
+            )
+        run_params = params.get("parameters") or {}
+        for name in run_params:
+            if name not in spec["parameters"]:
+                raise StripeApiError(
+                    400,
+                    "Invalid parameter for %s: %s" % (type_id, name),
+                    param="parameters[%s]" % name,
+                )
+        columns = run_params.get("columns") or list(spec["default"])
+        unknown = [column for column in columns if column not in spec["columns"]]
+        if unknown:
+            raise StripeApiError(
+                400,
+                "Invalid columns for %s: %s" % (type_id, ", ".join(unknown)),
+                param="parameters[columns]",
+            )
+        try:
+            interval_start = int(run_params["interval_start"])
+            interval_end = int(run_params["interval_end"])
+        except (KeyError, ValueError) as error:
+            raise StripeApiError(
+                400,
+                "Missing required param: parameters[interval_start] and "
+                "parameters[interval_end].",
+                param="parameters",
+            ) from error
+        available_start, available_end = self.report_availability()
+        if not available_start <= interval_start < interval_end <= available_end:
+            raise StripeApiError(
+                400,
+                "Interval [%s, %s) is outside the available data [%s, %s]."
+                % (interval_start, interval_end, available_start, available_end),
+                param="parameters[interval_end]",
+            )
+        now = self._time()
+        run = {
+            "id": self._new_id("reporting.report_run"),
+            "object": "reporting.report_run",
+            "created": now,
+            "error": None,
+            "livemode": self.livemode,
+            "parameters": dict(
+                run_params,
+                interval_start=interval_start,
+                interval_end=interval_end,
+                columns=list(columns),
+            ),
+            "report_type": type_id,
+            "result": None,
+            "status": "pending",
+            "succeeded_at": None,
+        }
+        self._run_polls[run["id"]] = self.report_run_polls
+        return self._store(run)
+
+    def _retrieve_report_run(self, run_id):
+        run = self._objects.get(run_id)
+        if run is None or run["object"] != "reporting.report_run":
+            raise StripeApiError(
+                404,
+                "No such report run: '%s'" % run_id,
+                code="resource_missing",
+                param="id",
+            )
+        if run["status"] == "pending":
+            if self._run_polls.get(run_id, 0) > 0:
+                self._run_polls[run_id] -= 1
+            else:
+                self._finish_report_run(run)
+        return run
+
+    def _finish_report_run(self, run):
+        """Compute the run's CSV from the ledger, as a file object."""
+        content = self.report_csv(run["report_type"], run["parameters"])
+        now = self._time()
+        file_id = self._new_id("file")
+        self._files[file_id] = content
+        run["result"] = self._store(
+            {
+                "id": file_id,
+                "object": "file",
+                "created": now,
+                "expires_at": now + 7 * _DAY,
+                "filename": "%s.csv" % run["id"],
+                "links": {
+                    "object": "list",
+                    "data": [],
+                    "has_more": False,
+                    "url": "/v1/file_links?file=%s" % file_id,
+                },
+                "purpose": "finance_report_run",
+                "size": len(content),
+                "title": "%s %s" % (run["report_type"], run["id"]),
+                "type": "csv",
+                "url": "https://files.stripe.com/v1/files/%s/contents" % file_id,
+            }
+        )
+        run["status"] = "succeeded"
+        run["succeeded_at"] = now
+
+    def report_csv(self, type_id, parameters):
+        """The CSV of a report run, computed from the ledger.
+
+        :param parameters: the run's parameters (``interval_start``,
+            ``interval_end``, ``columns``, ``currency``, ``payout``)
+        :rtype: bytes
+        """
+        start = int(parameters["interval_start"])
+        end = int(parameters["interval_end"])
+        currency = parameters.get("currency")
+        columns = parameters.get("columns") or self.REPORT_TYPES[type_id]["default"]
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(columns)
+        txns = [
+            txn
+            for txn in self._by_kind["balance_transaction"]
+            if currency is None or txn["currency"] == currency
+        ]
+        if type_id == "balance.summary.1":
+            for row in self._summary_rows(txns, start, end, currency):
+                writer.writerow([row[column] for column in columns])
+        elif type_id == "balance_change_from_activity.itemized.3":
+            for txn in sorted(txns, key=lambda t: (t["created"], self._seq[t["id"]])):
+                if (
+                    start <= txn["created"] < end
+                    and txn["reporting_category"] not in self.PAYOUT_CATEGORIES
+                    and parameters.get("reporting_category")
+                    in (None, txn["reporting_category"])
+                ):
+                    row = self._itemized_row(txn)
+                    writer.writerow([row[column] for column in columns])
+        else:
+            wanted = parameters.get("payout")
+            for payout in self._by_kind["payout"]:
+                if not payout["automatic"] or (wanted and payout["id"] != wanted):
+                    continue
+                if currency and payout["currency"] != currency:
+                    continue
+                if not start <= payout["arrival_date"] < end:
+                    continue
+                for txn_id in self._payout_txns.get(payout["id"], []):
+                    txn = self._objects[txn_id]
+                    if txn["source"] == payout["id"] or (
+                        (payout["id"], txn_id) in self._hidden_report_rows
+                    ):
+                        continue
+                    row = self._itemized_row(txn)
+                    writer.writerow([row[column] for column in columns])
+        return out.getvalue().encode()
+
+    def _summary_rows(self, txns, start, end, currency):
+        before = sum(txn["net"] for txn in txns if txn["created"] < start)
+        within = [txn for txn in txns if start <= txn["created"] < end]
+        payouts = sum(
+            txn["net"]
+            for txn in within
+            if txn["reporting_category"] in self.PAYOUT_CATEGORIES
+        )
+        activity = sum(txn["net"] for txn in within) - payouts
+        code = currency or (txns[0]["currency"] if txns else "usd")
+        first = self._utc(start)[:10]
+        last = self._utc(end - 1)[:10]
+        for category, description, amount in (
+            ("starting_balance", "Starting balance (%s)" % first, before),
+            ("activity", "Activity", activity),
+            ("payouts", "Less payouts", payouts),
+            (
+                "ending_balance",
+                "Ending balance (%s)" % last,
+                before + activity + payouts,
+            ),
+        ):
+            yield {
+                "category": category,
+                "description": description,
+                "net_amount": self._major(amount, code),
+                "currency": code,
+            }
+
+    def _itemized_row(self, txn):
+        code = txn["currency"]
+        payout_id = self._paid_out.get(txn["id"])
+        payout = self._objects.get(payout_id) if payout_id else None
+        source = self._objects.get(txn["source"]) if txn["source"] else None
+        charge_id = intent_id = customer_id = None
+        if source:
+            if source["object"] == "charge":
+                charge_id = source["id"]
+            elif source.get("charge"):
+                charge_id = source["charge"]
+            charge = self._objects.get(charge_id) if charge_id else None
+            if charge:
+                intent_id = charge.get("payment_intent")
+                customer_id = charge.get("customer")
+        automatic = payout and payout["automatic"]
+        return {
+            "balance_transaction_id": txn["id"],
+            "created_utc": self._utc(txn["created"]),
+            "created": self._utc(txn["created"]),
+            "available_on_utc": self._utc(txn["available_on"]),
+            "available_on": self._utc(txn["available_on"]),
+            "currency": code,
+            "gross": self._major(txn["amount"], code),
+            "fee": self._major(txn["fee"], code),
+            "net": self._major(txn["net"], code),
+            "reporting_category": txn["reporting_category"],
+            "source_id": txn["source"] or "",
+            "description": txn["description"] or "",
+            "automatic_payout_id": payout_id if automatic else "",
+            "automatic_payout_effective_at": (
+                self._utc(payout["arrival_date"]) if automatic else ""
+            ),
+            "customer_id": customer_id or "",
+            "charge_id": charge_id or "",
+            "payment_intent_id": intent_id or "",
+        }
+
+    @classmethod
+    def _major(cls, amount, currency):
+        """Minor units -> Stripe's report text in major units (``-12.34``)."""
+        if currency in cls._ZERO_DECIMAL:
+            return str(amount)
+        exponent = 3 if currency in cls._THREE_DECIMAL else 2
+        return str(
+            Decimal(amount).scaleb(-exponent).quantize(Decimal(1).scaleb(-exponent))
+        )
+
+    @staticmethod
+    def _utc(timestamp):
+        return datetime.fromtimestamp(timestamp, timezone.utc).strftime(
+            "%Y-%m-%d %H:%M:%S"
         )
 
     # === WEBHOOK ENDPOINTS === #

@@ -155,12 +155,28 @@ def operations():
     return found
 
 
+#: The one operation the module sends that no SDK method declares: a file's
+#: contents, on Stripe's files host (the ``url`` of a File object, how a report
+#: run's CSV is downloaded: docs.stripe.com/reports/api). No parameters.
+FILE_CONTENTS = Operation(
+    "GET",
+    "/v1/files/{file}/contents",
+    re.compile(r"^/v1/files/[^/]+/contents$"),
+    "files host: file contents",
+    None,
+    False,
+    None,
+)
+
+
 def find_operation(method, path):
     """The operation serving ``method path``; of several templates that fit
     (``/v1/invoices/upcoming`` and ``/v1/invoices/{invoice}``), the one with
     the fewest placeholders."""
     fitting = [
-        op for op in operations() if op.method == method and op.pattern.match(path)
+        op
+        for op in [*operations(), FILE_CONTENTS]
+        if op.method == method and op.pattern.match(path)
     ]
     return min(fitting, key=lambda op: op.template.count("{"), default=None)
 

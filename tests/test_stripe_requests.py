@@ -12,7 +12,7 @@ customer's cron.
 
 import ast
 import contextlib
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import requests
@@ -124,9 +124,25 @@ CALL_SITES = {
     ("models/subscriptions/stripe_subscription.py", "_stripe_import_one"): (
         "Import Subscriptions"
     ),
+    ("models/month_end/stripe_account.py", "_stripe_report_availability"): (
+        "Month-end tie-out"
+    ),
+    ("models/month_end/stripe_account.py", "_stripe_report_lines"): (
+        "Month-end tie-out"
+    ),
+    ("models/month_end/stripe_tieout_item.py", "_stripe_import_transaction"): (
+        "Tie-out: book a missing transaction"
+    ),
 }
 #: The gateway itself: every request goes through these.
-GATEWAY = ("_stripe_call", "_stripe_read", "_stripe_pages", "_stripe_list_all")
+GATEWAY = (
+    "_stripe_call",
+    "_stripe_call_with",
+    "_stripe_read",
+    "_stripe_pages",
+    "_stripe_list_all",
+    "_stripe_file_lines",
+)
 MODULE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -555,6 +571,38 @@ class TestStripeRequests(SubscriptionCommon, PayoutCommon):
             "GET /v1/invoices?subscription",
         ):
             self.stripe_account.action_import_subscriptions()
+
+    def test_month_end_tieout_and_go_live(self):
+        today = fields.Date.today()
+        month = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+        created = int(datetime(month.year, month.month, 3, 12, tzinfo=UTC).timestamp())
+        charge = self.fake.add_charge(1500, "usd", created=created)
+        tieout = self.env["stripe.tieout"]._stripe_prepare(self.stripe_account, month)
+        with self.call_site(
+            "Month-end tie-out",
+            "GET /v1/reporting/report_types/{report_type}",
+            "POST /v1/reporting/report_runs?report_type&parameters",
+            "GET /v1/reporting/report_runs/{report_run}",
+            "GET /v1/files/{file}/contents",
+        ):
+            tieout.action_compute()
+        item = tieout.item_ids.filtered(lambda i: i.kind == "missing_in_odoo")
+        self.assertEqual(item.stripe_source_id, charge["id"])
+        with self.call_site(
+            "Tie-out: book a missing transaction",
+            "GET /v1/balance_transactions/{id}?expand",
+        ):
+            item.action_book()
+        wizard = (
+            self.env["stripe.go.live"]
+            .with_context(default_account_id=self.stripe_account.id)
+            .create({"date": month + timedelta(days=10)})
+        )
+        with self.call_site(
+            "Start with Stripe on a Date",
+            "POST /v1/reporting/report_runs?report_type&parameters",
+        ):
+            wizard.action_confirm()
 
     # === THE LIST OF CALL SITES === #
 

@@ -2,8 +2,10 @@
 (``HttpCase.start_tour``; the tours are in ``static/tests/tours/``)."""
 
 import unittest
+from datetime import UTC, datetime, timedelta
 
 import odoo.http
+from odoo import fields
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
@@ -209,4 +211,30 @@ class TestStripeTours(PayoutCommon):
         self.assertEqual(self.stripe_account.balance_check_state, "difference")
         self.start_tour(
             "/odoo/stripe-overview", "stripe_overview_tour", login=self.env.user.login
+        )
+
+    def test_month_tied_out_booked_and_closed(self):
+        """Month-end: the charge Stripe has and Odoo not is booked from the
+        tie-out's differences, the month ties and is closed; the Stripe
+        journal is locked up to its last day."""
+        self.admin_in_test_company()
+        today = fields.Date.today()
+        month = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+        created = int(datetime(month.year, month.month, 4, 12, tzinfo=UTC).timestamp())
+        charge = self.fake.add_charge(4200, "usd", fee=0, created=created)
+        tieout = self.env["stripe.tieout"]._stripe_prepare(self.stripe_account, month)
+        tieout.action_compute()
+        self.assertEqual(tieout.state, "differs")
+        self.start_tour(
+            "/odoo/action-stripe_connector.stripe_tieout_action",
+            "stripe_connector_tieout_tour",
+            login="admin",
+        )
+        tieout.invalidate_recordset()
+        self.assertEqual(tieout.state, "closed")
+        self.assertEqual(self.stripe_journal.stripe_lock_date, tieout.date_to)
+        self.assertTrue(
+            self.env["account.payment"].search(
+                [("stripe_charge_id", "=", charge["id"])]
+            )
         )

@@ -1,3 +1,4 @@
+import io
 import json
 import logging
 import re
@@ -1059,11 +1060,20 @@ class StripeAccount(models.Model):
             raise UserError(
                 _("The Stripe account %s has no API key.", self.display_name)
             )
+        api_base = self.sudo().api_base
         return stripe.StripeClient(
             api_key,
-            base_addresses={"api": self.sudo().api_base},
+            base_addresses={"api": api_base, "files": self._stripe_files_base()},
             max_network_retries=const.API_MAX_NETWORK_RETRIES,
         )
+
+    def _stripe_files_base(self):
+        """Where report files are read: Stripe's files host for Stripe's own API,
+        else the account's ``api_base`` (a proxy or a stand-in serves both)."""
+        api_base = (self.sudo().api_base or "").rstrip("/")
+        if api_base == DEFAULT_API_BASE.rstrip("/"):
+            return stripe.DEFAULT_UPLOAD_API_BASE
+        return api_base
 
     def _stripe_call(self, what, service_name, method, *args, **kwargs):
         """Make one Stripe API request with the account's client:
@@ -1088,7 +1098,11 @@ class StripeAccount(models.Model):
         service = self._get_client().v1
         for name in service_name.split("."):  # checkout.sessions
             service = getattr(service, name)
-        call = getattr(service, method)
+        return self._stripe_call_with(what, getattr(service, method), *args, **kwargs)
+
+    def _stripe_call_with(self, what, call, *args, **kwargs):
+        """``call(*args, **kwargs)``, one SDK request, with the retries and the
+        error message of ``_stripe_call``."""
         attempts = retries = 0
         while True:
             try:
@@ -1129,6 +1143,37 @@ class StripeAccount(models.Model):
             _logger.warning("Stripe account %s: %s", self.id, error.args[0])
             return None, error.args[0]
         return answer.to_dict(), None
+
+    def _stripe_file_lines(self, what, file_id):
+        """Yield the lines of a Stripe file (a report run's CSV) as text, read as
+        a stream from the files host (``GET /v1/files/<id>/contents``): the file
+        is never held whole in memory. A refused request is retried as in
+        ``_stripe_call``; once lines were handed over, a broken stream raises.
+
+        :param str what: what is read, for the error message.
+        :param str file_id: the ``file_...`` id.
+        :raise UserError: Stripe still refuses after the retries.
+        """
+        self.ensure_one()
+        # The SDK has no method for a file's contents: its files service sends
+        # the streamed request, to the files host, as it does for quote PDFs.
+        files = self._get_client().v1.files
+        response = self._stripe_call_with(
+            what,
+            files._request_stream,  # pylint: disable=protected-access
+            "get",
+            "/v1/files/%s/contents" % file_id,
+            base_address="files",
+        )
+        raw = response.io
+        # urllib3 closes a finished response by itself, which io.TextIOWrapper
+        # cannot bear (its last read would meet a closed file).
+        raw.auto_close = False
+        stream = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+        try:
+            yield from stream
+        finally:
+            stream.close()
 
     def _stripe_pages(self, what, service_name, params, *args, raw=False):
         """Yield the pages of a Stripe list as lists of dicts, one request each:
