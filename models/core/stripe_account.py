@@ -252,6 +252,11 @@ class StripeAccount(models.Model):
         string="Webhook received", compute="_compute_setup"
     )
     setup_done = fields.Boolean(compute="_compute_setup")
+    credentials_problem = fields.Text(
+        compute="_compute_credentials_problem",
+        help="What is wrong with the secret key or the signing secret, in words: "
+        "such credentials are refused on save.",
+    )
     setup_create_accounting = fields.Boolean(
         string="Create the Stripe journal and accounts",
         compute="_compute_setup_create_accounting",
@@ -361,7 +366,15 @@ class StripeAccount(models.Model):
         for account, account_sudo in zip(self, self.sudo(), strict=True):
             account.has_webhook_secret = bool(account_sudo.webhook_secret)
 
+    @api.depends("api_key", "mode", "webhook_secret", "webhook_secret_previous")
+    def _compute_credentials_problem(self):
+        # Recomputed as the key is typed: the form warns before it is saved.
+        for account in self:
+            problems = account._stripe_credentials_problems()
+            account.credentials_problem = "\n".join(problems.values()) or False
+
     @api.depends(
+        "credentials_problem",
         "has_api_key",
         "has_webhook_secret",
         "journal_id",
@@ -379,8 +392,11 @@ class StripeAccount(models.Model):
                 ._read_group([("account_id", "in", self.ids)], ["account_id"])
             }
         for account in self:
-            account.setup_api_key = account.has_api_key
-            account.setup_webhook_secret = account.has_webhook_secret
+            problems = account._stripe_credentials_problems()
+            account.setup_api_key = account.has_api_key and "api_key" not in problems
+            account.setup_webhook_secret = (
+                account.has_webhook_secret and "webhook_secret" not in problems
+            )
             account.setup_journals = bool(
                 account.journal_id and account.payout_journal_id
             )
@@ -452,6 +468,15 @@ class StripeAccount(models.Model):
                         account.name,
                     )
                 )
+
+    @api.constrains("api_key", "mode", "webhook_secret", "webhook_secret_previous")
+    def _check_credentials(self):
+        """Refuse on save a key or a secret Stripe would refuse (or, for a key of
+        the other mode, one whose events the account would refuse)."""
+        for account in self:
+            problems = account._stripe_credentials_problems()
+            if problems:
+                raise ValidationError("\n".join(problems.values()))
 
     @api.constrains("api_base", "mode")
     def _check_api_base(self):
@@ -1244,6 +1269,47 @@ class StripeAccount(models.Model):
             key_mode=modes[key_mode].lower(),
             mode=modes[self.mode].lower(),
         )
+
+    def _stripe_credentials_problems(self):
+        """What is wrong with the account's secret key and signing secrets, in
+        plain words: a publishable key (``pk_``) or anything that is not a secret
+        (``sk_``) or restricted (``rk_``) key, a key of the other mode than the
+        account's, a signing secret that does not start with ``whsec_``.
+
+        :return: ``{field name: message}``, empty when all is well (or unset).
+        :rtype: dict
+        """
+        self.ensure_one()
+        # sudo: only the prefixes are read, never shown.
+        account_sudo = self.sudo()
+        key = (account_sudo.api_key or "").strip()
+        problems = {}
+        if key.startswith("pk_"):
+            problems["api_key"] = _(
+                "The secret key is a publishable key (pk_...), which can only be "
+                "used in a web page. Paste the secret key (sk_...) or a restricted "
+                "key (rk_...) from Stripe's dashboard, Developers > API keys."
+            )
+        elif key and not key.startswith(const.STRIPE_SECRET_KEY_PREFIXES):
+            problems["api_key"] = _(
+                "The secret key does not look like a Stripe secret key: it starts "
+                "with sk_test_ or sk_live_ (rk_test_ or rk_live_ for a restricted "
+                "key)."
+            )
+        elif key:
+            mode_problem = self._stripe_key_mode_problem()
+            if mode_problem:
+                problems["api_key"] = mode_problem
+        for fname in ("webhook_secret", "webhook_secret_previous"):
+            secret = (account_sudo[fname] or "").strip()
+            if secret and not secret.startswith("whsec_"):
+                problems[fname] = _(
+                    "The %(field)s does not look like a webhook signing secret: "
+                    "Stripe's start with whsec_ (Developers > Webhooks, the "
+                    "endpoint's Signing secret).",
+                    field=self._fields[fname]._description_string(self.env),
+                )
+        return problems
 
     # === WEBHOOK REFUSALS === #
 
