@@ -5,8 +5,8 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 from odoo import fields
-from odoo.exceptions import UserError
-from odoo.tests import Form, tagged
+from odoo.exceptions import UserError, ValidationError
+from odoo.tests import Form, new_test_user, tagged
 
 from .. import utils
 from .common import API_KEY, WEBHOOK_SECRET, PayoutCommon, StripeCommon
@@ -227,6 +227,62 @@ class TestAccountSetup(StripeCommon):
         self.assertTrue(account.setup_webhook_received)
         self.assertTrue(account.setup_done)
 
+    def test_wrong_credentials_are_pointed_out_and_refused_on_save(self):
+        """A publishable key, a key of the other mode and a signing secret that is
+        not one: the form says so as they are typed, the checklist stays red, and
+        saving is refused in words. Restricted keys are secret keys."""
+        form = Form(self.env["stripe.account"])
+        form.name = "Stripe Wrong Keys"
+        form.api_base = self.fake.api_base
+        form.api_key = "pk_test_publishable"
+        self.assertIn("publishable key", form.credentials_problem)
+        self.assertFalse(form.setup_api_key, "the checklist stays red")
+        form.api_key = "sk_live_other_mode"
+        self.assertIn("live key; the account is in test mode", form.credentials_problem)
+        self.assertFalse(form.setup_api_key)
+        form.api_key = "rk_test_restricted"
+        self.assertFalse(form.credentials_problem)
+        self.assertTrue(form.setup_api_key)
+        form.webhook_secret = "we_1234_not_a_secret"
+        self.assertIn("whsec_", form.credentials_problem)
+        self.assertFalse(form.setup_webhook_secret)
+        form.webhook_secret = WEBHOOK_SECRET
+        self.assertFalse(form.credentials_problem)
+        self.assertTrue(form.setup_webhook_secret)
+        account = form.save()
+        account.api_base = "https://api.stripe.com"  # live mode needs https
+        for vals, words in (
+            ({"api_key": "pk_live_publishable"}, "publishable key"),
+            ({"api_key": "sk_live_other_mode"}, "live key"),
+            ({"api_key": "secret"}, "sk_test_ or sk_live_"),
+            ({"webhook_secret": "secret"}, "whsec_"),
+            ({"webhook_secret_previous": "secret"}, "whsec_"),
+            ({"mode": "live"}, "test key; the account is in live mode"),
+        ):
+            with self.subTest(vals=vals):
+                with (
+                    self.assertRaisesRegex(ValidationError, words),
+                    self.env.cr.savepoint(),
+                ):
+                    account.write(vals)
+                account.invalidate_recordset()
+        self.assertEqual(account.sudo().api_key, "rk_test_restricted", "kept")
+        account.write({"mode": "live", "api_key": "sk_live_both_at_once"})
+        self.assertTrue(account.setup_api_key)
+
+    def test_checklist_is_honest_about_credentials_saved_before(self):
+        """Credentials saved before they were checked show red on the checklist."""
+        self.env.cr.execute(
+            "UPDATE stripe_account SET api_key = 'pk_test_old', "
+            "webhook_secret = 'old' WHERE id = %s",
+            [self.stripe_account.id],
+        )
+        self.stripe_account.invalidate_recordset()
+        self.assertFalse(self.stripe_account.setup_api_key)
+        self.assertFalse(self.stripe_account.setup_webhook_secret)
+        self.assertFalse(self.stripe_account.setup_done)
+        self.assertIn("publishable key", self.stripe_account.credentials_problem)
+
     def test_account_saved_from_code_creates_nothing_unasked(self):
         account = self.env["stripe.account"].create({"name": "Bare"})
         self.assertFalse(account.journal_id)
@@ -348,6 +404,51 @@ class TestPaymentScreens(PayoutCommon):
         self.assertIn("stripe_account_id", warned[0].get("invisible"))
         plain = [b for b in buttons if not b.get("confirm")]
         self.assertIn("stripe_account_id", plain[0].get("invisible"))
+
+    def test_dashboard_card_shows_the_journal_balance_beside_stripes(self):
+        """The card shows the Stripe journal's real balance (fees included, which
+        Odoo's bank card leaves out), to a user without
+        full accounting rights too; after a balance check, Stripe's balance and
+        the difference beside it. Transactions opens the journal's entries."""
+        self.pay_an_invoice(100.0)
+        journal = self.stripe_journal
+        currency = self.currency
+        real = self.journal_balance()
+        self.assertAlmostEqual(real, self.fake.balance("usd") / 100)
+        self.assertTrue(self.fees(), "fees: entries that are not payments")
+        clerk = new_test_user(
+            self.env,
+            login="stripe_card_clerk",
+            groups="account.group_account_invoice",
+            company_id=self.company.id,
+            company_ids=[self.company.id],
+        )
+        card = journal.with_user(clerk)._get_journal_dashboard_data_batched()
+        self.assertEqual(card[journal.id]["account_balance"], currency.format(real))
+        self.assertFalse(card[journal.id]["stripe_balance"], "no check yet")
+        self.stripe_account.action_check_balance()
+        card = journal.with_user(clerk)._get_journal_dashboard_data_batched()
+        self.assertEqual(card[journal.id]["account_balance"], currency.format(real))
+        self.assertEqual(
+            card[journal.id]["stripe_balance"],
+            currency.format(self.fake.balance("usd") / 100),
+        )
+        self.assertEqual(
+            card[journal.id]["stripe_balance_difference"], currency.format(0.0)
+        )
+        self.assertFalse(card[journal.id]["stripe_balance_differs"])
+        # Other bank journals keep Odoo's card.
+        bank = self.company_data["default_journal_bank"]
+        self.assertNotIn(
+            "stripe_balance", bank._get_journal_dashboard_data_batched()[bank.id]
+        )
+        action = journal.open_action()
+        self.assertEqual(action["res_model"], "account.move")
+        entries = self.env["account.move"].search(action["domain"])
+        self.assertEqual(entries.journal_id, journal)
+        self.assertIn("entry", entries.mapped("move_type"), "the fee's entry")
+        opened = journal.action_stripe_open_balance_check()
+        self.assertEqual(opened["res_model"], "stripe.balance.check")
 
     def test_dashboard_card_of_the_stripe_journal(self):
         journal = self.stripe_journal
