@@ -2,8 +2,12 @@
 (``HttpCase.start_tour``; the tours are in ``static/tests/tours/``)."""
 
 import unittest
+from datetime import datetime, time, timezone
+
+from dateutil.relativedelta import relativedelta
 
 import odoo.http
+from odoo import fields
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
@@ -209,4 +213,32 @@ class TestStripeTours(PayoutCommon):
         self.assertEqual(self.stripe_account.balance_check_state, "difference")
         self.start_tour(
             "/odoo/stripe-overview", "stripe_overview_tour", login=self.env.user.login
+        )
+
+    def test_mrr_report_opens_on_months_by_movements(self):
+        """A customer paying $49 a month for three months: the report opens on
+        its graph stacked by movement, the pivot on months by movements, and no
+        total reads 147 (three months' levels added)."""
+        self.admin_in_test_company()
+        product = self.fake.add_product("Tour plan")
+        price = self.fake.add_price(product, 4900)
+        customer = self.fake.add_customer(email=self.customer.email, name="Tour")
+        self.customer.stripe_customer_id = customer["id"]
+        start = fields.Date.today().replace(day=1) - relativedelta(months=2)
+        created = int(
+            datetime.combine(start.replace(day=5), time(12), tzinfo=timezone.utc)
+            .timestamp()
+        )
+        subscription = self.fake.add_subscription(
+            customer["id"], [(price, 1)], created=created
+        )
+        self.deliver("customer.subscription.created", subscription, created=created)
+        report = self.env["stripe.mrr.report"].search(
+            [("account_id", "=", self.stripe_account.id)]
+        )
+        self.assertEqual(sorted(report.mapped("mrr")), [49.0, 49.0, 49.0])
+        self.start_tour(
+            "/odoo/action-stripe_connector.stripe_mrr_report_action",
+            "stripe_mrr_report_tour",
+            login="admin",
         )

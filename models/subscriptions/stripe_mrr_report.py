@@ -1,10 +1,12 @@
 import io
+import re
 from collections import defaultdict
 from datetime import date, datetime, time
 
 from dateutil.relativedelta import relativedelta
 
 from odoo import api, fields, models, tools
+from odoo.osv import expression
 from odoo.tools import SQL
 
 from ... import const
@@ -68,6 +70,16 @@ def movement(previous, level, customer_previous, customer_level, customer_had_mr
         return "contraction"
     return "none"
 
+
+
+# Levels: what the report holds at a month's end (start, for start_mrr). Summed
+# over the subscriptions of one month, never over months (see read_group).
+LEVEL_FIELDS = ("mrr", "arr", "active_count")
+START_LEVEL_FIELDS = ("start_mrr",)
+# A grouping whose groups hold one month each (rows are dated the 1st).
+MONTH_GROUPING = re.compile(r"^date(:(day|week|month))?$")
+# read_group's aggregate specifications: "mrr", "mrr:sum", "total:sum(mrr)".
+AGGREGATE_SPEC = re.compile(r"^(?P<key>\w+)(?::\w+(?:\((?P<field>\w+)\))?)?$")
 
 class StripeMrrReport(models.Model):
     """The MRR report: one row per subscription and month it was live or churned
@@ -152,6 +164,77 @@ class StripeMrrReport(models.Model):
     ]
 
     # === CRUD METHODS === #
+
+    @api.model
+    def read_group(
+        self, domain, fields, groupby, offset=0, limit=None, orderby=False, lazy=True
+    ):
+        """Levels are never added up across months (see ``_stripe_fix_levels``):
+        a group of several months (the pivot's *Total* column, a group by
+        customer or product, the grand total) gives the level of the last month
+        of the report read (the first month's, for the starting MRR), while the
+        changes (``mrr_change``, new, churned...) add up."""
+        groups = super().read_group(
+            domain,
+            fields,
+            groupby,
+            offset=offset,
+            limit=limit,
+            orderby=orderby,
+            lazy=lazy,
+        )
+        groupby = [groupby] if isinstance(groupby, str) else list(groupby or [])
+        if not any(
+            MONTH_GROUPING.match(spec) for spec in (groupby[:1] if lazy else groupby)
+        ):
+            self._stripe_fix_levels(domain, fields, groups)
+        return groups
+
+    @api.model
+    def _stripe_fix_levels(self, domain, fields, groups):
+        """Give the groups of several months the level of one month.
+
+        A level (``mrr``, ``arr``, ``active_count``: at the end of the month;
+        ``start_mrr``: at its start) is a stock: summing it over months counts
+        the same MRR once a month (898 of MRR read as 5,078 over six months). The
+        level of a group is the one of the report's last month in ``domain``
+        (its first month for ``start_mrr``), so that the *Total* column is the
+        last column, and the grand total the MRR at the end of the period. One
+        query per group, on the pivot's totals only.
+
+        :param list domain: the domain of the read.
+        :param list fields: its aggregate specifications (``mrr``, ``mrr:sum``,
+            ``total:sum(mrr)``).
+        :param list groups: the groups ``read_group`` returns, changed in place.
+        """
+        levels = {}  # output key -> (field, "last" or "first")
+        for spec in fields or []:
+            match = AGGREGATE_SPEC.match(spec.strip())
+            if not match:
+                continue
+            key, name = match["key"], match["field"] or match["key"]
+            if name in LEVEL_FIELDS:
+                levels[key] = (name, "last")
+            elif name in START_LEVEL_FIELDS:
+                levels[key] = (name, "first")
+        if not levels or not groups:
+            return
+        [(first, last)] = self._read_group(domain, [], ["date:min", "date:max"])
+        for group in groups:
+            group_domain = group.get("__domain", domain)
+            for month, when in ((last, "last"), (first, "first")):
+                keys = [key for key, (_n, w) in levels.items() if w == when]
+                if not keys:
+                    continue
+                names = [levels[key][0] for key in keys]
+                [values] = self._read_group(
+                    expression.AND([group_domain, [("date", "=", month)]]),
+                    [],
+                    [f"{name}:sum" for name in names],
+                )
+                for key, value in zip(keys, values, strict=True):
+                    if key in group:
+                        group[key] = value or 0
 
     def init(self):
         tools.create_index(
