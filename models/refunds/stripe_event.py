@@ -1,5 +1,6 @@
 from odoo import Command, _, api, fields, models
 from odoo.exceptions import UserError
+from odoo.osv import expression
 
 from ... import const, utils
 from ...exceptions import StripeNothingToDo, StripeNotYet
@@ -15,6 +16,27 @@ class StripeEvent(models.Model):
     once if it fails or is cancelled afterwards."""
 
     _inherit = "stripe.event"
+
+    stripe_is_refund = fields.Boolean(
+        compute="_compute_stripe_is_refund",
+        help="The event reports a refund: the invoice to pick is one the customer "
+        "paid.",
+    )
+    # A refund gives back money paid: it picks among paid invoices.
+    invoice_id = fields.Many2one(
+        domain="[('move_type', 'in', ('out_invoice', 'out_receipt')), "
+        "('state', '=', 'posted'), ('company_id', '=', company_id), "
+        "('payment_state', 'in', ('paid', 'in_payment', 'partial') "
+        "if stripe_is_refund else ('not_paid', 'partial'))]",
+    )
+
+    # === COMPUTE METHODS === #
+
+    @api.depends("type")
+    def _compute_stripe_is_refund(self):
+        refund_types = set(self._stripe_refund_event_types())
+        for event in self:
+            event.stripe_is_refund = event.type in refund_types
 
     # === HANDLERS === #
 
@@ -207,6 +229,8 @@ class StripeEvent(models.Model):
                 amount=pay_currency.format(pay_amount),
             )
         )
+        if invoice:
+            messages.append(self._stripe_invoice_due_text(invoice))
         self._link_documents(payments=payment)
         exchange_move, fee_move = self.account_id._stripe_book_settlement(
             payment,
@@ -220,6 +244,72 @@ class StripeEvent(models.Model):
             self._link_documents(moves=fee_move)
             messages.append(_("Refund fee booked in %s.", fee_move.name))
         return " ".join(messages)
+
+    @api.model
+    def _stripe_invoice_due_text(self, invoice):
+        """What is left to pay on an invoice after a refund, in words: a credit
+        note on an invoice still open settles its unpaid part first, and the
+        customer then owes what they were given back."""
+        invoice.invalidate_recordset(["amount_residual", "payment_state"])
+        if invoice.currency_id.is_zero(invoice.amount_residual):
+            return _("Nothing is left to pay on %s.", invoice.name)
+        return _(
+            "%(invoice)s still has %(amount)s to pay.",
+            invoice=invoice.name,
+            amount=invoice.currency_id.format(invoice.amount_residual),
+        )
+
+    def _stripe_suggested_invoices(self):
+        """A refund's likely invoices: the customer's paid ones, those of the
+        refund's amount or more first, the latest first.
+
+        :return: ``account.move`` records, best first.
+        """
+        self.ensure_one()
+        if not self.stripe_is_refund:
+            return super()._stripe_suggested_invoices()
+        partners = self.env["res.partner"]._stripe_customer_partners(
+            self.company_id, self.stripe_customer_id, self.customer_email
+        )
+        clauses = []
+        if partners:
+            clauses.append([("commercial_partner_id", "in", partners.ids)])
+        if self.currency_id and self.amount:
+            clauses.append(
+                [
+                    ("currency_id", "=", self.currency_id.id),
+                    ("amount_total", "=", self.amount),
+                ]
+            )
+        if not clauses:
+            return self.env["account.move"]
+        invoices = self.env["account.move"].search(
+            expression.AND(
+                [
+                    [
+                        ("move_type", "in", ("out_invoice", "out_receipt")),
+                        ("state", "=", "posted"),
+                        ("company_id", "=", self.company_id.id),
+                        ("payment_state", "in", const.REFUNDABLE_PAYMENT_STATES),
+                    ],
+                    expression.OR(clauses),
+                ]
+            ),
+            order="invoice_date desc, id desc",
+            limit=50,
+        )
+
+        def sort_key(invoice):
+            same_customer = invoice.commercial_partner_id in partners
+            same_amount = (
+                invoice.currency_id == self.currency_id
+                and not invoice.currency_id.compare_amounts(
+                    invoice.amount_total, self.amount
+                )
+            )
+            return -(same_customer + same_amount)
+
+        return invoices.sorted(sort_key)
 
     def _stripe_check_payment_is_coming(self, refund):
         """Fail at once a refund of a payment made before Odoo was connected.
