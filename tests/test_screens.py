@@ -7,10 +7,12 @@ from xml.etree import ElementTree
 from odoo import fields
 from odoo.exceptions import UserError, ValidationError
 from odoo.tests import Form, new_test_user, tagged
+from odoo.tools import mute_logger
 
 from .. import utils
 from .common import API_KEY, WEBHOOK_SECRET, PayoutCommon, StripeCommon
 
+EVENT_LOGGER = "odoo.addons.stripe_connector.models.core.stripe_event"
 README = Path(__file__).resolve().parent.parent / "README.rst"
 
 
@@ -46,7 +48,7 @@ class TestEventScreens(StripeCommon):
             event,
         )
         arch = self.env["stripe.event"].get_view(view_type="list")["arch"]
-        for name in ("title", "amount", "stripe_customer_id", "customer_email"):
+        for name in ("title_text", "amount", "stripe_customer_id", "customer_email"):
             self.assertIn(f'name="{name}"', arch)
 
     def test_title_of_other_kinds_and_email(self):
@@ -66,6 +68,69 @@ class TestEventScreens(StripeCommon):
         self.assertEqual(
             event.title,
             f"Failed payment of {self.currency.format(25.0)} from who@example.com",
+        )
+
+    def test_messages_are_in_the_accounts_language_titles_in_the_readers(self):
+        """An account whose responsible user reads French: every handler's
+        message, stored title and chatter are written in French, and stay French
+        when an English-speaking user retries; the title shown is in the
+        reader's language; Billing events are titled in words."""
+        french = self.activate_french()
+        self.stripe_account.user_id = new_test_user(
+            self.env,
+            login="stripe_french_lead",
+            groups="stripe_connector.group_stripe_manager,account.group_account_user",
+            company_id=self.company.id,
+            company_ids=[self.company.id],
+            lang="fr_FR",
+        )
+        self.assertEqual(self.stripe_account._stripe_message_lang(), "fr_FR")
+        with mute_logger(EVENT_LOGGER):
+            event, _intent = self.unmatched_payment()
+        no_match = french["No invoice or order matches this payment. Tried: %s."]
+        self.assertTrue(event.state_message.startswith(no_match.split("%s")[0]))
+        self.assertNotIn("No invoice or order matches", event.state_message)
+        amount = self.currency.format(147.0)
+        french_title = french["%(kind)s of %(amount)s from %(who)s"] % {
+            "kind": french["Payment"],
+            "amount": self.currency.with_context(lang="fr_FR").format(147.0),
+            "who": "cus_screens",
+        }
+        self.assertEqual(event.title, french_title, "stored for searching")
+        # Shown in the reader's language.
+        self.assertEqual(
+            event.with_context(lang="en_US").title_text,
+            f"Payment of {amount} from cus_screens",
+        )
+        self.assertEqual(event.with_context(lang="fr_FR").title_text, french_title)
+        # An English-speaking user retries: the message stays French.
+        self.assertEqual(self.env.user.lang, "en_US")
+        with mute_logger(EVENT_LOGGER):
+            event.with_context(lang="en_US").action_retry()
+        self.assertTrue(event.state_message.startswith(no_match.split("%s")[0]))
+        # Another handler, another state: a refund waiting for its payment.
+        charge = self.fake.add_charge(2500, "usd", customer="cus_screens")
+        waiting = self.deliver("refund.created", self.fake.add_refund(charge["id"]))
+        self.assertEqual(waiting.state, "waiting")
+        self.assertTrue(
+            waiting.state_message.startswith(
+                french[
+                    "Waiting for the payment %(payment)s this refund is for. If it "
+                    "was paid before Odoo was connected to Stripe, pick its invoice "
+                    "on this event and click Retry."
+                ].split("%(payment)s")[0]
+            )
+        )
+        # Billing events are titled in words, in the reader's language.
+        finalized = self.deliver(
+            "invoice.finalized", self.fake.add_customer(), process=False
+        )
+        self.assertEqual(
+            finalized.with_context(lang="en_US").title_text, "Stripe invoice finalized"
+        )
+        self.assertEqual(
+            finalized.with_context(lang="fr_FR").title_text,
+            french["Stripe invoice finalized"],
         )
 
     def test_invoice_to_pay_offers_open_invoices_likely_first(self):

@@ -226,8 +226,9 @@ class TestStripeTours(PayoutCommon):
         self.customer.stripe_customer_id = customer["id"]
         start = fields.Date.today().replace(day=1) - relativedelta(months=2)
         created = int(
-            datetime.combine(start.replace(day=5), time(12), tzinfo=timezone.utc)
-            .timestamp()
+            datetime.combine(
+                start.replace(day=5), time(12), tzinfo=timezone.utc
+            ).timestamp()
         )
         subscription = self.fake.add_subscription(
             customer["id"], [(price, 1)], created=created
@@ -240,5 +241,31 @@ class TestStripeTours(PayoutCommon):
         self.start_tour(
             "/odoo/action-stripe_connector.stripe_mrr_report_action",
             "stripe_mrr_report_tour",
+            login="admin",
+        )
+
+    def test_french_accountant_reads_the_event_in_french(self):
+        """The account's responsible user reads French: the event processed (by
+        the cron, in English) is titled and explained in French on screen."""
+        french = self.activate_french()
+        self.admin_in_test_company()
+        admin = self.env.ref("base.user_admin")
+        admin.lang = "fr_FR"
+        self.stripe_account.user_id = admin
+        charge = self.fake.add_charge(9500, "usd", customer="cus_french")
+        with mute_logger(EVENT_LOGGER):
+            event = self.deliver(
+                "payment_intent.succeeded", self.fake.get(charge["payment_intent"])
+            )
+        self.assertEqual(event.state, "failed")
+        self.assertIn(
+            french["No invoice or order matches this payment. Tried: %s."].split("%s")[
+                0
+            ],
+            event.state_message,
+        )
+        self.start_tour(
+            "/odoo/action-stripe_connector.stripe_event_action",
+            "stripe_event_french_tour",
             login="admin",
         )

@@ -773,7 +773,7 @@ class StripeAccount(models.Model):
         with an API key. Each account's catch-up runs in its own savepoint and
         fails alone, whatever the error (``_stripe_catch_up_failed`` tells)."""
         for api_account in self._stripe_api_accounts():
-            account = api_account.with_company(api_account.company_id)
+            account = api_account._stripe_in_own_lang()
             try:
                 with self.env.cr.savepoint():
                     account._stripe_fetch_missed_events()
@@ -1268,6 +1268,34 @@ class StripeAccount(models.Model):
             "use the %(mode)s key (or switch the account's mode).",
             key_mode=modes[key_mode].lower(),
             mode=modes[self.mode].lower(),
+        )
+
+    def _stripe_message_lang(self):
+        """The language Odoo writes this account's messages in (event messages
+        and titles stored, chatter, activities, alerts): its responsible user's,
+        else its company's; English when that language is not installed.
+
+        Processing runs in it whoever triggers it (the cron, a user clicking
+        Retry), so that what is stored reads the same after every retry.
+
+        :rtype: str
+        """
+        self.ensure_one()
+        # sudo: the responsible user and the company's partner may be out of the
+        # reader's record rules.
+        account = self.sudo()
+        lang = (account.user_id.active and account.user_id.lang) or (
+            account.company_id.partner_id.lang
+        )
+        installed = {code for code, _name in self.env["res.lang"].get_installed()}
+        return lang if lang in installed else "en_US"
+
+    def _stripe_in_own_lang(self):
+        """This account in the context of its messages' language (see
+        ``_stripe_message_lang``) and its company."""
+        self.ensure_one()
+        return self.with_company(self.company_id).with_context(
+            lang=self._stripe_message_lang()
         )
 
     def _stripe_credentials_problems(self):

@@ -124,8 +124,9 @@ class StripeDispute(models.Model):
     @api.depends("reason", "status")
     def _compute_labels(self):
         for dispute in self:
-            reason, status = DISPUTE_REASONS.get(dispute.reason), DISPUTE_STATUSES.get(
-                dispute.status
+            reason, status = (
+                DISPUTE_REASONS.get(dispute.reason),
+                DISPUTE_STATUSES.get(dispute.status),
             )
             dispute.reason_label = (
                 self.env._(reason) if reason else dispute.reason or False
@@ -150,7 +151,11 @@ class StripeDispute(models.Model):
     def action_open_in_stripe(self):
         """Open the dispute in Stripe's dashboard, where the evidence is sent."""
         self.ensure_one()
-        return {"type": "ir.actions.act_url", "url": self.dashboard_url, "target": "new"}
+        return {
+            "type": "ir.actions.act_url",
+            "url": self.dashboard_url,
+            "target": "new",
+        }
 
     # === BUSINESS METHODS === #
 
@@ -432,7 +437,9 @@ class StripeDispute(models.Model):
         """Mark done the dispute's to-dos (and those earlier versions scheduled on
         its invoice or payment)."""
         (
-            self.activity_ids | self.invoice_ids.activity_ids | self.payment_id.activity_ids
+            self.activity_ids
+            | self.invoice_ids.activity_ids
+            | self.payment_id.activity_ids
         ).filtered(
             lambda activity: self.stripe_id in (activity.summary or "")
         ).action_done()

@@ -17,14 +17,14 @@ class AccountJournal(models.Model):
     # === DASHBOARD === #
 
     def _fill_bank_cash_dashboard_data(self, dashboard_data):
-        super()._fill_bank_cash_dashboard_data(dashboard_data)
+        res = super()._fill_bank_cash_dashboard_data(dashboard_data)
         # sudo: the card shows the Stripe journal's balance to whoever sees the
         # card, as Odoo's own card does; its entries are not disclosed.
         for journal in self.sudo().filtered("stripe_account_ids"):
             data = dashboard_data.get(journal.id)
-            if data is None:
-                continue
-            data.update(journal._stripe_dashboard_balances())
+            if data is not None:
+                data.update(journal._stripe_dashboard_balances())
+        return res
 
     def _stripe_dashboard_balances(self):
         """The figures of the Stripe card (sudo: see the caller).
@@ -35,8 +35,9 @@ class AccountJournal(models.Model):
         :rtype: dict
         """
         self.ensure_one()
-        account = self.stripe_account_ids.filtered("active")[:1] or (
-            self.stripe_account_ids[:1]
+        account = (
+            self.stripe_account_ids.filtered("active")[:1]
+            or (self.stripe_account_ids[:1])
         )
         check_model = self.env["stripe.balance.check"]
         currency = account.currency_id

@@ -1,6 +1,5 @@
 from odoo import Command, _, api, fields, models
 from odoo.exceptions import UserError
-from odoo.osv import expression
 
 from ... import const, utils
 from ...exceptions import StripeNothingToDo, StripeNotYet
@@ -260,56 +259,24 @@ class StripeEvent(models.Model):
         )
 
     def _stripe_suggested_invoices(self):
-        """A refund's likely invoices: the customer's paid ones, those of the
-        refund's amount or more first, the latest first.
+        """A refund's likely invoices: the paid ones of the customer or of the
+        refund's amount, those matching both first, the latest first.
 
         :return: ``account.move`` records, best first.
         """
         self.ensure_one()
         if not self.stripe_is_refund:
             return super()._stripe_suggested_invoices()
-        partners = self.env["res.partner"]._stripe_customer_partners(
-            self.company_id, self.stripe_customer_id, self.customer_email
+        return self._stripe_likely_invoices(
+            [
+                ("move_type", "in", ("out_invoice", "out_receipt")),
+                ("state", "=", "posted"),
+                ("company_id", "=", self.company_id.id),
+                ("payment_state", "in", const.REFUNDABLE_PAYMENT_STATES),
+            ],
+            "amount_total",
+            latest_first=True,
         )
-        clauses = []
-        if partners:
-            clauses.append([("commercial_partner_id", "in", partners.ids)])
-        if self.currency_id and self.amount:
-            clauses.append(
-                [
-                    ("currency_id", "=", self.currency_id.id),
-                    ("amount_total", "=", self.amount),
-                ]
-            )
-        if not clauses:
-            return self.env["account.move"]
-        invoices = self.env["account.move"].search(
-            expression.AND(
-                [
-                    [
-                        ("move_type", "in", ("out_invoice", "out_receipt")),
-                        ("state", "=", "posted"),
-                        ("company_id", "=", self.company_id.id),
-                        ("payment_state", "in", const.REFUNDABLE_PAYMENT_STATES),
-                    ],
-                    expression.OR(clauses),
-                ]
-            ),
-            order="invoice_date desc, id desc",
-            limit=50,
-        )
-
-        def sort_key(invoice):
-            same_customer = invoice.commercial_partner_id in partners
-            same_amount = (
-                invoice.currency_id == self.currency_id
-                and not invoice.currency_id.compare_amounts(
-                    invoice.amount_total, self.amount
-                )
-            )
-            return -(same_customer + same_amount)
-
-        return invoices.sorted(sort_key)
 
     def _stripe_check_payment_is_coming(self, refund):
         """Fail at once a refund of a payment made before Odoo was connected.

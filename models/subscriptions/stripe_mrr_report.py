@@ -71,7 +71,6 @@ def movement(previous, level, customer_previous, customer_level, customer_had_mr
     return "none"
 
 
-
 # Levels: what the report holds at a month's end (start, for start_mrr). Summed
 # over the subscriptions of one month, never over months (see read_group).
 LEVEL_FIELDS = ("mrr", "arr", "active_count")
@@ -80,6 +79,7 @@ START_LEVEL_FIELDS = ("start_mrr",)
 MONTH_GROUPING = re.compile(r"^date(:(day|week|month))?$")
 # read_group's aggregate specifications: "mrr", "mrr:sum", "total:sum(mrr)".
 AGGREGATE_SPEC = re.compile(r"^(?P<key>\w+)(?::\w+(?:\((?P<field>\w+)\))?)?$")
+
 
 class StripeMrrReport(models.Model):
     """The MRR report: one row per subscription and month it was live or churned
@@ -166,7 +166,7 @@ class StripeMrrReport(models.Model):
     # === CRUD METHODS === #
 
     @api.model
-    def read_group(
+    def read_group(  # pylint: disable=redefined-outer-name
         self, domain, fields, groupby, offset=0, limit=None, orderby=False, lazy=True
     ):
         """Levels are never added up across months (see ``_stripe_fix_levels``):
@@ -191,7 +191,7 @@ class StripeMrrReport(models.Model):
         return groups
 
     @api.model
-    def _stripe_fix_levels(self, domain, fields, groups):
+    def _stripe_fix_levels(self, domain, specs, groups):
         """Give the groups of several months the level of one month.
 
         A level (``mrr``, ``arr``, ``active_count``: at the end of the month;
@@ -203,12 +203,12 @@ class StripeMrrReport(models.Model):
         query per group, on the pivot's totals only.
 
         :param list domain: the domain of the read.
-        :param list fields: its aggregate specifications (``mrr``, ``mrr:sum``,
+        :param list specs: its aggregate specifications (``mrr``, ``mrr:sum``,
             ``total:sum(mrr)``).
         :param list groups: the groups ``read_group`` returns, changed in place.
         """
         levels = {}  # output key -> (field, "last" or "first")
-        for spec in fields or []:
+        for spec in specs or []:
             match = AGGREGATE_SPEC.match(spec.strip())
             if not match:
                 continue
