@@ -205,6 +205,13 @@ class TestMrrReport(SubscriptionCommon):
             report.read_group(domain, ["total:sum(mrr)"], [], lazy=False)[0]["total"],
             178.0,
         )
+        # A year (or a quarter) gives the level of its own last month.
+        for group in report.read_group(domain, ["mrr:sum"], ["date:year"]):
+            rows = report.search(group["__domain"])
+            last_month = max(rows.mapped("date"))
+            last = rows.filtered(lambda row, d=last_month: row.date == d)
+            self.assertEqual(group["mrr"], sum(last.mapped("mrr")))
+            self.assertLessEqual(group["mrr"], 248.0)
 
     def test_report_opens_on_months_by_movements(self):
         """The menu's action sets no group-by of its own: the pivot opens on its

@@ -184,14 +184,13 @@ class StripeMrrReport(models.Model):
             lazy=lazy,
         )
         groupby = [groupby] if isinstance(groupby, str) else list(groupby or [])
-        if not any(
-            MONTH_GROUPING.match(spec) for spec in (groupby[:1] if lazy else groupby)
-        ):
-            self._stripe_fix_levels(domain, fields, groups)
+        groupby = groupby[:1] if lazy else groupby
+        if not any(MONTH_GROUPING.match(spec) for spec in groupby):
+            self._stripe_fix_levels(domain, fields, groupby, groups)
         return groups
 
     @api.model
-    def _stripe_fix_levels(self, domain, specs, groups):
+    def _stripe_fix_levels(self, domain, specs, groupby, groups):
         """Give the groups of several months the level of one month.
 
         A level (``mrr``, ``arr``, ``active_count``: at the end of the month;
@@ -199,12 +198,14 @@ class StripeMrrReport(models.Model):
         the same MRR once a month (898 of MRR read as 5,078 over six months). The
         level of a group is the one of the report's last month in ``domain``
         (its first month for ``start_mrr``), so that the *Total* column is the
-        last column, and the grand total the MRR at the end of the period. One
-        query per group, on the pivot's totals only.
+        last column, and the grand total the MRR at the end of the period: one
+        more read of the same groups, on that month only. Groups of quarters or
+        years take their own last (first) month: a query each.
 
         :param list domain: the domain of the read.
         :param list specs: its aggregate specifications (``mrr``, ``mrr:sum``,
             ``total:sum(mrr)``).
+        :param list groupby: the groupings of ``groups``.
         :param list groups: the groups ``read_group`` returns, changed in place.
         """
         levels = {}  # output key -> (field, "last" or "first")
@@ -219,22 +220,65 @@ class StripeMrrReport(models.Model):
                 levels[key] = (name, "first")
         if not levels or not groups:
             return
+        by_period = any(spec.split(":")[0] == "date" for spec in groupby)
         [(first, last)] = self._read_group(domain, [], ["date:min", "date:max"])
-        for group in groups:
-            group_domain = group.get("__domain", domain)
-            for month, when in ((last, "last"), (first, "first")):
-                keys = [key for key, (_n, w) in levels.items() if w == when]
-                if not keys:
-                    continue
-                names = [levels[key][0] for key in keys]
-                [values] = self._read_group(
-                    expression.AND([group_domain, [("date", "=", month)]]),
-                    [],
-                    [f"{name}:sum" for name in names],
-                )
-                for key, value in zip(keys, values, strict=True):
-                    if key in group:
-                        group[key] = value or 0
+        for when, month in (("last", last), ("first", first)):
+            keys = [key for key, (_name, w) in levels.items() if w == when]
+            if not keys:
+                continue
+            aggregates = [
+                f"stripe_level_{index}:sum({levels[key][0]})"
+                for index, key in enumerate(keys)
+            ]
+            if by_period:
+                for group in groups:
+                    group_domain = group.get("__domain", domain)
+                    [(group_first, group_last)] = self._read_group(
+                        group_domain, [], ["date:min", "date:max"]
+                    )
+                    [row] = super().read_group(
+                        expression.AND(
+                            [
+                                group_domain,
+                                [
+                                    (
+                                        "date",
+                                        "=",
+                                        group_last if when == "last" else group_first,
+                                    )
+                                ],
+                            ]
+                        ),
+                        aggregates,
+                        [],
+                        lazy=False,
+                    )
+                    self._stripe_set_levels(group, keys, row)
+                continue
+            rows = super().read_group(
+                expression.AND([domain, [("date", "=", month)]]),
+                aggregates,
+                groupby,
+                lazy=False,
+            )
+            index = {self._stripe_group_key(row, groupby): row for row in rows}
+            for group in groups:
+                row = index.get(self._stripe_group_key(group, groupby))
+                self._stripe_set_levels(group, keys, row)
+
+    @api.model
+    def _stripe_group_key(self, group, groupby):
+        """What identifies a group of ``read_group`` (a many2one by its id)."""
+        return tuple(
+            value[0] if isinstance(value, (tuple, list)) else value
+            for value in (group.get(spec) for spec in groupby)
+        )
+
+    @api.model
+    def _stripe_set_levels(self, group, keys, row):
+        for index, key in enumerate(keys):
+            if key in group:
+                group[key] = (row or {}).get(f"stripe_level_{index}") or 0
 
     def init(self):
         tools.create_index(
