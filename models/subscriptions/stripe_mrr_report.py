@@ -186,11 +186,11 @@ class StripeMrrReport(models.Model):
         groupby = [groupby] if isinstance(groupby, str) else list(groupby or [])
         groupby = groupby[:1] if lazy else groupby
         if not any(MONTH_GROUPING.match(spec) for spec in groupby):
-            self._stripe_fix_levels(domain, fields, groupby, groups)
+            self._stripe_fix_levels(domain, fields, groupby, groups, super().read_group)
         return groups
 
     @api.model
-    def _stripe_fix_levels(self, domain, specs, groupby, groups):
+    def _stripe_fix_levels(self, domain, specs, groupby, groups, read):
         """Give the groups of several months the level of one month.
 
         A level (``mrr``, ``arr``, ``active_count``: at the end of the month;
@@ -207,6 +207,7 @@ class StripeMrrReport(models.Model):
             ``total:sum(mrr)``).
         :param list groupby: the groupings of ``groups``.
         :param list groups: the groups ``read_group`` returns, changed in place.
+        :param read: Odoo's own ``read_group``, which reads the levels.
         """
         levels = {}  # output key -> (field, "last" or "first")
         for spec in specs or []:
@@ -236,7 +237,7 @@ class StripeMrrReport(models.Model):
                     [(group_first, group_last)] = self._read_group(
                         group_domain, [], ["date:min", "date:max"]
                     )
-                    [row] = super().read_group(
+                    [row] = read(
                         expression.AND(
                             [
                                 group_domain,
@@ -255,7 +256,7 @@ class StripeMrrReport(models.Model):
                     )
                     self._stripe_set_levels(group, keys, row)
                 continue
-            rows = super().read_group(
+            rows = read(
                 expression.AND([domain, [("date", "=", month)]]),
                 aggregates,
                 groupby,
