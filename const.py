@@ -196,6 +196,8 @@ THREE_DECIMAL_CURRENCIES = frozenset({"BHD", "JOD", "KWD", "OMR", "TND"})
 # those that still wait for money.
 CUSTOMER_INVOICE_TYPES = ("out_invoice", "out_receipt")
 OPEN_PAYMENT_STATES = ("not_paid", "partial")
+# The invoices a refund may give money back for: paid, wholly or in part.
+REFUNDABLE_PAYMENT_STATES = ("paid", "in_payment", "partial")
 
 # Metadata keys Odoo understands, in order of precedence (public contract).
 METADATA_KEYS = (
@@ -440,6 +442,8 @@ STRIPE_PAYMENT_METHOD_CODE = "stripe_connector"
 
 # Stripe's dashboard; test mode pages are under /test.
 STRIPE_DASHBOARD_URL = "https://dashboard.stripe.com"
+# What a secret API key starts with: secret or restricted, test or live.
+STRIPE_SECRET_KEY_PREFIXES = ("sk_test_", "sk_live_", "rk_test_", "rk_live_")
 
 # Prefix of the transactions a payout reconciled without secret key is given in
 # Odoo (the payments a user picked, and the fees: the rest of the payout); type of

@@ -8,8 +8,10 @@ the account's ``api_base``.
 """
 
 import json
+from pathlib import Path
 from unittest.mock import patch
 
+import polib
 import stripe
 
 from odoo import Command, fields
@@ -71,6 +73,18 @@ class StripeCommon(AccountTestInvoicingCommon, HttpCase):
     def setUp(self):
         super().setUp()
         self.fake.reset()
+
+    # === LANGUAGES === #
+
+    def activate_french(self):
+        """French installed as Odoo installs a language (the module's fr.po
+        loaded): ``{msgid: msgstr}`` of the module's French catalog."""
+        self.env["res.lang"]._activate_lang("fr_FR")
+        self.env["ir.module.module"].search(
+            [("name", "=", "stripe_connector")]
+        )._update_translations("fr_FR")
+        catalog = polib.pofile(str(Path(__file__).parent.parent / "i18n" / "fr.po"))
+        return {entry.msgid: entry.msgstr for entry in catalog}
 
     # === DOCUMENTS === #
 

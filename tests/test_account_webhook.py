@@ -101,7 +101,12 @@ class TestStripeAccountWebhook(StripeCommon):
         self.assertEqual(const.WEBHOOK_API_VERSION, stripe.api_version)
 
     def test_no_key_or_a_key_of_the_other_mode_creates_nothing(self):
-        self.stripe_account.api_key = "sk_live_connector"
+        # A key of the other mode saved before Odoo refused it on save.
+        self.env.cr.execute(
+            "UPDATE stripe_account SET api_key = 'sk_live_connector' WHERE id = %s",
+            [self.stripe_account.id],
+        )
+        self.stripe_account.invalidate_recordset()
         with self.assertRaisesRegex(UserError, "live key; the account is in test mode"):
             self.create_webhook()
         self.stripe_account.api_key = False

@@ -97,7 +97,13 @@ class TestGatewayMessages(StripeCommon):
         self.assertIn("lacks the permission rak_balance_read", raised.exception.args[0])
 
     def test_key_of_the_other_mode(self):
-        self.stripe_account.api_key = "sk_live_of_the_same_account"
+        # Saved before Odoo refused a key of the other mode on save.
+        self.env.cr.execute(
+            "UPDATE stripe_account SET api_key = 'sk_live_of_the_same_account' "
+            "WHERE id = %s",
+            [self.stripe_account.id],
+        )
+        self.stripe_account.invalidate_recordset()
         with self.assertRaises(UserError) as raised:
             self.stripe_account.action_test_connection()
         self.assertIn("live key", raised.exception.args[0])

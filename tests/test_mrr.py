@@ -241,6 +241,70 @@ class TestMrrReport(SubscriptionCommon):
             },
         )
 
+    def test_totals_never_add_levels_across_months(self):
+        """A group of several months (the pivot's Total column, a customer, the
+        grand total) gives the last month's MRR, not the sum of the months'
+        levels; changes add up; the starting MRR is the first month's."""
+        self.story()
+        report = self.env["stripe.mrr.report"]
+        domain = [("date", "<=", self.month(4))]
+        fields_ = [
+            "mrr:sum",
+            "arr:sum",
+            "mrr_change:sum",
+            "active_count:sum",
+            "start_mrr:sum",
+        ]
+        [total] = report.read_group(domain, fields_, [], lazy=False)
+        # Months 0 to 4: 49 + 149 + 248 + 148 + 178 summed would read 772.
+        self.assertEqual(total["mrr"], 178.0)
+        self.assertEqual(total["arr"], 178.0 * 12)
+        self.assertEqual(total["mrr_change"], 178.0, "the changes add up")
+        self.assertEqual(total["active_count"], 3)
+        self.assertEqual(total["start_mrr"], 0.0, "the first month's start")
+        by_movement = {
+            group["movement"]: (group["mrr"], group["mrr_change"])
+            for group in report.read_group(
+                domain, ["mrr:sum", "mrr_change:sum"], ["movement"], lazy=False
+            )
+        }
+        # The Total column is the last month's column (month 4: none 148,
+        # reactivation 30; the other movements have no row that month).
+        self.assertEqual(by_movement["none"], (148.0, 0.0))
+        self.assertEqual(by_movement["reactivation"], (30.0, 30.0))
+        self.assertEqual(by_movement["new"], (0.0, 198.0))
+        self.assertEqual(by_movement["churn"], (0.0, -100.0))
+        # A quarter holds several months too; a month or a day one.
+        by_month = report.read_group(domain, ["mrr:sum"], ["date:month"])
+        self.assertEqual(
+            sorted(group["mrr"] for group in by_month),
+            [49.0, 148.0, 149.0, 178.0, 248.0],
+        )
+        self.assertEqual(
+            report.read_group(domain, ["total:sum(mrr)"], [], lazy=False)[0]["total"],
+            178.0,
+        )
+        # A year (or a quarter) gives the level of its own last month.
+        for group in report.read_group(domain, ["mrr:sum"], ["date:year"]):
+            rows = report.search(group["__domain"])
+            last_month = max(rows.mapped("date"))
+            last = rows.filtered(lambda row, d=last_month: row.date == d)
+            self.assertEqual(group["mrr"], sum(last.mapped("mrr")))
+            self.assertLessEqual(group["mrr"], 248.0)
+
+    def test_report_opens_on_months_by_movements(self):
+        """The menu's action sets no group-by of its own: the pivot opens on its
+        months by movements, the graph on months stacked by movement."""
+        action = self.env.ref("stripe_connector.stripe_mrr_report_action")
+        self.assertNotIn("group", action.context)
+        report = self.env["stripe.mrr.report"]
+        pivot = report.get_view(view_type="pivot")["arch"]
+        self.assertIn('<field name="date" interval="month" type="col"/>', pivot)
+        self.assertIn('<field name="movement" type="row"/>', pivot)
+        graph = report.get_view(view_type="graph")["arch"]
+        self.assertIn('stacked="1"', graph)
+        self.assertIn('<field name="movement"/>', graph)
+
     def test_past_months_stay_when_a_subscription_changes_today(self):
         """Rows of past months keep the level (and rate) they were built with: a
         change today, or a new exchange rate for a past month, rebuilds only from

@@ -152,8 +152,15 @@ class TestPayoutThenWebhook(RefundDisputeCommon, PayoutCommon):
         dispute = self.fake.add_dispute(charge["id"], fee=1500)
         dispute["reason"] = HOSTILE
         self.deliver("charge.dispute.funds_withdrawn", dispute)
-        self.assertEqual(len(invoice.activity_ids), 1)
-        self.assertEscaped(invoice.activity_ids.note)
+        self.assertEscaped(invoice.message_ids[0].body)
+        # The to-do to respond is on the dispute.
+        record = self.env["stripe.dispute"].search([("stripe_id", "=", dispute["id"])])
+        self.assertEqual(len(record.activity_ids), 1)
+        # Its one live link is the dispute's page in Stripe's dashboard.
+        note = str(record.activity_ids.note).replace(
+            f'<a href="{record.dashboard_url}"', ""
+        )
+        self.assertEscaped(note)
 
     def test_markup_in_a_payout_failure_is_text_in_the_activity(self):
         self.pay_invoice(100.0)

@@ -6,6 +6,7 @@ from odoo import fields
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
+from .. import const, utils
 from .common import RefundDisputeCommon
 
 EVENT_LOGGER = "odoo.addons.stripe_connector.models.core.stripe_event"
@@ -306,6 +307,59 @@ class TestRefunds(RefundDisputeCommon):
         self.assertAlmostEqual(self.customer_balance(), 0.0)
         self.assertAlmostEqual(self.journal_balance(), -100.0)
 
+    def test_refund_picks_among_the_paid_invoices_and_says_what_is_due(self):
+        """A refund of a payment made before Odoo was connected: the picker
+        offers the paid invoices (the one of the refund's amount first), not the
+        open ones; once picked, the message says nothing is left to pay."""
+        paid = self.create_invoice(100.0)
+        self.env["account.payment.register"].with_context(
+            active_model="account.move", active_ids=paid.ids
+        ).create(
+            {"journal_id": self.company_data["default_journal_bank"].id}
+        )._create_payments()
+        open_invoice = self.create_invoice(100.0)
+        old_charge = self.fake.add_charge(10000, "usd", created=1600000000)
+        with mute_logger(EVENT_LOGGER):
+            event = self.deliver(
+                "refund.created", self.fake.add_refund(old_charge["id"], 10000)
+            )
+        self.assertEvent(event, "failed", "Pick its invoice")
+        self.assertTrue(event.stripe_is_refund)
+        suggested = event._stripe_suggested_invoices()
+        self.assertEqual(suggested[:1], paid)
+        self.assertNotIn(open_invoice, suggested)
+        # The picker's domain, as the form evaluates it for a refund.
+        domain = event._fields["invoice_id"].domain
+        self.assertIn("('paid', 'in_payment', 'partial') if stripe_is_refund", domain)
+        picker = self.env["account.move"].with_context(stripe_pick_event_id=event.id)
+        refundable = [("payment_state", "in", const.REFUNDABLE_PAYMENT_STATES)]
+        choices = picker.name_search("", refundable, limit=20)
+        self.assertEqual(choices[0][0], paid.id)
+        self.assertIn("Suggested", choices[0][1])
+        self.assertNotIn(open_invoice.id, [choice[0] for choice in choices])
+        event.invoice_id = paid
+        event.action_retry()
+        self.assertEvent(event, "done", f"Nothing is left to pay on {paid.name}.")
+        self.assertInvoice(paid, 0.0, "paid")
+        self.assertAlmostEqual(self.credit_notes(paid).amount_total, 100.0)
+
+    def test_refund_on_an_open_invoice_says_what_is_still_due(self):
+        """An open invoice picked (from code: the picker offers paid ones): the
+        credit note settles part of what is due, and the message says what is
+        left."""
+        invoice = self.create_invoice(147.0)
+        old_charge = self.fake.add_charge(10000, "usd", created=1600000000)
+        with mute_logger(EVENT_LOGGER):
+            event = self.deliver(
+                "refund.created", self.fake.add_refund(old_charge["id"], 10000)
+            )
+        event.invoice_id = invoice
+        event.action_retry()
+        invoice.invalidate_recordset()
+        self.assertTrue(invoice.amount_residual, "the refund did not pay it")
+        due = invoice.currency_id.format(invoice.amount_residual)
+        self.assertEvent(event, "done", f"{invoice.name} still has {due} to pay.")
+
     def test_pending_refund_is_booked_when_it_succeeds(self):
         invoice, charge = self.paid_invoice(100.0)
         refund = self.fake.add_refund(charge["id"], 1000, status="pending")
@@ -358,8 +412,11 @@ class TestDisputes(RefundDisputeCommon):
         self.assertAlmostEqual(self.account_balance(self.fee_account), 3.0 + 15.0)
         self.assertAlmostEqual(self.journal_balance(), 100.0 - 3.0 - 115.0)
         self.assertIn("withdrawn", invoice.message_ids[0].body)
-        activity = invoice.activity_ids
+        dispute = self.env["stripe.dispute"].search([])
+        self.assertFalse(invoice.activity_ids, "the to-do is on the dispute")
+        activity = dispute.activity_ids
         self.assertEqual(activity.user_id, self.stripe_account.user_id)
+        self.assertEqual(activity.date_deadline, dispute.evidence_due_by.date())
 
     def won_events(self, dispute, start=1800000000):
         created = self.snapshot("charge.dispute.created", dispute, start)
@@ -395,6 +452,41 @@ class TestDisputes(RefundDisputeCommon):
         self.assertEvent(processed[1], "done", "nothing new")
         self.assertWon(invoice)
         self.assertFalse(invoice.activity_ids, "the activity is done once won")
+        self.assertFalse(self.env["stripe.dispute"].search([]).activity_ids)
+
+    def test_dispute_screen_says_what_to_do_and_by_when(self):
+        """Status and reason in words, the evidence deadline (the to-do on the
+        dispute is due then), the dispute fee, and the dispute's page in Stripe's
+        dashboard (test mode) to respond there."""
+        _invoice, charge = self.paid_invoice(100.0, fee=300)
+        data = self.fake.add_dispute(
+            charge["id"], fee=1500, reason="product_not_received"
+        )
+        self.deliver("charge.dispute.created", data, created=1800000000)
+        dispute = self.env["stripe.dispute"].search([("stripe_id", "=", data["id"])])
+        self.assertEqual(dispute.status_label, "Needs your response")
+        self.assertEqual(dispute.reason_label, "Product not received")
+        due_by = utils.timestamp_to_datetime(data["evidence_details"]["due_by"])
+        self.assertEqual(dispute.evidence_due_by, due_by)
+        self.assertAlmostEqual(dispute.fee, 15.0)
+        self.assertEqual(dispute.fee_currency_id, self.currency)
+        url = f"https://dashboard.stripe.com/test/disputes/{data['id']}"
+        self.assertEqual(dispute.dashboard_url, url)
+        self.assertEqual(dispute.action_open_in_stripe()["url"], url)
+        self.assertEqual(dispute.activity_ids.date_deadline, due_by.date())
+        self.assertIn(url, str(dispute.activity_ids.note))
+        self.assertIn("Product not received", str(dispute.activity_ids.note))
+        arch = self.env["stripe.dispute"].get_view(view_type="form")["arch"]
+        self.assertIn('name="action_open_in_stripe"', arch)
+        self.assertIn('name="status_label"', arch)
+        # Under review: nothing left to do for now.
+        self.deliver(
+            "charge.dispute.updated",
+            dict(data, status="under_review"),
+            created=1800000100,
+        )
+        self.assertEqual(dispute.status_label, "Under review by the bank")
+        self.assertFalse(dispute.activity_ids)
 
     def test_dispute_won_shuffled(self):
         invoice, _charge, dispute = self.open_dispute()

@@ -7,12 +7,14 @@ from xml.etree import ElementTree
 import polib
 
 from odoo import fields
-from odoo.exceptions import UserError
-from odoo.tests import Form, tagged
+from odoo.exceptions import UserError, ValidationError
+from odoo.tests import Form, new_test_user, tagged
+from odoo.tools import mute_logger
 
 from .. import utils
 from .common import API_KEY, WEBHOOK_SECRET, PayoutCommon, StripeCommon
 
+EVENT_LOGGER = "odoo.addons.stripe_connector.models.core.stripe_event"
 README = Path(__file__).resolve().parent.parent / "README.rst"
 
 
@@ -48,7 +50,7 @@ class TestEventScreens(StripeCommon):
             event,
         )
         arch = self.env["stripe.event"].get_view(view_type="list")["arch"]
-        for name in ("title", "amount", "stripe_customer_id", "customer_email"):
+        for name in ("title_text", "amount", "stripe_customer_id", "customer_email"):
             self.assertIn(f'name="{name}"', arch)
 
     def test_title_of_other_kinds_and_email(self):
@@ -68,6 +70,69 @@ class TestEventScreens(StripeCommon):
         self.assertEqual(
             event.title,
             f"Failed payment of {self.currency.format(25.0)} from who@example.com",
+        )
+
+    def test_messages_are_in_the_accounts_language_titles_in_the_readers(self):
+        """An account whose responsible user reads French: every handler's
+        message, stored title and chatter are written in French, and stay French
+        when an English-speaking user retries; the title shown is in the
+        reader's language; Billing events are titled in words."""
+        french = self.activate_french()
+        self.stripe_account.user_id = new_test_user(
+            self.env,
+            login="stripe_french_lead",
+            groups="stripe_connector.group_stripe_manager,account.group_account_user",
+            company_id=self.company.id,
+            company_ids=[self.company.id],
+            lang="fr_FR",
+        )
+        self.assertEqual(self.stripe_account._stripe_message_lang(), "fr_FR")
+        with mute_logger(EVENT_LOGGER):
+            event, _intent = self.unmatched_payment()
+        no_match = french["No invoice or order matches this payment. Tried: %s."]
+        self.assertTrue(event.state_message.startswith(no_match.split("%s")[0]))
+        self.assertNotIn("No invoice or order matches", event.state_message)
+        amount = self.currency.format(147.0)
+        french_title = french["%(kind)s of %(amount)s from %(who)s"] % {
+            "kind": french["Payment"],
+            "amount": self.currency.with_context(lang="fr_FR").format(147.0),
+            "who": "cus_screens",
+        }
+        self.assertEqual(event.title, french_title, "stored for searching")
+        # Shown in the reader's language.
+        self.assertEqual(
+            event.with_context(lang="en_US").title_text,
+            f"Payment of {amount} from cus_screens",
+        )
+        self.assertEqual(event.with_context(lang="fr_FR").title_text, french_title)
+        # An English-speaking user retries: the message stays French.
+        self.assertEqual(self.env.user.lang, "en_US")
+        with mute_logger(EVENT_LOGGER):
+            event.with_context(lang="en_US").action_retry()
+        self.assertTrue(event.state_message.startswith(no_match.split("%s")[0]))
+        # Another handler, another state: a refund waiting for its payment.
+        charge = self.fake.add_charge(2500, "usd", customer="cus_screens")
+        waiting = self.deliver("refund.created", self.fake.add_refund(charge["id"]))
+        self.assertEqual(waiting.state, "waiting")
+        self.assertTrue(
+            waiting.state_message.startswith(
+                french[
+                    "Waiting for the payment %(payment)s this refund is for. If it "
+                    "was paid before Odoo was connected to Stripe, pick its invoice "
+                    "on this event and click Retry."
+                ].split("%(payment)s")[0]
+            )
+        )
+        # Billing events are titled in words, in the reader's language.
+        finalized = self.deliver(
+            "invoice.finalized", self.fake.add_customer(), process=False
+        )
+        self.assertEqual(
+            finalized.with_context(lang="en_US").title_text, "Stripe invoice finalized"
+        )
+        self.assertEqual(
+            finalized.with_context(lang="fr_FR").title_text,
+            french["Stripe invoice finalized"],
         )
 
     def test_invoice_to_pay_offers_open_invoices_likely_first(self):
@@ -246,6 +311,62 @@ class TestAccountSetup(StripeCommon):
         self.assertTrue(account.setup_webhook_received)
         self.assertTrue(account.setup_done)
 
+    def test_wrong_credentials_are_pointed_out_and_refused_on_save(self):
+        """A publishable key, a key of the other mode and a signing secret that is
+        not one: the form says so as they are typed, the checklist stays red, and
+        saving is refused in words. Restricted keys are secret keys."""
+        form = Form(self.env["stripe.account"])
+        form.name = "Stripe Wrong Keys"
+        form.api_base = self.fake.api_base
+        form.api_key = "pk_test_publishable"
+        self.assertIn("publishable key", form.credentials_problem)
+        self.assertFalse(form.setup_api_key, "the checklist stays red")
+        form.api_key = "sk_live_other_mode"
+        self.assertIn("live key; the account is in test mode", form.credentials_problem)
+        self.assertFalse(form.setup_api_key)
+        form.api_key = "rk_test_restricted"
+        self.assertFalse(form.credentials_problem)
+        self.assertTrue(form.setup_api_key)
+        form.webhook_secret = "we_1234_not_a_secret"
+        self.assertIn("whsec_", form.credentials_problem)
+        self.assertFalse(form.setup_webhook_secret)
+        form.webhook_secret = WEBHOOK_SECRET
+        self.assertFalse(form.credentials_problem)
+        self.assertTrue(form.setup_webhook_secret)
+        account = form.save()
+        account.api_base = "https://api.stripe.com"  # live mode needs https
+        for vals, words in (
+            ({"api_key": "pk_live_publishable"}, "publishable key"),
+            ({"api_key": "sk_live_other_mode"}, "live key"),
+            ({"api_key": "secret"}, "sk_test_ or sk_live_"),
+            ({"webhook_secret": "secret"}, "whsec_"),
+            ({"webhook_secret_previous": "secret"}, "whsec_"),
+            ({"mode": "live"}, "test key; the account is in live mode"),
+        ):
+            with self.subTest(vals=vals):
+                with (
+                    self.assertRaisesRegex(ValidationError, words),
+                    self.env.cr.savepoint(),
+                ):
+                    account.write(vals)
+                account.invalidate_recordset()
+        self.assertEqual(account.sudo().api_key, "rk_test_restricted", "kept")
+        account.write({"mode": "live", "api_key": "sk_live_both_at_once"})
+        self.assertTrue(account.setup_api_key)
+
+    def test_checklist_is_honest_about_credentials_saved_before(self):
+        """Credentials saved before they were checked show red on the checklist."""
+        self.env.cr.execute(
+            "UPDATE stripe_account SET api_key = 'pk_test_old', "
+            "webhook_secret = 'old' WHERE id = %s",
+            [self.stripe_account.id],
+        )
+        self.stripe_account.invalidate_recordset()
+        self.assertFalse(self.stripe_account.setup_api_key)
+        self.assertFalse(self.stripe_account.setup_webhook_secret)
+        self.assertFalse(self.stripe_account.setup_done)
+        self.assertIn("publishable key", self.stripe_account.credentials_problem)
+
     def test_account_saved_from_code_creates_nothing_unasked(self):
         account = self.env["stripe.account"].create({"name": "Bare"})
         self.assertFalse(account.journal_id)
@@ -367,6 +488,51 @@ class TestPaymentScreens(PayoutCommon):
         self.assertIn("stripe_account_id", warned[0].get("invisible"))
         plain = [b for b in buttons if not b.get("confirm")]
         self.assertIn("stripe_account_id", plain[0].get("invisible"))
+
+    def test_dashboard_card_shows_the_journal_balance_beside_stripes(self):
+        """The card shows the Stripe journal's real balance (fees included, which
+        Odoo's bank card leaves out), to a user without
+        full accounting rights too; after a balance check, Stripe's balance and
+        the difference beside it. Transactions opens the journal's entries."""
+        self.pay_an_invoice(100.0)
+        journal = self.stripe_journal
+        currency = self.currency
+        real = self.journal_balance()
+        self.assertAlmostEqual(real, self.fake.balance("usd") / 100)
+        self.assertTrue(self.fees(), "fees: entries that are not payments")
+        clerk = new_test_user(
+            self.env,
+            login="stripe_card_clerk",
+            groups="account.group_account_invoice",
+            company_id=self.company.id,
+            company_ids=[self.company.id],
+        )
+        card = journal.with_user(clerk)._get_journal_dashboard_data_batched()
+        self.assertEqual(card[journal.id]["account_balance"], currency.format(real))
+        self.assertFalse(card[journal.id]["stripe_balance"], "no check yet")
+        self.stripe_account.action_check_balance()
+        card = journal.with_user(clerk)._get_journal_dashboard_data_batched()
+        self.assertEqual(card[journal.id]["account_balance"], currency.format(real))
+        self.assertEqual(
+            card[journal.id]["stripe_balance"],
+            currency.format(self.fake.balance("usd") / 100),
+        )
+        self.assertEqual(
+            card[journal.id]["stripe_balance_difference"], currency.format(0.0)
+        )
+        self.assertFalse(card[journal.id]["stripe_balance_differs"])
+        # Other bank journals keep Odoo's card.
+        bank = self.company_data["default_journal_bank"]
+        self.assertNotIn(
+            "stripe_balance", bank._get_journal_dashboard_data_batched()[bank.id]
+        )
+        action = journal.open_action()
+        self.assertEqual(action["res_model"], "account.move")
+        entries = self.env["account.move"].search(action["domain"])
+        self.assertEqual(entries.journal_id, journal)
+        self.assertIn("entry", entries.mapped("move_type"), "the fee's entry")
+        opened = journal.action_stripe_open_balance_check()
+        self.assertEqual(opened["res_model"], "stripe.balance.check")
 
     def test_dashboard_card_of_the_stripe_journal(self):
         journal = self.stripe_journal
@@ -582,12 +748,11 @@ class TestPaymentScreens(PayoutCommon):
             self.env["stripe.event"].get_view(view_type="form")["arch"]
         )
         pick = event_form.find(".//group[@name='pick']")
-        self.assertIsNone(pick.get("string"))
-        separators = {
-            s.get("string"): s.get("invisible") for s in pick.iter("separator")
-        }
-        self.assertEqual(separators["Document to Pay"], "object_type == 'refund'")
-        self.assertEqual(separators["Invoice Refunded"], "object_type != 'refund'")
+        self.assertEqual(pick.get("string"), "Document to Pay")
+        self.assertIn("stripe_is_refund or", pick.get("invisible"))
+        pick_refund = event_form.find(".//group[@name='pick_refund']")
+        self.assertEqual(pick_refund.get("string"), "Refunded Invoice")
+        self.assertIn("not stripe_is_refund", pick_refund.get("invisible"))
 
     def test_with_a_key_the_wizard_is_as_before(self):
         self.pay_invoice(100.0)

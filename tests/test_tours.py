@@ -2,7 +2,9 @@
 (``HttpCase.start_tour``; the tours are in ``static/tests/tours/``)."""
 
 import unittest
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+
+from dateutil.relativedelta import relativedelta
 
 import odoo.http
 from odoo import fields
@@ -237,4 +239,59 @@ class TestStripeTours(PayoutCommon):
             self.env["account.payment"].search(
                 [("stripe_charge_id", "=", charge["id"])]
             )
+        )
+
+    def test_mrr_report_opens_on_months_by_movements(self):
+        """A customer paying $49 a month for three months: the report opens on
+        its graph stacked by movement, the pivot on months by movements, and no
+        total reads 147 (three months' levels added)."""
+        self.admin_in_test_company()
+        product = self.fake.add_product("Tour plan")
+        price = self.fake.add_price(product, 4900)
+        customer = self.fake.add_customer(email=self.customer.email, name="Tour")
+        self.customer.stripe_customer_id = customer["id"]
+        start = fields.Date.today().replace(day=1) - relativedelta(months=2)
+        created = int(
+            datetime.combine(
+                start.replace(day=5), time(12), tzinfo=UTC
+            ).timestamp()
+        )
+        subscription = self.fake.add_subscription(
+            customer["id"], [(price, 1)], created=created
+        )
+        self.deliver("customer.subscription.created", subscription, created=created)
+        report = self.env["stripe.mrr.report"].search(
+            [("account_id", "=", self.stripe_account.id)]
+        )
+        self.assertEqual(sorted(report.mapped("mrr")), [49.0, 49.0, 49.0])
+        self.start_tour(
+            "/odoo/action-stripe_connector.stripe_mrr_report_action",
+            "stripe_mrr_report_tour",
+            login="admin",
+        )
+
+    def test_french_accountant_reads_the_event_in_french(self):
+        """The account's responsible user reads French: the event processed (by
+        the cron, in English) is titled and explained in French on screen."""
+        french = self.activate_french()
+        self.admin_in_test_company()
+        admin = self.env.ref("base.user_admin")
+        admin.lang = "fr_FR"
+        self.stripe_account.user_id = admin
+        charge = self.fake.add_charge(9500, "usd", customer="cus_french")
+        with mute_logger(EVENT_LOGGER):
+            event = self.deliver(
+                "payment_intent.succeeded", self.fake.get(charge["payment_intent"])
+            )
+        self.assertEqual(event.state, "failed")
+        self.assertIn(
+            french["No invoice or order matches this payment. Tried: %s."].split("%s")[
+                0
+            ],
+            event.state_message,
+        )
+        self.start_tour(
+            "/odoo/action-stripe_connector.stripe_event_action",
+            "stripe_event_french_tour",
+            login="admin",
         )

@@ -167,7 +167,11 @@ class TestWebhookIntake(StripeCommon):
         )
         self.post_refused(400, "livemode True does not match", event=live_event)
         self.stripe_account.write(
-            {"mode": "live", "api_base": "https://api.stripe.com"}
+            {
+                "mode": "live",
+                "api_base": "https://api.stripe.com",
+                "api_key": "sk_live_connector",
+            }
         )
         self.post_refused(400, "livemode False does not match", event=self.event)
 

@@ -76,6 +76,14 @@ class AccountJournal(models.Model):
         ]
         return action
 
+    def _select_action_to_open(self):
+        """The card's *Transactions* button of a Stripe journal opens its journal
+        entries: Stripe's movements are entries, not bank statements."""
+        # sudo: whether the journal is a Stripe journal, whoever asks.
+        if not self.env.context.get("action_name") and self.sudo().stripe_account_ids:
+            return "action_move_journal_line"
+        return super()._select_action_to_open()
+
     # === BUSINESS METHODS === #
 
     def _stripe_configure_journal(self):

@@ -257,6 +257,11 @@ class StripeAccount(models.Model):
         string="Webhook received", compute="_compute_setup"
     )
     setup_done = fields.Boolean(compute="_compute_setup")
+    credentials_problem = fields.Text(
+        compute="_compute_credentials_problem",
+        help="What is wrong with the secret key or the signing secret, in words: "
+        "such credentials are refused on save.",
+    )
     setup_create_accounting = fields.Boolean(
         string="Create the Stripe journal and accounts",
         compute="_compute_setup_create_accounting",
@@ -391,7 +396,15 @@ class StripeAccount(models.Model):
         for account, account_sudo in zip(self, self.sudo(), strict=True):
             account.has_webhook_secret = bool(account_sudo.webhook_secret)
 
+    @api.depends("api_key", "mode", "webhook_secret", "webhook_secret_previous")
+    def _compute_credentials_problem(self):
+        # Recomputed as the key is typed: the form warns before it is saved.
+        for account in self:
+            problems = account._stripe_credentials_problems()
+            account.credentials_problem = "\n".join(problems.values()) or False
+
     @api.depends(
+        "credentials_problem",
         "has_api_key",
         "has_webhook_secret",
         "journal_id",
@@ -409,8 +422,11 @@ class StripeAccount(models.Model):
                 ._read_group([("account_id", "in", self.ids)], ["account_id"])
             }
         for account in self:
-            account.setup_api_key = account.has_api_key
-            account.setup_webhook_secret = account.has_webhook_secret
+            problems = account._stripe_credentials_problems()
+            account.setup_api_key = account.has_api_key and "api_key" not in problems
+            account.setup_webhook_secret = (
+                account.has_webhook_secret and "webhook_secret" not in problems
+            )
             account.setup_journals = bool(
                 account.journal_id and account.payout_journal_id
             )
@@ -482,6 +498,15 @@ class StripeAccount(models.Model):
                         account.name,
                     )
                 )
+
+    @api.constrains("api_key", "mode", "webhook_secret", "webhook_secret_previous")
+    def _check_credentials(self):
+        """Refuse on save a key or a secret Stripe would refuse (or, for a key of
+        the other mode, one whose events the account would refuse)."""
+        for account in self:
+            problems = account._stripe_credentials_problems()
+            if problems:
+                raise ValidationError("\n".join(problems.values()))
 
     @api.constrains("api_base", "mode")
     def _check_api_base(self):
@@ -789,7 +814,7 @@ class StripeAccount(models.Model):
         with an API key. Each account's catch-up runs in its own savepoint and
         fails alone, whatever the error (``_stripe_catch_up_failed`` tells)."""
         for api_account in self._stripe_api_accounts():
-            account = api_account.with_company(api_account.company_id)
+            account = api_account._stripe_in_own_lang()
             try:
                 with self.env.cr.savepoint():
                     account._stripe_fetch_missed_events()
@@ -1347,6 +1372,75 @@ class StripeAccount(models.Model):
             key_mode=modes[key_mode].lower(),
             mode=modes[self.mode].lower(),
         )
+
+    def _stripe_message_lang(self):
+        """The language Odoo writes this account's messages in (event messages
+        and titles stored, chatter, activities, alerts): its responsible user's,
+        else its company's; English when that language is not installed.
+
+        Processing runs in it whoever triggers it (the cron, a user clicking
+        Retry), so that what is stored reads the same after every retry.
+
+        :rtype: str
+        """
+        self.ensure_one()
+        # sudo: the responsible user and the company's partner may be out of the
+        # reader's record rules.
+        account = self.sudo()
+        lang = (account.user_id.active and account.user_id.lang) or (
+            account.company_id.partner_id.lang
+        )
+        installed = {code for code, _name in self.env["res.lang"].get_installed()}
+        return lang if lang in installed else "en_US"
+
+    def _stripe_in_own_lang(self):
+        """This account in the context of its messages' language (see
+        ``_stripe_message_lang``) and its company."""
+        self.ensure_one()
+        return self.with_company(self.company_id).with_context(
+            lang=self._stripe_message_lang()
+        )
+
+    def _stripe_credentials_problems(self):
+        """What is wrong with the account's secret key and signing secrets, in
+        plain words: a publishable key (``pk_``) or anything that is not a secret
+        (``sk_``) or restricted (``rk_``) key, a key of the other mode than the
+        account's, a signing secret that does not start with ``whsec_``.
+
+        :return: ``{field name: message}``, empty when all is well (or unset).
+        :rtype: dict
+        """
+        self.ensure_one()
+        # sudo: only the prefixes are read, never shown.
+        account_sudo = self.sudo()
+        key = (account_sudo.api_key or "").strip()
+        problems = {}
+        if key.startswith("pk_"):
+            problems["api_key"] = _(
+                "The secret key is a publishable key (pk_...), which can only be "
+                "used in a web page. Paste the secret key (sk_...) or a restricted "
+                "key (rk_...) from Stripe's dashboard, Developers > API keys."
+            )
+        elif key and not key.startswith(const.STRIPE_SECRET_KEY_PREFIXES):
+            problems["api_key"] = _(
+                "The secret key does not look like a Stripe secret key: it starts "
+                "with sk_test_ or sk_live_ (rk_test_ or rk_live_ for a restricted "
+                "key)."
+            )
+        elif key:
+            mode_problem = self._stripe_key_mode_problem()
+            if mode_problem:
+                problems["api_key"] = mode_problem
+        for fname in ("webhook_secret", "webhook_secret_previous"):
+            secret = (account_sudo[fname] or "").strip()
+            if secret and not secret.startswith("whsec_"):
+                problems[fname] = _(
+                    "The %(field)s does not look like a webhook signing secret: "
+                    "Stripe's start with whsec_ (Developers > Webhooks, the "
+                    "endpoint's Signing secret).",
+                    field=self._fields[fname]._description_string(self.env),
+                )
+        return problems
 
     # === WEBHOOK REFUSALS === #
 

@@ -9,13 +9,38 @@ from psycopg2 import errors as pg_errors
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import format_datetime, formatLang
+from odoo.tools import LazyTranslate, format_datetime, formatLang
 
 from ... import const, utils
 from ...exceptions import StripeNothingToDo, StripeNotYet
 from ...tools import queue
 
 _logger = logging.getLogger(__name__)
+_lt = LazyTranslate(__name__)
+
+# What an event of a type that names no payment, refund, dispute or payout is
+# about, in words (its title, see StripeEvent._stripe_title).
+EVENT_KINDS = {
+    "invoice.finalized": _lt("Stripe invoice finalized"),
+    "invoice.paid": _lt("Stripe invoice paid"),
+    "invoice.payment_succeeded": _lt("Stripe invoice paid"),
+    "invoice_payment.paid": _lt("Stripe invoice payment"),
+    "invoice.payment_failed": _lt("Stripe invoice payment failed"),
+    "invoice.voided": _lt("Stripe invoice voided"),
+    "invoice.marked_uncollectible": _lt("Stripe invoice uncollectible"),
+    "credit_note.created": _lt("Stripe credit note"),
+    "credit_note.voided": _lt("Stripe credit note voided"),
+    "customer.created": _lt("Customer created"),
+    "customer.updated": _lt("Customer updated"),
+    "customer.subscription.created": _lt("Subscription created"),
+    "customer.subscription.updated": _lt("Subscription updated"),
+    "customer.subscription.deleted": _lt("Subscription canceled"),
+    "customer.subscription.paused": _lt("Subscription paused"),
+    "customer.subscription.resumed": _lt("Subscription resumed"),
+    "customer.subscription.trial_will_end": _lt("Subscription trial ending"),
+    "customer.subscription.pending_update_applied": _lt("Subscription update applied"),
+    "customer.subscription.pending_update_expired": _lt("Subscription update expired"),
+}
 
 # Whether a pending wake-up of the processing cron will do (see
 # StripeEvent._stripe_wakeup_params): parameters cron, low, high.
@@ -172,9 +197,16 @@ class StripeEvent(models.Model):
     # === WHAT THE EVENT IS ABOUT (read from the payload when processed) === #
 
     title = fields.Char(
+        string="Stored Title",
         readonly=True,
         help="What the event is about, e.g. 'Payment of $ 147.00 from cus_...'; "
-        "the event type until the event is processed.",
+        "the event type until the event is processed. Stored in the account's "
+        "language, for searching.",
+    )
+    title_text = fields.Char(
+        string="Title",
+        compute="_compute_title_text",
+        help="What the event is about, in your language.",
     )
     amount = fields.Monetary(
         readonly=True, help="The amount of the Stripe object, in its own currency."
@@ -209,6 +241,29 @@ class StripeEvent(models.Model):
                 )
             except ValueError:
                 event.payload_pretty = event.payload
+
+    @api.depends(
+        "type",
+        "facts_pending",
+        "amount",
+        "currency_id",
+        "stripe_customer_id",
+        "customer_email",
+    )
+    @api.depends_context("lang")
+    def _compute_title_text(self):
+        # From the stored facts, in the reader's language: nothing is read from
+        # the payload.
+        for event in self:
+            if event.facts_pending:
+                event.title_text = event._stripe_title(None, event.currency_id)
+            else:
+                event.title_text = event._stripe_title(
+                    event.amount if event.currency_id else None,
+                    event.currency_id,
+                    event.stripe_customer_id,
+                    event.customer_email,
+                )
 
     @api.depends("state")
     def _compute_can_retry(self):
@@ -648,10 +703,15 @@ class StripeEvent(models.Model):
         self._stripe_fill_display_facts()
         start = time.monotonic()
         notes = self._stripe_prebook()
+        accounts = {}  # each account of the batch in its messages' language
         for count, event in enumerate(self):
             if time_limit and time.monotonic() - start > time_limit:
                 return count
-            event.with_company(event.company_id)._process_one(notes.get(event.id))
+            if event.account_id not in accounts:
+                accounts[event.account_id] = event.account_id._stripe_in_own_lang()
+            event.with_env(accounts[event.account_id].env)._process_one(
+                notes.get(event.id)
+            )
         return len(self)
 
     def _stripe_batch_bookers(self):
@@ -983,8 +1043,15 @@ class StripeEvent(models.Model):
         amount). Written in the cache: the batch's first flush writes them.
         """
         currencies = {}
+        langs = {}  # the stored title is in the account's language
         for event in self.filtered("facts_pending"):
-            event.write(event._stripe_display_facts(currencies))
+            if event.account_id not in langs:
+                langs[event.account_id] = event.account_id._stripe_message_lang()
+            event.write(
+                event.with_context(lang=langs[event.account_id])._stripe_display_facts(
+                    currencies
+                )
+            )
 
     def _stripe_display_facts(self, currencies):
         """The values of the display fields of this event, from its payload.
@@ -1094,6 +1161,9 @@ class StripeEvent(models.Model):
             kind = _("Refund")
         elif event_type.startswith("payout."):
             kind = _("Payout")
+        elif event_type in EVENT_KINDS:
+            kind = self.env._(EVENT_KINDS[event_type])
+            return " · ".join(part for part in (kind, what, who) if part)
         else:
             return event_type
         if what and who:

@@ -1,7 +1,41 @@
 from odoo import Command, _, api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import LazyTranslate
 
 from ... import const, utils
+
+_lt = LazyTranslate(__name__)
+
+# Stripe's dispute statuses and reasons, in words (docs: the Dispute object).
+DISPUTE_STATUSES = {
+    "warning_needs_response": _lt("Inquiry: respond to the bank"),
+    "warning_under_review": _lt("Inquiry under review"),
+    "warning_closed": _lt("Inquiry closed"),
+    "needs_response": _lt("Needs your response"),
+    "under_review": _lt("Under review by the bank"),
+    "won": _lt("Won"),
+    "lost": _lt("Lost"),
+    "prevented": _lt("Prevented"),
+}
+DISPUTE_REASONS = {
+    "bank_cannot_process": _lt("The bank cannot process it"),
+    "check_returned": _lt("Check returned"),
+    "credit_not_processed": _lt("Refund not processed"),
+    "customer_initiated": _lt("Initiated by the customer"),
+    "debit_not_authorized": _lt("Debit not authorized"),
+    "duplicate": _lt("Duplicate payment"),
+    "fraudulent": _lt("Fraudulent: the cardholder did not make it"),
+    "general": _lt("General"),
+    "incorrect_account_details": _lt("Incorrect account details"),
+    "insufficient_funds": _lt("Insufficient funds"),
+    "noncompliant": _lt("Non-compliant with the network's rules"),
+    "product_not_received": _lt("Product not received"),
+    "product_unacceptable": _lt("Product unacceptable"),
+    "subscription_canceled": _lt("Subscription canceled"),
+    "unrecognized": _lt("Payment not recognized"),
+}
+# The statuses that wait for the merchant's evidence.
+DISPUTE_RESPONSE_STATUSES = ("needs_response", "warning_needs_response")
 
 
 class StripeDispute(models.Model):
@@ -30,8 +64,28 @@ class StripeDispute(models.Model):
     partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
     amount = fields.Monetary(readonly=True)
     currency_id = fields.Many2one("res.currency", readonly=True)
-    reason = fields.Char(readonly=True)
-    status = fields.Char(string="Stripe Status", readonly=True, tracking=True)
+    reason = fields.Char(string="Reason Code", readonly=True)
+    reason_label = fields.Char(string="Reason", compute="_compute_labels")
+    status = fields.Char(string="Stripe Status Code", readonly=True, tracking=True)
+    status_label = fields.Char(string="Stripe Status", compute="_compute_labels")
+    evidence_due_by = fields.Datetime(
+        string="Respond By",
+        readonly=True,
+        help="Stripe's deadline for the evidence (evidence_details.due_by): "
+        "respond in Stripe's dashboard before then, or the dispute is lost.",
+    )
+    needs_response = fields.Boolean(compute="_compute_labels")
+    fee = fields.Monetary(
+        string="Dispute Fee",
+        currency_field="fee_currency_id",
+        readonly=True,
+        help="What Stripe charged for the dispute (the fee of its withdrawal), in "
+        "the currency of the Stripe balance.",
+    )
+    fee_currency_id = fields.Many2one("res.currency", readonly=True)
+    dashboard_url = fields.Char(
+        string="Dispute in Stripe", compute="_compute_dashboard_url"
+    )
     stripe_created = fields.Datetime(string="Opened On", readonly=True)
     status_updated = fields.Datetime(readonly=True)
     state = fields.Selection(
@@ -66,6 +120,42 @@ class StripeDispute(models.Model):
             dispute.invoice_ids = dispute.payment_id.reconciled_invoice_ids.filtered(
                 lambda move: move.move_type in const.CUSTOMER_INVOICE_TYPES
             )
+
+    @api.depends("reason", "status")
+    def _compute_labels(self):
+        for dispute in self:
+            reason, status = (
+                DISPUTE_REASONS.get(dispute.reason),
+                DISPUTE_STATUSES.get(dispute.status),
+            )
+            dispute.reason_label = (
+                self.env._(reason) if reason else dispute.reason or False
+            )
+            dispute.status_label = (
+                self.env._(status) if status else dispute.status or False
+            )
+            dispute.needs_response = dispute.status in DISPUTE_RESPONSE_STATUSES
+
+    @api.depends("stripe_id", "account_id.mode")
+    def _compute_dashboard_url(self):
+        for dispute in self:
+            base = const.STRIPE_DASHBOARD_URL + (
+                "/test" if dispute.account_id.mode == "test" else ""
+            )
+            dispute.dashboard_url = (
+                f"{base}/disputes/{dispute.stripe_id}" if dispute.stripe_id else False
+            )
+
+    # === ACTION METHODS === #
+
+    def action_open_in_stripe(self):
+        """Open the dispute in Stripe's dashboard, where the evidence is sent."""
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_url",
+            "url": self.dashboard_url,
+            "target": "new",
+        }
 
     # === BUSINESS METHODS === #
 
@@ -117,7 +207,17 @@ class StripeDispute(models.Model):
             if dispute.state == "withdrawn":
                 dispute._stripe_notify_withdrawal()
         if not dispute.status_updated or seen_at >= dispute.status_updated:
-            dispute.write({"status": data.get("status"), "status_updated": seen_at})
+            due_by = utils.timestamp_to_datetime(
+                utils.get_path(data, "evidence_details", "due_by")
+            )
+            dispute.write(
+                {
+                    "status": data.get("status"),
+                    "status_updated": seen_at,
+                    "evidence_due_by": due_by or dispute.evidence_due_by,
+                }
+            )
+            dispute._stripe_ask_for_response()
         booked = dispute._stripe_book_transactions(
             data.get("balance_transactions") or []
         )
@@ -151,11 +251,21 @@ class StripeDispute(models.Model):
                 limit=1,
             ).move_id or self._stripe_book_transaction(transaction, withdrawal)
             if withdrawal:
+                fee_currency = self.env["res.currency"].search(
+                    [("name", "=", (transaction.get("currency") or "").upper())],
+                    limit=1,
+                )
                 self.write(
                     {
                         "withdrawal_transaction": transaction["id"],
                         "withdrawal_move_id": move.id,
                         "state": "withdrawn" if self.state == "open" else self.state,
+                        "fee": float(
+                            utils.from_minor_units(
+                                transaction.get("fee") or 0, transaction.get("currency")
+                            )
+                        ),
+                        "fee_currency_id": fee_currency.id,
                     }
                 )
                 self._stripe_notify_withdrawal()
@@ -231,21 +341,41 @@ class StripeDispute(models.Model):
         )
 
     def _stripe_notify_withdrawal(self):
-        """Tell the accountant on the invoice: chatter and an activity."""
+        """Tell the accountant on the invoice (chatter); the to-do is on the
+        dispute (``_stripe_ask_for_response``)."""
         message = _(
             "Stripe dispute %(dispute)s (%(reason)s): %(amount)s withdrawn from the "
             "Stripe balance pending the outcome.",
             dispute=self.stripe_id,
-            reason=self.reason or _("no reason given"),
+            reason=self.reason_label or _("no reason given"),
             amount=self.currency_id.format(self.amount),
         )
         for document in self.invoice_ids or self.payment_id:
             document.message_post(body=message)
-            # Stripe's words (the reason) are escaped by the helper.
-            self._stripe_schedule_activity_on(
-                document, _("Stripe dispute %s", self.stripe_id), message
-            )
         self.message_post(body=message)
+
+    def _stripe_ask_for_response(self):
+        """While the dispute needs a response, its responsible user has a to-do on
+        it, due on Stripe's evidence deadline; done once it no longer does."""
+        self.ensure_one()
+        if not self.needs_response:
+            self._stripe_close_activities()
+            return
+        deadline = self.evidence_due_by
+        note = _(
+            "Respond to dispute %(dispute)s (%(reason)s, %(amount)s) in Stripe's "
+            "dashboard by %(deadline)s, or it is lost: %(url)s",
+            dispute=self.stripe_id,
+            reason=self.reason_label or _("no reason given"),
+            amount=self.currency_id.format(self.amount),
+            deadline=fields.Datetime.to_string(deadline) if deadline else _("soon"),
+            url=self.dashboard_url,
+        )
+        activity = self._stripe_schedule_activity(
+            _("Respond to Stripe dispute %s", self.stripe_id), note
+        )
+        if activity and deadline:
+            activity.date_deadline = deadline.date()
 
     def _stripe_book_loss(self):
         """A lost dispute: the withdrawn amount is gone for good.
@@ -304,8 +434,13 @@ class StripeDispute(models.Model):
         return moves
 
     def _stripe_close_activities(self):
-        """Mark done the activities the withdrawal scheduled on the documents."""
-        (self.invoice_ids.activity_ids | self.payment_id.activity_ids).filtered(
+        """Mark done the dispute's to-dos (and those earlier versions scheduled on
+        its invoice or payment)."""
+        (
+            self.activity_ids
+            | self.invoice_ids.activity_ids
+            | self.payment_id.activity_ids
+        ).filtered(
             lambda activity: self.stripe_id in (activity.summary or "")
         ).action_done()
 

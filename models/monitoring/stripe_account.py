@@ -311,12 +311,11 @@ class StripeAccount(models.Model):
     def _cron_check_balances(self):
         """Daily: compare Stripe's balance with the Stripe journal's, for every
         account with an API key (each in its own savepoint)."""
-        for account in self._stripe_api_accounts():
+        for api_account in self._stripe_api_accounts():
+            account = api_account._stripe_in_own_lang()
             try:
                 with self.env.cr.savepoint():
-                    self.env["stripe.balance.check"].with_company(
-                        account.company_id
-                    )._stripe_run(account)
+                    account.env["stripe.balance.check"]._stripe_run(account)
             except UserError as error:
                 _logger.warning(
                     "Stripe account %s: balance not checked: %s",
@@ -436,7 +435,7 @@ class StripeAccount(models.Model):
         # sudo: the cron looks at every account that receives webhooks; only
         # counts are read (the secret is not).
         for account_sudo in self.sudo().search([("webhook_secret", "!=", False)]):
-            account = self.browse(account_sudo.id).with_company(account_sudo.company_id)
+            account = self.browse(account_sudo.id)._stripe_in_own_lang()
             account._stripe_watch_silence()
             account._stripe_watch_api_versions()
 

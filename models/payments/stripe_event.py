@@ -488,7 +488,21 @@ class StripeEvent(models.Model):
         :return: ``account.move`` records, best first.
         """
         self.ensure_one()
-        base = [*OPEN_INVOICE_DOMAIN, ("company_id", "=", self.company_id.id)]
+        return self._stripe_likely_invoices(
+            [*OPEN_INVOICE_DOMAIN, ("company_id", "=", self.company_id.id)],
+            "amount_residual",
+        )
+
+    def _stripe_likely_invoices(self, base, amount_field, latest_first=False):
+        """The invoices of ``base`` that are the Stripe customer's (by its Stripe
+        id, else its e-mail) or whose ``amount_field`` is the event's amount, in
+        its currency; those matching both first, then by due date.
+
+        :param list base: the domain the invoices are taken from.
+        :param str amount_field: ``amount_residual`` (to pay), ``amount_total``.
+        :param bool latest_first: the latest due first (else the oldest).
+        :return: ``account.move`` records, best first.
+        """
         partners = self.env["res.partner"]._stripe_customer_partners(
             self.company_id, self.stripe_customer_id, self.customer_email
         )
@@ -499,7 +513,7 @@ class StripeEvent(models.Model):
             clauses.append(
                 [
                     ("currency_id", "=", self.currency_id.id),
-                    ("amount_residual", "=", self.amount),
+                    (amount_field, "=", self.amount),
                 ]
             )
         if not clauses:
@@ -513,11 +527,15 @@ class StripeEvent(models.Model):
             same_amount = (
                 invoice.currency_id == self.currency_id
                 and not invoice.currency_id.compare_amounts(
-                    invoice.amount_residual, self.amount
+                    invoice[amount_field], self.amount
                 )
             )
-            due = invoice.invoice_date_due or invoice.date
-            return (-(same_customer + same_amount), due.toordinal(), invoice.id)
+            due = (invoice.invoice_date_due or invoice.date).toordinal()
+            return (
+                -(same_customer + same_amount),
+                -due if latest_first else due,
+                invoice.id,
+            )
 
         return invoices.sorted(sort_key)
 

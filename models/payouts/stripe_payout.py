@@ -442,9 +442,10 @@ class StripePayout(models.Model):
         since = fields.Date.context_today(self) - timedelta(
             days=const.PAYOUT_BACKFILL_DAYS
         )
-        for account in self.env["stripe.account"]._stripe_api_accounts():
+        for api_account in self.env["stripe.account"]._stripe_api_accounts():
+            account = api_account._stripe_in_own_lang()
             try:
-                self.with_company(account.company_id)._stripe_import(account, since)
+                account.env["stripe.payout"]._stripe_import(account, since)
             except UserError as error:
                 _logger.warning(
                     "Stripe payout backfill of %s failed: %s", account.name, error

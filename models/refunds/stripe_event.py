@@ -16,6 +16,27 @@ class StripeEvent(models.Model):
 
     _inherit = "stripe.event"
 
+    stripe_is_refund = fields.Boolean(
+        compute="_compute_stripe_is_refund",
+        help="The event reports a refund: the invoice to pick is one the customer "
+        "paid.",
+    )
+    # A refund gives back money paid: it picks among paid invoices.
+    invoice_id = fields.Many2one(
+        domain="[('move_type', 'in', ('out_invoice', 'out_receipt')), "
+        "('state', '=', 'posted'), ('company_id', '=', company_id), "
+        "('payment_state', 'in', ('paid', 'in_payment', 'partial') "
+        "if stripe_is_refund else ('not_paid', 'partial'))]",
+    )
+
+    # === COMPUTE METHODS === #
+
+    @api.depends("type")
+    def _compute_stripe_is_refund(self):
+        refund_types = set(self._stripe_refund_event_types())
+        for event in self:
+            event.stripe_is_refund = event.type in refund_types
+
     # === HANDLERS === #
 
     @api.model
@@ -207,6 +228,8 @@ class StripeEvent(models.Model):
                 amount=pay_currency.format(pay_amount),
             )
         )
+        if invoice:
+            messages.append(self._stripe_invoice_due_text(invoice))
         self._link_documents(payments=payment)
         exchange_move, fee_move = self.account_id._stripe_book_settlement(
             payment,
@@ -220,6 +243,40 @@ class StripeEvent(models.Model):
             self._link_documents(moves=fee_move)
             messages.append(_("Refund fee booked in %s.", fee_move.name))
         return " ".join(messages)
+
+    @api.model
+    def _stripe_invoice_due_text(self, invoice):
+        """What is left to pay on an invoice after a refund, in words: a credit
+        note on an invoice still open settles its unpaid part first, and the
+        customer then owes what they were given back."""
+        invoice.invalidate_recordset(["amount_residual", "payment_state"])
+        if invoice.currency_id.is_zero(invoice.amount_residual):
+            return _("Nothing is left to pay on %s.", invoice.name)
+        return _(
+            "%(invoice)s still has %(amount)s to pay.",
+            invoice=invoice.name,
+            amount=invoice.currency_id.format(invoice.amount_residual),
+        )
+
+    def _stripe_suggested_invoices(self):
+        """A refund's likely invoices: the paid ones of the customer or of the
+        refund's amount, those matching both first, the latest first.
+
+        :return: ``account.move`` records, best first.
+        """
+        self.ensure_one()
+        if not self.stripe_is_refund:
+            return super()._stripe_suggested_invoices()
+        return self._stripe_likely_invoices(
+            [
+                ("move_type", "in", ("out_invoice", "out_receipt")),
+                ("state", "=", "posted"),
+                ("company_id", "=", self.company_id.id),
+                ("payment_state", "in", const.REFUNDABLE_PAYMENT_STATES),
+            ],
+            "amount_total",
+            latest_first=True,
+        )
 
     def _stripe_check_payment_is_coming(self, refund):
         """Fail at once a refund of a payment made before Odoo was connected.

@@ -1,10 +1,12 @@
 import io
+import re
 from collections import defaultdict
 from datetime import date, datetime, time
 
 from dateutil.relativedelta import relativedelta
 
 from odoo import api, fields, models, tools
+from odoo.osv import expression
 from odoo.tools import SQL, format_date
 
 from ... import const
@@ -67,6 +69,16 @@ def movement(previous, level, customer_previous, customer_level, customer_had_mr
     if level < previous:
         return "contraction"
     return "none"
+
+
+# Levels: what the report holds at a month's end (start, for start_mrr). Summed
+# over the subscriptions of one month, never over months (see read_group).
+LEVEL_FIELDS = ("mrr", "arr", "active_count")
+START_LEVEL_FIELDS = ("start_mrr",)
+# A grouping whose groups hold one month each (rows are dated the 1st).
+MONTH_GROUPING = re.compile(r"^date(:(day|week|month))?$")
+# read_group's aggregate specifications: "mrr", "mrr:sum", "total:sum(mrr)".
+AGGREGATE_SPEC = re.compile(r"^(?P<key>\w+)(?::\w+(?:\((?P<field>\w+)\))?)?$")
 
 
 class StripeMrrReport(models.Model):
@@ -152,6 +164,122 @@ class StripeMrrReport(models.Model):
     ]
 
     # === CRUD METHODS === #
+
+    @api.model
+    def read_group(  # pylint: disable=redefined-outer-name
+        self, domain, fields, groupby, offset=0, limit=None, orderby=False, lazy=True
+    ):
+        """Levels are never added up across months (see ``_stripe_fix_levels``):
+        a group of several months (the pivot's *Total* column, a group by
+        customer or product, the grand total) gives the level of the last month
+        of the report read (the first month's, for the starting MRR), while the
+        changes (``mrr_change``, new, churned...) add up."""
+        groups = super().read_group(
+            domain,
+            fields,
+            groupby,
+            offset=offset,
+            limit=limit,
+            orderby=orderby,
+            lazy=lazy,
+        )
+        groupby = [groupby] if isinstance(groupby, str) else list(groupby or [])
+        groupby = groupby[:1] if lazy else groupby
+        if not any(MONTH_GROUPING.match(spec) for spec in groupby):
+            self._stripe_fix_levels(domain, fields, groupby, groups, super().read_group)
+        return groups
+
+    @api.model
+    def _stripe_fix_levels(self, domain, specs, groupby, groups, read):
+        """Give the groups of several months the level of one month.
+
+        A level (``mrr``, ``arr``, ``active_count``: at the end of the month;
+        ``start_mrr``: at its start) is a stock: summing it over months counts
+        the same MRR once a month (898 of MRR read as 5,078 over six months). The
+        level of a group is the one of the report's last month in ``domain``
+        (its first month for ``start_mrr``), so that the *Total* column is the
+        last column, and the grand total the MRR at the end of the period: one
+        more read of the same groups, on that month only. Groups of quarters or
+        years take their own last (first) month: a query each.
+
+        :param list domain: the domain of the read.
+        :param list specs: its aggregate specifications (``mrr``, ``mrr:sum``,
+            ``total:sum(mrr)``).
+        :param list groupby: the groupings of ``groups``.
+        :param list groups: the groups ``read_group`` returns, changed in place.
+        :param read: Odoo's own ``read_group``, which reads the levels.
+        """
+        levels = {}  # output key -> (field, "last" or "first")
+        for spec in specs or []:
+            match = AGGREGATE_SPEC.match(spec.strip())
+            if not match:
+                continue
+            key, name = match["key"], match["field"] or match["key"]
+            if name in LEVEL_FIELDS:
+                levels[key] = (name, "last")
+            elif name in START_LEVEL_FIELDS:
+                levels[key] = (name, "first")
+        if not levels or not groups:
+            return
+        by_period = any(spec.split(":")[0] == "date" for spec in groupby)
+        [(first, last)] = self._read_group(domain, [], ["date:min", "date:max"])
+        for when, month in (("last", last), ("first", first)):
+            keys = [key for key, (_name, w) in levels.items() if w == when]
+            if not keys:
+                continue
+            aggregates = [
+                f"stripe_level_{index}:sum({levels[key][0]})"
+                for index, key in enumerate(keys)
+            ]
+            if by_period:
+                for group in groups:
+                    group_domain = group.get("__domain", domain)
+                    [(group_first, group_last)] = self._read_group(
+                        group_domain, [], ["date:min", "date:max"]
+                    )
+                    [row] = read(
+                        expression.AND(
+                            [
+                                group_domain,
+                                [
+                                    (
+                                        "date",
+                                        "=",
+                                        group_last if when == "last" else group_first,
+                                    )
+                                ],
+                            ]
+                        ),
+                        aggregates,
+                        [],
+                        lazy=False,
+                    )
+                    self._stripe_set_levels(group, keys, row)
+                continue
+            rows = read(
+                expression.AND([domain, [("date", "=", month)]]),
+                aggregates,
+                groupby,
+                lazy=False,
+            )
+            index = {self._stripe_group_key(row, groupby): row for row in rows}
+            for group in groups:
+                row = index.get(self._stripe_group_key(group, groupby))
+                self._stripe_set_levels(group, keys, row)
+
+    @api.model
+    def _stripe_group_key(self, group, groupby):
+        """What identifies a group of ``read_group`` (a many2one by its id)."""
+        return tuple(
+            value[0] if isinstance(value, (tuple, list)) else value
+            for value in (group.get(spec) for spec in groupby)
+        )
+
+    @api.model
+    def _stripe_set_levels(self, group, keys, row):
+        for index, key in enumerate(keys):
+            if key in group:
+                group[key] = (row or {}).get(f"stripe_level_{index}") or 0
 
     def init(self):
         tools.create_index(

@@ -1,7 +1,8 @@
 /** @odoo-module */
 // An account created from Settings: the checklist goes green as the set-up is
 // done, Test Connection shows once a key is typed, the journal and accounts are
-// created on first save.
+// created on first save. A publishable key or a signing secret that is not one
+// is pointed out as it is typed, and refused on save.
 
 import { registry } from "@web/core/registry";
 
@@ -44,7 +45,38 @@ registry.category("web_tour.tours").add("stripe_connector_account_setup", {
             run: "edit Stripe Tour",
         },
         {
+            content: "A publishable key pasted as the secret key",
             trigger: ".o_field_widget[name=api_key] input",
+            run: "edit pk_test_tour && click .o_form_view .oe_title label",
+        },
+        {
+            content: "The form says at once it is a publishable key",
+            trigger: ".o_stripe_credentials_problem:contains('publishable key')",
+        },
+        { trigger: missing("api_key") },
+        {
+            content: "A signing secret that is not one",
+            trigger: ".o_field_widget[name=webhook_secret] input",
+            run: "edit tour_secret && click .o_form_view .oe_title label",
+        },
+        { trigger: ".o_stripe_credentials_problem:contains('whsec_')" },
+        { trigger: missing("webhook_secret") },
+        {
+            content: "Saving anyway is refused",
+            trigger: ".o_form_button_save",
+            run: "click",
+        },
+        {
+            content: "The refusal says why, in words",
+            trigger: ".modal .modal-body:contains('publishable key')",
+        },
+        {
+            trigger: ".modal .modal-footer .btn-primary",
+            run: "click",
+        },
+        {
+            content: "The secret key this time",
+            trigger: "body:not(:has(.modal)) .o_field_widget[name=api_key] input",
             run: "edit sk_test_tour && click .o_form_view .oe_title label",
         },
         {
@@ -57,6 +89,10 @@ registry.category("web_tour.tours").add("stripe_connector_account_setup", {
             run: "edit whsec_tour && click .o_form_view .oe_title label",
         },
         { trigger: done("webhook_secret") },
+        {
+            content: "Nothing wrong any more",
+            trigger: ".o_form_view:not(:has(.o_stripe_credentials_problem))",
+        },
         {
             content: "The journal and accounts are offered on first save",
             trigger: ".o_field_widget[name=setup_create_accounting] input:checked",

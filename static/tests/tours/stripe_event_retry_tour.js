@@ -10,7 +10,7 @@ registry.category("web_tour.tours").add("stripe_connector_event_retry_tour", {
         [
             {
                 content: "Open the failed event",
-                trigger: ".o_data_row:has(.badge:contains(Failed)) td[name='type']",
+                trigger: ".o_data_row:has(.badge:contains(Failed)) td[name='title_text']",
                 run: "click",
             },
             {
