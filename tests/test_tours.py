@@ -252,9 +252,7 @@ class TestStripeTours(PayoutCommon):
         self.customer.stripe_customer_id = customer["id"]
         start = fields.Date.today().replace(day=1) - relativedelta(months=2)
         created = int(
-            datetime.combine(
-                start.replace(day=5), time(12), tzinfo=UTC
-            ).timestamp()
+            datetime.combine(start.replace(day=5), time(12), tzinfo=UTC).timestamp()
         )
         subscription = self.fake.add_subscription(
             customer["id"], [(price, 1)], created=created
