@@ -158,6 +158,15 @@ class StripePaymentRules(models.AbstractModel):
         if invoice:
             payment = self._stripe_pay_invoice(invoice, facts, amount, currency)
             result["moves"] |= invoice
+            credit = payment._stripe_open_credit()
+            if not payment.currency_id.is_zero(credit):
+                # An overpayment (paid while another payment arrived, say).
+                messages.append(
+                    _(
+                        "%s more than was due is left as the customer's credit.",
+                        payment.currency_id.format(credit),
+                    )
+                )
         else:
             payment = self._stripe_create_customer_payment(
                 target, facts, amount, currency
