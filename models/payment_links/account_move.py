@@ -62,15 +62,29 @@ class AccountMove(models.Model):
     def _compute_stripe_payment_url(self):
         for move in self:
             url = False
+            # sudo: the access token is the portal's; the link carries it.
+            move_sudo = move.sudo()
             if move._stripe_payment_link_problem() is None:
-                # sudo: the access token is the portal's; the link carries it.
-                move_sudo = move.sudo()
-                move_sudo._portal_ensure_token()
-                url = (
-                    f"{move.get_base_url()}/stripe/pay/{move.id}/"
-                    f"{move_sudo.access_token}"
-                )
+                if not move_sudo.access_token and not self.env.cr.readonly:
+                    move_sudo._portal_ensure_token()  # posted before install
+                if move_sudo.access_token:
+                    url = (
+                        f"{move.get_base_url()}/stripe/pay/{move.id}/"
+                        f"{move_sudo.access_token}"
+                    )
             move.stripe_payment_url = url
+
+    # === CRUD METHODS === #
+
+    def _post(self, soft=True):
+        """A customer invoice gets its portal access token when posted: its
+        payment link carries it (and a screen that only reads cannot write it)."""
+        posted = super()._post(soft=soft)
+        for move in posted:
+            if move.move_type in const.CUSTOMER_INVOICE_TYPES:
+                # sudo: the access token is the portal's.
+                move.sudo()._portal_ensure_token()
+        return posted
 
     # === BUSINESS METHODS === #
 
