@@ -2,12 +2,14 @@
 what is due, and the payment comes back through the webhooks (at once for a
 card, days later for a debit)."""
 
+import re
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 from freezegun import freeze_time
 
 from odoo import fields
+from odoo.exceptions import UserError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
@@ -164,6 +166,42 @@ class TestPaymentLinks(PayoutCommon):
         self.assertEqual(response.status_code, 503)
         self.assertIn("could not be opened", response.text)
         self.assertNotIn("Traceback", response.text)
+
+    def test_fake_refuses_what_checkout_refuses(self):
+        """The fake Stripe refuses Checkout parameters Stripe refuses: the
+        ``payment_method_types`` the pinned API version removed, an unknown
+        nested one, a method the currency does not allow."""
+        customer = self.fake.add_customer(email="x@example.com")
+        base = {
+            "mode": "payment",
+            "customer": customer["id"],
+            "line_items": [
+                {
+                    "quantity": 1,
+                    "price_data": {
+                        "currency": "usd",
+                        "unit_amount": 1000,
+                        "product_data": {"name": "Invoice X"},
+                    },
+                }
+            ],
+            "success_url": "https://example.com/ok",
+        }
+        for params, expected in (
+            ({"payment_method_types": ["card"]}, "payment_method_types"),
+            ({"payment_intent_data": {"metdata": {"a": "1"}}}, "payment_intent_data[metdata]"),
+            ({"allowed_payment_method_types": ["sepa_debit"]}, "sepa_debit"),
+        ):
+            with self.subTest(expected=expected), self.assertRaisesRegex(
+                UserError, re.escape(expected)
+            ):
+                self.stripe_account._stripe_call(
+                    "test", "checkout.sessions", "create", params={**base, **params}
+                )
+        session = self.stripe_account._stripe_call(
+            "test", "checkout.sessions", "create", params=base
+        )
+        self.assertEqual(session.amount_total, 1000)
 
     def test_no_link_without_key_or_when_switched_off(self):
         invoice = self.create_invoice(50.0)
