@@ -47,7 +47,9 @@ class StripePaymentLinkController(http.Controller):
             url, problem = invoice_sudo._stripe_open_payment_link()
         except UserError:
             _logger.warning(
-                "Stripe payment link of invoice %s: no payment page", invoice_id, exc_info=True
+                "Stripe payment link of invoice %s: no payment page",
+                invoice_id,
+                exc_info=True,
             )
             url, problem = None, "error"
         if url:

@@ -2681,18 +2681,10 @@ class FakeStripe:
                         param="id",
                     )
                 return self._expand(obj, params.get("expand") or [])
-        if method == "POST" and parts[:2] == ["v1", "checkout/sessions"]:
-            if len(parts) == 2:
-                return self._create_checkout_session(params)
-            if len(parts) == 4 and parts[3] == "expire":
-                return self._expire_checkout_session(parts[2], params)
-        if method == "POST" and parts == ["v1", "customers"]:
-            return self._create_customer(params)
-        if method == "POST" and parts[:2] == ["v1", "webhook_endpoints"]:
-            if len(parts) == 2:
-                return self._create_webhook_endpoint(params)
-            if len(parts) == 3:
-                return self._update_webhook_endpoint(parts[2], params)
+        if method == "POST":
+            answer = self._route_post(parts, params)
+            if answer is not None:
+                return answer
         if (
             method == "DELETE"
             and parts[:2] == ["v1", "webhook_endpoints"]
@@ -2712,6 +2704,22 @@ class FakeStripe:
             "Unrecognized request URL (%s: %s). Please see https://stripe.com/docs "
             "or we can help at https://support.stripe.com/." % (method, path),
         )
+
+    def _route_post(self, parts, params):
+        """The answer of a ``POST`` the fake serves, or None."""
+        if parts[:2] == ["v1", "checkout/sessions"]:
+            if len(parts) == 2:
+                return self._create_checkout_session(params)
+            if len(parts) == 4 and parts[3] == "expire":
+                return self._expire_checkout_session(parts[2], params)
+        if parts == ["v1", "customers"]:
+            return self._create_customer(params)
+        if parts[:2] == ["v1", "webhook_endpoints"]:
+            if len(parts) == 2:
+                return self._create_webhook_endpoint(params)
+            if len(parts) == 3:
+                return self._update_webhook_endpoint(parts[2], params)
+        return None
 
     # === CHECKOUT SESSIONS AND CUSTOMERS (POST) === #
 
@@ -2885,8 +2893,8 @@ class FakeStripe:
         if session["status"] != "open":
             raise StripeApiError(
                 400,
-                "Only Checkout Sessions with a status in [\"open\"] can be "
-                "expired. This Checkout Session has a status of \"%s\"."
+                'Only Checkout Sessions with a status in ["open"] can be '
+                'expired. This Checkout Session has a status of "%s".'
                 % session["status"],
                 code="checkout_session_not_open",
             )

@@ -31,7 +31,9 @@ class TestPaymentLinks(PayoutCommon):
                 "email": "sally@example.com",
                 "company_id": cls.company.id,
                 "company_ids": [(6, 0, cls.company.ids)],
-                "groups_id": [(6, 0, [cls.env.ref("account.group_account_invoice").id])],
+                "groups_id": [
+                    (6, 0, [cls.env.ref("account.group_account_invoice").id])
+                ],
             }
         )
 
@@ -85,9 +87,13 @@ class TestPaymentLinks(PayoutCommon):
             str(invoice.id),
         )
         line = request.query["line_items"][0]
-        self.assertEqual(line["price_data"]["product_data"]["name"], f"Invoice {invoice.name}")
+        self.assertEqual(
+            line["price_data"]["product_data"]["name"], f"Invoice {invoice.name}"
+        )
         self.assertEqual(request.query["allowed_payment_method_types"], ["card"])
-        self.assertIn(invoice.get_portal_url().split("?")[0], request.query["success_url"])
+        self.assertIn(
+            invoice.get_portal_url().split("?")[0], request.query["success_url"]
+        )
         # The partner's Stripe customer is created and remembered.
         self.customer.invalidate_recordset()
         self.assertTrue(self.customer.stripe_customer_id)
@@ -189,11 +195,15 @@ class TestPaymentLinks(PayoutCommon):
         }
         for params, expected in (
             ({"payment_method_types": ["card"]}, "payment_method_types"),
-            ({"payment_intent_data": {"metdata": {"a": "1"}}}, "payment_intent_data[metdata]"),
+            (
+                {"payment_intent_data": {"metdata": {"a": "1"}}},
+                "payment_intent_data[metdata]",
+            ),
             ({"allowed_payment_method_types": ["sepa_debit"]}, "sepa_debit"),
         ):
-            with self.subTest(expected=expected), self.assertRaisesRegex(
-                UserError, re.escape(expected)
+            with (
+                self.subTest(expected=expected),
+                self.assertRaisesRegex(UserError, re.escape(expected)),
             ):
                 self.stripe_account._stripe_call(
                     "test", "checkout.sessions", "create", params={**base, **params}
@@ -307,7 +317,9 @@ class TestPaymentLinks(PayoutCommon):
         )
         self.assertEqual(len(activity), 1)
         self.assertEqual(activity.user_id, self.salesperson)
-        self.assertIn("no longer processing", " ".join(invoice.message_ids.mapped("body")))
+        self.assertIn(
+            "no longer processing", " ".join(invoice.message_ids.mapped("body"))
+        )
         # The link opens a new session for the amount still due.
         second = self.open_session(invoice)
         self.assertNotEqual(second["id"], session["id"])

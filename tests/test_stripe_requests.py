@@ -371,7 +371,10 @@ class TestStripeRequests(SubscriptionCommon, PayoutCommon):
 
     def test_payment_link(self):
         self.stripe_account.write(
-            {"payment_link_customer_balance": True, "payment_link_us_bank_account": True}
+            {
+                "payment_link_customer_balance": True,
+                "payment_link_us_bank_account": True,
+            }
         )
         invoice = self.create_invoice(100.0)
         path = urlsplit(invoice.stripe_payment_url).path

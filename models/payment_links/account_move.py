@@ -28,7 +28,6 @@ class AccountMove(models.Model):
         "company's invoices.",
     )
     stripe_payment_processing = fields.Boolean(
-        string="Stripe Payment Processing",
         readonly=True,
         copy=False,
         help="The customer confirmed a payment that settles days later (a "
@@ -51,8 +50,7 @@ class AccountMove(models.Model):
     stripe_checkout_amount = fields.Integer(
         readonly=True,
         copy=False,
-        help="What that session asks for, in minor units of the invoice's "
-        "currency.",
+        help="What that session asks for, in minor units of the invoice's currency.",
     )
     stripe_checkout_expires_at = fields.Datetime(readonly=True, copy=False)
 
@@ -163,8 +161,10 @@ class AccountMove(models.Model):
                 if self.stripe_checkout_amount == amount:
                     return None, "complete"
             elif status == "open":
-                if self.stripe_checkout_amount == amount and fresh and session.get(
-                    "url"
+                if (
+                    self.stripe_checkout_amount == amount
+                    and fresh
+                    and session.get("url")
                 ):
                     return session["url"], None
                 account._stripe_expire_checkout_session(session["id"])
@@ -195,7 +195,10 @@ class AccountMove(models.Model):
         invoice (badge and chatter); nothing is booked."""
         self.ensure_one()
         self.write(
-            {"stripe_payment_processing": True, "stripe_processing_intent_id": intent_id}
+            {
+                "stripe_payment_processing": True,
+                "stripe_processing_intent_id": intent_id,
+            }
         )
         self.message_post(
             body=Markup("%s &#8212; <a href='%s'>%s</a>")

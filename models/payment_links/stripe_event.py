@@ -64,10 +64,12 @@ class StripeEvent(models.Model):
         if payments and moves:
             booked = set(payments.mapped("stripe_object_id"))
             ended = moves.filtered(
-                lambda move: move.stripe_payment_processing
-                and (
-                    move.stripe_processing_intent_id in booked
-                    or move.payment_state not in const.OPEN_PAYMENT_STATES
+                lambda move: (
+                    move.stripe_payment_processing
+                    and (
+                        move.stripe_processing_intent_id in booked
+                        or move.payment_state not in const.OPEN_PAYMENT_STATES
+                    )
                 )
             )
             ended._stripe_clear_payment_processing(
@@ -144,8 +146,8 @@ class StripeEvent(models.Model):
         try:
             with self.env.cr.savepoint():
                 messages.append(note_failure())
-        except StripeNothingToDo:
-            pass
+        except StripeNothingToDo as nothing:
+            messages.append(str(nothing))  # said already on the invoice
         return " ".join(messages)
 
     def _stripe_failed_payment_activity(self, invoice, reason):
