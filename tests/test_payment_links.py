@@ -213,6 +213,20 @@ class TestPaymentLinks(PayoutCommon):
         )
         self.assertEqual(session.amount_total, 1000)
 
+    def test_create_webhook_subscribes_the_checkout_events(self):
+        self.stripe_account.webhook_secret = False
+        self.stripe_account.action_create_webhook()
+        endpoint = self.fake.get(self.stripe_account.stripe_webhook_endpoint_id)
+        for event_type in (
+            "checkout.session.completed",
+            "checkout.session.async_payment_succeeded",
+            "checkout.session.async_payment_failed",
+            "payment_intent.payment_failed",
+            "payment_intent.succeeded",
+        ):
+            with self.subTest(event_type=event_type):
+                self.assertIn(event_type, endpoint["enabled_events"])
+
     def test_no_link_without_key_or_when_switched_off(self):
         invoice = self.create_invoice(50.0)
         self.assertTrue(invoice.stripe_payment_url)
