@@ -38,6 +38,7 @@ class AccountMove(models.Model):
         string="Processing Payment",
         readonly=True,
         copy=False,
+        index="btree_not_null",  # a failed payment's event looks it up
         help="The Stripe PaymentIntent whose payment is processing.",
     )
     stripe_checkout_session_id = fields.Char(
