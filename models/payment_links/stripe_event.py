@@ -61,18 +61,19 @@ class StripeEvent(models.Model):
         """A payment booked on an invoice whose payment was processing ends the
         processing (that payment, or anything that paid the invoice)."""
         result = super()._link_documents(payments=payments, moves=moves, orders=orders)
-        if payments and moves:
+        # Reads one stored flag of moves already in the cache: no query, and
+        # nothing more unless an invoice's payment is processing.
+        processing = (
+            moves.filtered("stripe_payment_processing") if payments and moves else None
+        )
+        if processing:
             booked = set(payments.mapped("stripe_object_id"))
-            ended = moves.filtered(
+            processing.filtered(
                 lambda move: (
-                    move.stripe_payment_processing
-                    and (
-                        move.stripe_processing_intent_id in booked
-                        or move.payment_state not in const.OPEN_PAYMENT_STATES
-                    )
+                    move.stripe_processing_intent_id in booked
+                    or move.payment_state not in const.OPEN_PAYMENT_STATES
                 )
-            )
-            ended._stripe_clear_payment_processing(
+            )._stripe_clear_payment_processing(
                 _("Stripe payment received: no longer processing.")
             )
         return result
