@@ -34,6 +34,7 @@
         "views/stripe_billing_import_views.xml",
         "views/account_move_views.xml",
         "views/product_template_views.xml",
+        "views/payment_link_templates.xml",
         "security/stripe_monitoring_security.xml",
         "views/stripe_alert_views.xml",
         "views/stripe_balance_check_views.xml",

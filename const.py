@@ -451,6 +451,37 @@ STRIPE_SECRET_KEY_PREFIXES = ("sk_test_", "sk_live_", "rk_test_", "rk_live_")
 KEYLESS_TRANSACTION_PREFIX = "odoo_"
 KEYLESS_FEE_TYPE = "odoo_keyless_fees"
 
+# === PAYMENT LINKS === #
+
+# The payment method types a payment link may offer (Stripe Checkout's
+# ``allowed_payment_method_types``; the API version this module pins has no
+# ``payment_method_types`` any more), each with the currencies Stripe's Checkout
+# accepts it in (None: any currency). A type the account offers is left out of a
+# session in another currency. ``customer_balance`` is a bank transfer to the
+# virtual account Stripe gives the customer; it needs a Stripe customer.
+PAYMENT_LINK_METHODS = {
+    "card": None,
+    "sepa_debit": ("EUR",),
+    "us_bank_account": ("USD",),
+    "bacs_debit": ("GBP",),
+    "customer_balance": ("EUR", "USD", "GBP", "JPY", "MXN"),
+}
+
+# Bank transfer type of ``customer_balance`` per currency; the EU one also needs
+# the country of the bank account (the company's, one of those Stripe offers).
+PAYMENT_LINK_BANK_TRANSFER_TYPES = {
+    "EUR": "eu_bank_transfer",
+    "USD": "us_bank_transfer",
+    "GBP": "gb_bank_transfer",
+    "JPY": "jp_bank_transfer",
+    "MXN": "mx_bank_transfer",
+}
+PAYMENT_LINK_EU_TRANSFER_COUNTRIES = ("DE", "FR", "IE", "NL")
+
+# An open Checkout Session is reused while it lives at least this much longer
+# (a customer who opens the link gets time to pay).
+PAYMENT_LINK_SESSION_MARGIN = 600  # seconds
+
 # === SUBSCRIPTIONS === #
 
 # Stripe's subscription statuses, in Stripe's words.

@@ -7,6 +7,7 @@ from . import refunds
 from . import disputes
 from . import payouts
 from . import billing
+from . import payment_links
 from . import subscriptions
 from . import monitoring
 from . import month_end

@@ -15,6 +15,7 @@ from . import (
     test_migration,
     test_mrr,
     test_payments,
+    test_payment_links,
     test_payout_then_webhook,
     test_payouts,
     test_refunds_disputes,

@@ -44,6 +44,21 @@ parameters 400 ``parameter_unknown``, ``limit`` is 1..100, default 10)::
     /v1/<one of the above>/<id>
     /v1/invoices/<id>/lines, /v1/credit_notes/<id>/lines
 
+Payment links (what an Odoo invoice's payment link does)::
+
+    POST /v1/checkout/sessions        mode=payment, line_items[] (price_data),
+                                      customer, metadata, payment_intent_data,
+                                      allowed_payment_method_types[] (checked
+                                      against the currency), payment_method_
+                                      options[customer_balance], success_url,
+                                      cancel_url...; unknown ones at any depth
+                                      answer 400 ``parameter_unknown``
+    POST /v1/checkout/sessions/<id>/expire   an open session only
+    POST /v1/customers                name, email, phone, description, metadata
+
+:meth:`FakeStripe.pay_checkout_session` and
+:meth:`FakeStripe.settle_checkout_session` play the customer and the bank.
+
 Webhook endpoints (what Odoo's *Create Webhook* button does)::
 
     POST /v1/webhook_endpoints        url, enabled_events[], api_version,
@@ -237,7 +252,8 @@ def fast_sdk_retries():
 
 def parse_params(pairs):
     """Decode Stripe's form encoding (``a[b]=1``, ``expand[0]=x``, ``types[]=y``,
-    nested ``parameters[columns][0]=net``).
+    nested ``line_items[0][price_data][currency]=eur`` as the SDK sends it,
+    ``parameters[columns][0]=net``).
 
     :param pairs: iterable of ``(key, value)`` strings, in order
     :return: dict; bracketed keys become nested dicts, or lists when the
@@ -249,27 +265,42 @@ def parse_params(pairs):
         if not match:
             params[key] = value
             continue
-        name = match.group(1)
-        subs = re.findall(r"\[([^\[\]]*)\]", match.group(2))
-        container, slot = params, name
-        for sub in subs:
-            is_list = sub == "" or sub.isdigit()
-            current = container.get(slot) if isinstance(container, dict) else None
-            if current is None:
-                current = [] if is_list else {}
-                if isinstance(container, dict):
-                    container[slot] = current
-                else:
-                    container.append(current)
-            if is_list != isinstance(current, list):
-                break  # a list and a dict under one name: keep the first
-            container, slot = current, sub
+        name, brackets = match.groups()
+        path = [name, *re.findall(r"\[([^\[\]]*)\]", brackets)]
+        container = params
+        for depth, part in enumerate(path[:-1]):
+            following = path[depth + 1]
+            empty = [] if following == "" or following.isdigit() else {}
+            container = _child(container, part, empty)
+            if container is None:
+                break
         else:
+            last = path[-1]
             if isinstance(container, list):
-                container.append(value)
-            else:
-                container[slot] = value
+                if last == "":
+                    container.append(value)
+                else:
+                    _child(container, last, value)
+            elif isinstance(container, dict):
+                container[last] = value
     return params
+
+
+def _child(container, part, empty):
+    """The child ``part`` of a dict or list being decoded, made ``empty`` if
+    missing; None when the shapes disagree (a malformed key)."""
+    if isinstance(container, dict):
+        child = container.setdefault(part, empty)
+    elif part.isdigit():
+        index = int(part)
+        while len(container) <= index:
+            container.append(None)
+        if container[index] is None:
+            container[index] = empty
+        child = container[index]
+    else:
+        return None
+    return child if isinstance(child, type(empty)) else None
 
 
 class RawBody(namedtuple("RawBody", "content content_type")):
@@ -419,6 +450,7 @@ class FakeStripe:
             self._payout_txns = {}  # payout id -> [balance transaction ids]
             self._price_tiers = {}  # price id -> tiers (shown when expanded)
             self._credit_note_lines = {}  # credit note id -> all its lines
+            self._checkout_intent_data = {}  # session id -> payment_intent_data
             self._undelivered = set()  # ids of events with failed webhooks
             self.webhook_secrets = {}  # webhook endpoint id -> its signing secret
             self._list_cache = {}
@@ -2678,11 +2710,10 @@ class FakeStripe:
                         param="id",
                     )
                 return self._expand(obj, params.get("expand") or [])
-        if method == "POST" and parts[:2] == ["v1", "webhook_endpoints"]:
-            if len(parts) == 2:
-                return self._create_webhook_endpoint(params)
-            if len(parts) == 3:
-                return self._update_webhook_endpoint(parts[2], params)
+        if method == "POST":
+            answer = self._route_post(parts, params)
+            if answer is not None:
+                return answer
         if (
             method == "DELETE"
             and parts[:2] == ["v1", "webhook_endpoints"]
@@ -3139,6 +3170,302 @@ class FakeStripe:
         return datetime.fromtimestamp(timestamp, timezone.utc).strftime(
             "%Y-%m-%d %H:%M:%S"
         )
+
+    def _route_post(self, parts, params):
+        """The answer of a ``POST`` the fake serves, or None."""
+        if parts[:2] == ["v1", "checkout/sessions"]:
+            if len(parts) == 2:
+                return self._create_checkout_session(params)
+            if len(parts) == 4 and parts[3] == "expire":
+                return self._expire_checkout_session(parts[2], params)
+        if parts == ["v1", "customers"]:
+            return self._create_customer(params)
+        if parts[:2] == ["v1", "webhook_endpoints"]:
+            if len(parts) == 2:
+                return self._create_webhook_endpoint(params)
+            if len(parts) == 3:
+                return self._update_webhook_endpoint(parts[2], params)
+        return None
+
+    # === CHECKOUT SESSIONS AND CUSTOMERS (POST) === #
+
+    #: What ``POST /v1/checkout/sessions`` understands, at every depth (a dict:
+    #: its keys; None: a free value or free keys, as ``metadata``). Anything
+    #: else is refused as Stripe refuses an unknown parameter.
+    _CHECKOUT_SESSION_PARAMS = {
+        "mode": None,
+        "line_items": {
+            "quantity": None,
+            "price": None,
+            "price_data": {
+                "currency": None,
+                "unit_amount": None,
+                "product": None,
+                "product_data": {"name": None, "description": None, "metadata": None},
+            },
+        },
+        "customer": None,
+        "customer_email": None,
+        "client_reference_id": None,
+        "metadata": None,
+        "payment_intent_data": {
+            "metadata": None,
+            "description": None,
+            "receipt_email": None,
+        },
+        "allowed_payment_method_types": None,
+        "payment_method_options": {
+            "customer_balance": {
+                "funding_type": None,
+                "bank_transfer": {
+                    "type": None,
+                    "eu_bank_transfer": {"country": None},
+                },
+            },
+        },
+        "success_url": None,
+        "cancel_url": None,
+        "expires_at": None,
+        "locale": None,
+        "expand": None,
+    }
+    _CUSTOMER_PARAMS = {"name", "email", "phone", "description", "metadata"}
+    #: Payment method types Checkout accepts, and their currencies (None: any).
+    _CHECKOUT_METHODS = {
+        "card": None,
+        "sepa_debit": {"eur"},
+        "us_bank_account": {"usd"},
+        "bacs_debit": {"gbp"},
+        "customer_balance": {"eur", "usd", "gbp", "jpy", "mxn"},
+    }
+
+    def _check_nested(self, params, allowed, where=""):
+        for name, value in params.items():
+            inner = "%s[%s]" % (where, name) if where else name
+            if name not in allowed:
+                raise StripeApiError(
+                    400,
+                    "Received unknown parameter: %s" % inner,
+                    code="parameter_unknown",
+                    param=inner,
+                )
+            spec = allowed[name]
+            items = value if isinstance(value, list) else [value]
+            for item in items:
+                if isinstance(spec, dict):
+                    if not isinstance(item, dict):
+                        raise StripeApiError(
+                            400,
+                            "Invalid object: %s" % inner,
+                            code="parameter_invalid_string",
+                            param=inner,
+                        )
+                    self._check_nested(item, spec, inner)
+
+    def _create_checkout_session(self, params):
+        """``POST /v1/checkout/sessions`` (payment mode, ``price_data`` lines):
+        an open session, its ``url`` on the fake's own host."""
+        self._check_nested(params, self._CHECKOUT_SESSION_PARAMS)
+        if params.get("mode") != "payment":
+            raise StripeApiError(400, "Missing required param: mode.", param="mode")
+        lines = params.get("line_items") or []
+        if not lines:
+            raise StripeApiError(
+                400, "Missing required param: line_items.", param="line_items"
+            )
+        currencies = {line["price_data"]["currency"] for line in lines}
+        if len(currencies) != 1:
+            raise StripeApiError(
+                400, "All line items must use the same currency.", param="line_items"
+            )
+        currency = currencies.pop()
+        amount = 0
+        for index, line in enumerate(lines):
+            unit = line["price_data"].get("unit_amount", "")
+            if not unit.isdigit():
+                raise StripeApiError(
+                    400,
+                    "Invalid integer: %s" % unit,
+                    param="line_items[%d][price_data][unit_amount]" % index,
+                )
+            amount += int(unit) * int(line.get("quantity") or 1)
+        methods = params.get("allowed_payment_method_types") or ["card"]
+        for method in methods:
+            if method not in self._CHECKOUT_METHODS:
+                raise StripeApiError(
+                    400,
+                    "Invalid allowed_payment_method_types[]: %s" % method,
+                    param="allowed_payment_method_types",
+                )
+            if currency not in (self._CHECKOUT_METHODS[method] or {currency}):
+                raise StripeApiError(
+                    400,
+                    "The payment method type %r is invalid for currency %s."
+                    % (method, currency),
+                    param="allowed_payment_method_types",
+                )
+        customer = params.get("customer")
+        if customer is not None:
+            self._get_or_404("customer", customer, "customer")
+        if "customer_balance" in methods and not customer:
+            raise StripeApiError(
+                400,
+                "customer_balance requires a customer.",
+                param="customer",
+            )
+        for url_param in ("success_url", "cancel_url"):
+            url = params.get(url_param)
+            if url is not None and not url.startswith(("https://", "http://")):
+                raise StripeApiError(400, "Not a valid URL", param=url_param)
+        created = self._time()
+        session_id = self._new_id("checkout.session")
+        metadata = params.get("metadata") or {}
+        session = {
+            "id": session_id,
+            "object": "checkout.session",
+            "amount_subtotal": amount,
+            "amount_total": amount,
+            "cancel_url": params.get("cancel_url"),
+            "client_reference_id": params.get("client_reference_id"),
+            "created": created,
+            "currency": currency,
+            "customer": customer,
+            "customer_details": None,
+            "customer_email": params.get("customer_email"),
+            "expires_at": int(params.get("expires_at") or created + _DAY),
+            "invoice": None,
+            "livemode": self.livemode,
+            "metadata": dict(metadata),
+            "mode": "payment",
+            "payment_intent": None,
+            "payment_link": None,
+            "payment_method_types": list(methods),
+            "payment_status": "unpaid",
+            "setup_intent": None,
+            "status": "open",
+            "subscription": None,
+            "success_url": params.get("success_url"),
+            "url": "%s/c/pay/%s" % (self.api_base, session_id),
+        }
+        self._checkout_intent_data[session_id] = dict(
+            params.get("payment_intent_data") or {}
+        )
+        return self._store(session)
+
+    def _expire_checkout_session(self, session_id, params):
+        """``POST /v1/checkout/sessions/<id>/expire``: only an open session."""
+        self._check_params(params, {"expand"})
+        session = self._get_or_404("checkout.session", session_id, "session")
+        if session["status"] != "open":
+            raise StripeApiError(
+                400,
+                'Only Checkout Sessions with a status in ["open"] can be '
+                'expired. This Checkout Session has a status of "%s".'
+                % session["status"],
+                code="checkout_session_not_open",
+            )
+        session.update(status="expired", url=None)
+        self._touch()
+        return session
+
+    def _create_customer(self, params):
+        """``POST /v1/customers``."""
+        self._check_params(params, self._CUSTOMER_PARAMS | {"expand"})
+        if "metadata" in params and not isinstance(params["metadata"], dict):
+            raise StripeApiError(400, "Invalid object", param="metadata")
+        return self.add_customer(
+            email=params.get("email"),
+            name=params.get("name"),
+            metadata=params.get("metadata"),
+            phone=params.get("phone"),
+        )
+
+    def _get_or_404(self, kind, obj_id, param):
+        obj = self._objects.get(obj_id)
+        if obj is None or obj["object"] != kind:
+            raise StripeApiError(
+                404,
+                "No such %s: '%s'" % (kind, obj_id),
+                code="resource_missing",
+                param=param,
+            )
+        return obj
+
+    def pay_checkout_session(
+        self, session_id, payment_method="card", succeeded=True, **charge_options
+    ):
+        """The customer pays an open Checkout Session: its PaymentIntent (with
+        the session's ``payment_intent_data``) and, for a card, its charge. A
+        debit or a transfer (``sepa_debit``, ``us_bank_account``,
+        ``customer_balance``...) leaves the PaymentIntent ``processing`` and the
+        session ``unpaid``: :meth:`settle_checkout_session` ends it later.
+
+        :return: the session dict
+        """
+        with self._lock:
+            session = self._get("checkout.session", session_id)
+            if session["status"] != "open":
+                raise ValueError("%s is %s" % (session_id, session["status"]))
+            data = self._checkout_intent_data.get(session_id, {})
+            intent = self._store(
+                self._build_payment_intent(
+                    session["amount_total"],
+                    session["currency"],
+                    "processing",
+                    session["customer"],
+                    data.get("metadata"),
+                    data.get("description"),
+                    None,
+                )
+            )
+            intent["payment_method_types"] = [payment_method]
+            session.update(status="complete", payment_intent=intent["id"])
+            if payment_method == "card" and succeeded:
+                self.add_charge(
+                    session["amount_total"],
+                    session["currency"],
+                    payment_intent=intent["id"],
+                    **charge_options,
+                )
+                session["payment_status"] = "paid"
+            elif payment_method == "card":
+                intent.update(
+                    status="requires_payment_method",
+                    last_payment_error=dict(_DECLINE),
+                )
+                session.update(status="open", payment_intent=None)
+            self._touch()
+            return session
+
+    def settle_checkout_session(self, session_id, succeeded=True, **charge_options):
+        """A processing debit or transfer of a Checkout Session ends: it succeeds
+        (its charge and balance transaction, the session ``paid``) or fails (the
+        PaymentIntent back to ``requires_payment_method`` with its error).
+
+        :return: the session dict
+        """
+        with self._lock:
+            session = self._get("checkout.session", session_id)
+            intent = self._get("payment_intent", session["payment_intent"])
+            if succeeded:
+                self.add_charge(
+                    session["amount_total"],
+                    session["currency"],
+                    payment_intent=intent["id"],
+                    **charge_options,
+                )
+                session["payment_status"] = "paid"
+            else:
+                intent.update(
+                    status="requires_payment_method",
+                    last_payment_error={
+                        "code": "insufficient_funds",
+                        "message": "The account has insufficient funds.",
+                        "type": "invalid_request_error",
+                    },
+                )
+            self._touch()
+            return session
 
     # === WEBHOOK ENDPOINTS === #
 

@@ -690,12 +690,21 @@ class TestPayments(StripeCommon):
             charge, payment_status="unpaid", metadata={"odoo_invoice_id": invoice.id}
         )
         event = self.deliver("checkout.session.completed", unpaid)
-        self.assertEvent(event, "ignored", "not paid yet")
+        self.assertEvent(event, "done", "not paid yet")
+        self.assertFalse(event.payment_ids)
         self.assertInvoice(invoice, 70.0, "not_paid")
+        self.assertTrue(invoice.stripe_payment_processing)
         paid = dict(unpaid, payment_status="paid")
         event = self.deliver("checkout.session.async_payment_succeeded", paid)
         self.assertEvent(event, "done")
         self.assertInvoice(invoice, 0.0, "paid")
+        self.assertFalse(invoice.stripe_payment_processing)
+
+    def test_unpaid_checkout_naming_nothing_is_ignored(self):
+        charge = self.fake.add_charge(7000, "usd")
+        unpaid = self.checkout_session(charge, payment_status="unpaid")
+        event = self.deliver("checkout.session.completed", unpaid)
+        self.assertEvent(event, "ignored", "not paid yet")
 
     def test_async_checkout_failure_notes_the_invoice(self):
         invoice = self.create_invoice(70.0)

@@ -14,6 +14,7 @@ import ast
 import contextlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
 
@@ -56,6 +57,18 @@ CALL_SITES = {
     ),
     ("models/payments/res_partner.py", "_stripe_fetch_customer"): (
         "invoice.finalized: lines, tax rates, customer"
+    ),
+    ("models/payment_links/stripe_account.py", "_stripe_create_checkout_session"): (
+        "Payment link opened: its customer and Checkout Session"
+    ),
+    ("models/payment_links/stripe_account.py", "_stripe_create_customer"): (
+        "Payment link opened: its customer and Checkout Session"
+    ),
+    ("models/payment_links/stripe_account.py", "_stripe_get_checkout_session"): (
+        "Payment link opened again: its open session"
+    ),
+    ("models/payment_links/stripe_account.py", "_stripe_expire_checkout_session"): (
+        "Payment link opened again: its open session"
     ),
     ("models/refunds/stripe_event.py", "_stripe_refund_balance_transaction"): (
         "refund.*: its balance transaction"
@@ -371,6 +384,37 @@ class TestStripeRequests(SubscriptionCommon, PayoutCommon):
         ):
             event = self.deliver("checkout.session.completed", session)
         self.assertEvent(event, "done")
+
+    def test_payment_link(self):
+        self.stripe_account.write(
+            {
+                "payment_link_customer_balance": True,
+                "payment_link_us_bank_account": True,
+            }
+        )
+        invoice = self.create_invoice(100.0)
+        path = urlsplit(invoice.stripe_payment_url).path
+        self.authenticate(None, None)
+        with self.call_site(
+            "Payment link opened: its customer and Checkout Session",
+            "POST /v1/customers?name&email&metadata",
+            "POST /v1/checkout/sessions?mode&line_items&customer&metadata"
+            "&payment_intent_data&allowed_payment_method_types"
+            "&payment_method_options&success_url&cancel_url",
+        ):
+            response = self.url_open(path, allow_redirects=False)
+        self.assertEqual(response.status_code, 303, response.text)
+        self.env["account.payment.register"].with_context(
+            active_model="account.move", active_ids=invoice.ids
+        ).create({"amount": 30.0})._create_payments()
+        with self.call_site(
+            "Payment link opened again: its open session",
+            "GET /v1/checkout/sessions/{session}",
+            "POST /v1/checkout/sessions/{session}/expire",
+            "POST /v1/checkout/sessions?line_items",
+        ):
+            response = self.url_open(path, allow_redirects=False)
+        self.assertEqual(response.status_code, 303, response.text)
 
     def test_refund_handlers(self):
         invoice = self.create_invoice(100.0)

@@ -102,6 +102,34 @@ class TestStripeTours(PayoutCommon):
         self.assertInvoice(invoice, 0.0, "paid")
         self.assertAlmostEqual(self.journal_balance(), 95.0 - self.fees())
 
+    def test_invoice_sent_with_its_payment_link(self):
+        """The accountant sends an invoice: the e-mail holds Pay with Stripe; the
+        customer's portal page shows it too."""
+        customer = self.env["res.partner"].create(
+            {"name": "Tour Customer", "email": "tour.customer@example.com"}
+        )
+        invoice = self.create_invoice(130.0, partner=customer)
+        # The document layout is chosen: Send opens the sending wizard at once.
+        self.company.external_report_layout_id = self.env.ref(
+            "web.external_layout_standard"
+        )
+        self.admin_in_test_company()
+        self.start_tour(
+            f"/odoo/action-account.action_move_out_invoice_type/{invoice.id}",
+            "stripe_connector_payment_link_send_tour",
+            login="admin",
+        )
+        invoice.invalidate_recordset()
+        sent = invoice.message_ids.filtered(
+            lambda message: customer in message.partner_ids
+        )
+        self.assertTrue(sent, "the invoice was sent to the customer")
+        self.assertIn("Pay with Stripe", sent[0].body)
+        self.assertIn(invoice.stripe_payment_url, sent[0].body)
+        self.start_tour(
+            invoice.get_portal_url(), "stripe_connector_payment_link_portal_tour"
+        )
+
     def test_payout_reconciled_from_its_form(self):
         self.stripe_account.write({"payout_auto_reconcile": False, "api_key": False})
         invoice, _charge = self.pay_invoice(200.0)  # its fee booked by the payout

@@ -156,8 +156,22 @@ class StripePaymentRules(models.AbstractModel):
         else:
             invoice = target
         if invoice:
+            # An overpayment (paid while another payment arrived, say) leaves
+            # the rest as the customer's credit: said in the event. Only then
+            # are the payment's open lines read (that flushes the reconciliation).
+            overpaid = invoice.currency_id == currency and (
+                currency.compare_amounts(amount, invoice.amount_residual) > 0
+            )
             payment = self._stripe_pay_invoice(invoice, facts, amount, currency)
             result["moves"] |= invoice
+            credit = payment._stripe_open_credit() if overpaid else 0.0
+            if not payment.currency_id.is_zero(credit):
+                messages.append(
+                    _(
+                        "%s more than was due is left as the customer's credit.",
+                        payment.currency_id.format(credit),
+                    )
+                )
         else:
             payment = self._stripe_create_customer_payment(
                 target, facts, amount, currency
