@@ -1496,14 +1496,14 @@ class StripePayout(models.Model):
             user=self.env.user.name,
             documents=", ".join(
                 [
-                    _(
+                    self.env._(
                         "%(move)s reversed by %(reversal)s",
                         move=move.name,
                         reversal=rev.name,
                     )
                     for move, rev in zip(to_reverse, reversals, strict=True)
                 ]
-                + [_("%s cancelled", payment.name) for payment in payments]
+                + [self.env._("%s cancelled", payment.name) for payment in payments]
             )
             or _("nothing to reverse"),
         )
