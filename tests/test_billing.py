@@ -105,6 +105,9 @@ class TestBillingInvoices(BillingCommon):
         stripe_invoice = self.renewal()
         event = self.deliver("invoice.finalized", stripe_invoice)
         self.assertEvent(event, "done", "mirrors Stripe invoice")
+        # The event log shows the invoice's total, not $0.00.
+        self.assertEqual(event.amount, 58.31)
+        self.assertEqual(event.currency_id.name, "USD")
         move = self.mirror_of(stripe_invoice)
         self.assertMirrors(move, stripe_invoice)
         self.assertEqual(move.amount_total, 58.31)

@@ -1116,6 +1116,8 @@ class StripeEvent(models.Model):
             minor = obj.get("amount_received") or obj.get("amount")
         elif kind == "checkout.session":
             minor = obj.get("amount_total")
+        elif kind in ("invoice", "credit_note"):
+            minor = obj.get("total")
         elif (
             kind == "charge"
             and obj.get("refunded") is not None

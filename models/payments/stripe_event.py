@@ -151,8 +151,7 @@ class StripeEvent(models.Model):
                 raise StripeMatchError(
                     _(
                         "%(error)s No Checkout Session event named PaymentIntent "
-                        "%(intent)s within %(duration)s: pick the invoice or order "
-                        "it pays and click Retry.",
+                        "%(intent)s within %(duration)s either.",
                         error=match_error.args[0],
                         intent=intent.get("id"),
                         duration=self._stripe_duration_text(const.PAYMENT_LINK_WAIT),

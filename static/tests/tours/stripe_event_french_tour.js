@@ -13,6 +13,21 @@ registry.category("web_tour.tours").add("stripe_event_french_tour", {
             timeout: 60000,
         },
         {
+            content: "The title reads whole, not cut by the column (1366 px wide)",
+            trigger: ".o_list_view .o_data_row td[name=title_text]:contains('Paiement de')",
+            run() {
+                const cell = this.anchor;
+                const cut = [cell, ...cell.querySelectorAll("*")].find(
+                    (element) => element.scrollWidth > element.clientWidth + 1
+                );
+                if (cut) {
+                    throw new Error(
+                        `The title column cuts the title: ${cut.scrollWidth}px shown in ${cut.clientWidth}px`
+                    );
+                }
+            },
+        },
+        {
             content: "Open the failed event",
             trigger: ".o_list_view .o_data_row td[name=title_text]:contains('Paiement de')",
             run: "click",
