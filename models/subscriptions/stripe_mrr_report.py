@@ -702,7 +702,9 @@ class StripeMrrSummary(models.Model):
         help="Whether the month started with MRR: without it, retention and churn "
         "rate have no meaning and are left blank.",
     )
-    month = fields.Char(compute="_compute_month", help="The month, in words.")
+    month = fields.Char(
+        string="Month in Words", compute="_compute_month", help="The month, in words."
+    )
 
     @api.depends("date")
     def _compute_month(self):
